@@ -1,0 +1,4 @@
+"""Board descriptions: one validated YAML file per board in this folder."""
+from .board import Board, UnknownBoard, known_boards, load_board
+
+__all__ = ["Board", "UnknownBoard", "known_boards", "load_board"]

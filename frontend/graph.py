@@ -1,0 +1,146 @@
+"""Find the stages of a multi-exit functional model from its graph.
+
+The model's outputs are its exits in depth order; the last is the final
+classifier. The backbone is everything the final exit depends on. Each earlier
+exit's head is what it depends on beyond the backbone, and the backbone tensor
+its head reads is its branch point. Stage k runs the backbone from branch point
+k-1 (exclusive) to branch point k (inclusive) plus head k, and forwards the
+branch-point tensor to stage k+1.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+SUPPORTED_LAYERS = {
+    "InputLayer", "QActivation", "QConv2D", "QDense", "MaxPooling2D", "AveragePooling2D",
+    "Flatten", "BatchNormalization", "QBatchNormalization", "Dropout",
+}
+PASS_THROUGH = {"Dropout"}  # identity at inference: dropped from the stages
+
+
+class GraphError(ValueError):
+    """The model cannot be cut into stages; the message names the layer and the fix."""
+
+
+class UnsupportedLayer(GraphError):
+    pass
+
+
+@dataclass(frozen=True)
+class StagePlan:
+    index: int                    # 1-based
+    entry: str | None             # layer whose output enters the stage (None: the model input)
+    backbone: tuple[str, ...]     # backbone layers of this stage, topological order
+    head: tuple[str, ...]         # exit head layers, topological order, ending at the logits layer
+    logits: str                   # layer producing this exit's logits
+    forward: str | None           # layer whose output goes on to the next stage (None: last stage)
+
+
+@dataclass(frozen=True)
+class _Graph:
+    order: tuple[str, ...]            # topological order (Keras config order)
+    classes: dict[str, str]           # layer name -> class name
+    inbound: dict[str, tuple[str, ...]]
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+
+    def ancestors(self, name: str) -> set[str]:
+        seen, stack = set(), [name]
+        while stack:
+            for parent in self.inbound[stack.pop()]:
+                if parent not in seen:
+                    seen.add(parent)
+                    stack.append(parent)
+        return seen
+
+
+def read_graph(model) -> _Graph:
+    config = model.get_config()
+    if "layers" not in config or "output_layers" not in config:
+        raise GraphError(f"model {model.name!r} is not a functional Keras model; save it with the functional API")
+    inbound = {}
+    classes = {}
+    for layer in config["layers"]:
+        name = layer["name"]
+        classes[name] = layer["class_name"]
+        nodes = layer.get("inbound_nodes") or []
+        if len(nodes) > 1:
+            raise GraphError(f"layer {name!r} is called more than once (shared layer); unshare it")
+        inbound[name] = tuple(entry[0] for entry in nodes[0]) if nodes else ()
+    outputs = tuple(entry[0] for entry in config["output_layers"])
+    inputs = tuple(entry[0] for entry in config["input_layers"])
+    return _Graph(tuple(l["name"] for l in config["layers"]), classes, inbound, inputs, outputs)
+
+
+def plan_stages(model) -> list[StagePlan]:
+    graph = read_graph(model)
+    for name in graph.order:
+        kind = graph.classes[name]
+        if kind not in SUPPORTED_LAYERS and not _is_trailing_softmax(model, graph, name):
+            raise UnsupportedLayer(
+                f"layer {name!r} ({kind}) is not supported; use QConv2D, QDense, QActivation, "
+                "pooling, Flatten or BatchNormalization")
+    if len(graph.inputs) != 1:
+        raise GraphError(f"model has {len(graph.inputs)} inputs; a multi-exit model has one")
+    if len(graph.outputs) < 2:
+        raise GraphError(f"model {model.name!r} has {len(graph.outputs)} output: a multi-exit model needs "
+                         "at least one early exit besides the final classifier, as extra outputs in depth order")
+    logits = [_strip_softmax(model, graph, out) for out in graph.outputs]
+    final = logits[-1]
+    backbone = graph.ancestors(final) | {final}
+    branches: list[str] = []
+    heads: list[tuple[str, ...]] = []
+    for k, exit_layer in enumerate(logits[:-1], start=1):
+        head = (graph.ancestors(exit_layer) | {exit_layer}) - backbone
+        if not head:
+            raise GraphError(f"exit {k} ({graph.outputs[k - 1]!r}) lies on the backbone, not on a branch; "
+                             "an early exit needs its own head layers")
+        feeds = {p for h in head for p in graph.inbound[h] if p in backbone}
+        if len(feeds) != 1:
+            raise GraphError(f"exit {k} head reads {len(feeds)} backbone tensors {sorted(feeds)}; "
+                             "a head must branch from exactly one backbone tensor")
+        branch = feeds.pop()
+        if branches and branches[-1] not in graph.ancestors(branch):
+            raise GraphError(f"exit {k} branches at {branch!r}, not after exit {k - 1}'s branch "
+                             f"{branches[-1]!r}; list the model outputs in depth order")
+        branches.append(branch)
+        heads.append(tuple(n for n in graph.order if n in head))
+    plans = []
+    entry = None
+    done: set[str] = set(graph.inputs)
+    for k in range(1, len(logits) + 1):
+        if k < len(logits):
+            segment = (graph.ancestors(branches[k - 1]) | {branches[k - 1]}) - done
+            head, forward = heads[k - 1], branches[k - 1]
+        else:
+            segment = backbone - done
+            head, forward = (), None
+        segment_layers = tuple(n for n in graph.order if n in segment)
+        _check_cut(graph, k, entry, segment_layers, head, done)
+        plans.append(StagePlan(k, entry, segment_layers, head, logits[k - 1], forward))
+        done |= segment
+        entry = forward
+    return plans
+
+
+def _check_cut(graph: _Graph, k: int, entry: str | None, segment, head, done: set[str]) -> None:
+    """Stage k may read only its entry tensor from earlier stages (one forwarded tensor)."""
+    allowed = {entry} if entry else set(graph.inputs)
+    for name in (*segment, *head):
+        for parent in graph.inbound[name]:
+            if parent in done and parent not in allowed:
+                raise GraphError(f"layer {name!r} in stage {k} reads {parent!r} from an earlier stage; "
+                                 "a stage may only read the tensor forwarded at the previous exit (no skip "
+                                 "connections across exits)")
+
+
+def _is_trailing_softmax(model, graph: _Graph, name: str) -> bool:
+    return name in graph.outputs and graph.classes[name] == "Activation" and \
+        model.get_layer(name).get_config().get("activation") == "softmax"
+
+
+def _strip_softmax(model, graph: _Graph, name: str) -> str:
+    """Exits decide on logits: a trailing softmax is dropped (the exit unit needs no softmax)."""
+    if _is_trailing_softmax(model, graph, name):
+        return graph.inbound[name][0]
+    return name
