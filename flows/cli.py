@@ -1,0 +1,105 @@
+"""One CLI behind every make target: ``python -m flows <command>`` (or ``exitflow``)."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import warnings
+from pathlib import Path
+
+
+def _quiet() -> None:
+    """Tool chatter goes nowhere near the user's terminal."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    warnings.filterwarnings("ignore")
+
+
+def _reuse(text: str) -> list[int]:
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"reuse factor {text!r} is not a comma-separated list of integers") from None
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError("reuse factors must be integers >= 1")
+    return values
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="exitflow", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    synth = sub.add_parser("synth", help="model -> trained, calibrated stages -> HLS cores -> report")
+    synth.add_argument("--model", default="examples/digits.yaml", help="spec (.yaml) or QKeras model (.h5)")
+    synth.add_argument("--board", default="pynq-z2")
+    synth.add_argument("--data", default=None, help=".npz with x_train, y_train, x_test, y_test (default: digits)")
+    synth.add_argument("--build-root", default="build", type=Path)
+    synth.add_argument("--train", default=None, help="train in this mode: joint, exits_only or distill")
+    synth.add_argument("--policy", default=None, help="exit policy: max_prob, entropy or margin")
+    synth.add_argument("--accuracy-drop", default=None, type=float, help="points below the final exit allowed")
+    synth.add_argument("--backend", default="Vitis", choices=["Vitis", "Vivado"])
+    synth.add_argument("--io-type", default="io_parallel", choices=["io_parallel", "io_stream"])
+    synth.add_argument("--reuse", default=[1], type=_reuse, help="reuse factor, or one per stage: 1,2,4")
+    synth.add_argument("--no-hls", action="store_true", help="skip hls4ml conversion")
+
+    sub.add_parser("boards", help="list the known boards")
+
+    eu = sub.add_parser("exit-unit", help="generate, verify and cost the exit-decision units")
+    eu.add_argument("--build-root", default="build", type=Path)
+    eu.add_argument("--simulator", default="verilator", choices=["verilator", "icarus"])
+    eu.add_argument("--vectors", default=100_000, type=int)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    _quiet()
+    args = build_parser().parse_args(argv)
+    from rich.console import Console
+
+    console = Console()
+    try:
+        return COMMANDS[args.command](args, console)
+    except KeyboardInterrupt:
+        console.print("[red]interrupted[/red]")
+        return 130
+    except (ValueError, RuntimeError, OSError) as exc:
+        console.print(f"[red]error:[/red] {exc}", highlight=False)
+        return 2
+
+
+def _synth(args, console) -> int:
+    from flows.report import print_report
+    from flows.synth import SynthOptions, run_synth
+
+    options = SynthOptions(model=args.model, board=args.board, data=args.data, build_root=args.build_root,
+                           train=args.train, policy=args.policy, accuracy_drop=args.accuracy_drop,
+                           backend=args.backend, io_type=args.io_type, reuse_factor=args.reuse,
+                           hls=not args.no_hls)
+    build = run_synth(options, console)
+    print_report(build.report, console)
+    for path in build.report_paths:
+        console.print(f"wrote {path}")
+    return 0
+
+
+def _boards(args, console) -> int:
+    from boards import known_boards, load_board
+
+    for name in known_boards():
+        b = load_board(name)
+        console.print(f"{name}: {b.part}, {b.clock_mhz:g} MHz, " +
+                      ", ".join(f"{v:,} {k.upper()}" for k, v in b.resources.items()))
+    return 0
+
+
+def _exit_unit(args, console) -> int:
+    from exit_unit.flow import make_exit_unit
+
+    path = make_exit_unit(args.build_root / "exit_unit", simulator=args.simulator, vectors=args.vectors)
+    console.print(f"wrote {path}")
+    return 0
+
+
+COMMANDS = {"synth": _synth, "boards": _boards, "exit-unit": _exit_unit}
+
+if __name__ == "__main__":
+    sys.exit(main())

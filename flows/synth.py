@@ -1,0 +1,242 @@
+"""The main build: model -> trained, calibrated stages -> HLS cores -> report.
+
+One ``Build`` object is filled by an ordered list of small steps (``STEPS``);
+each step reads what earlier ones wrote and adds one section. ``run_synth``
+runs them and writes ``build/<model>/<board>/report.json`` and ``report.md``.
+"""
+from __future__ import annotations
+
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from boards import Board, load_board
+from frontend.spec import POLICIES, TRAINING_MODES, ModelSpec, load_spec
+
+
+class FlowError(RuntimeError):
+    """A step failed for a reason the user can fix; the message says how."""
+
+
+@dataclass
+class SynthOptions:
+    model: str = "examples/digits.yaml"
+    board: str = "pynq-z2"
+    data: str | None = None
+    build_root: Path = Path("build")
+    train: str | None = None          # force (re)training in this mode; spec models default to the spec's mode
+    policy: str | None = None         # override the spec's calibration policy
+    accuracy_drop: float | None = None
+    backend: str = "Vitis"
+    io_type: str = "io_parallel"
+    reuse_factor: list[int] = field(default_factory=lambda: [1])   # one value, or one per stage
+    hls: bool = True
+
+
+@dataclass
+class Build:
+    """Everything the steps produce, in the order they produce it."""
+
+    options: SynthOptions
+    console: object
+    board: Board | None = None
+    spec: ModelSpec | None = None
+    name: str = ""
+    out_dir: Path = Path()
+    model: object = None
+    dataset: object = None
+    training: dict = field(default_factory=dict)
+    stages: list = field(default_factory=list)
+    exit_configs: list = field(default_factory=list)
+    thresholds: list[int] = field(default_factory=list)
+    evaluation: object = None
+    calibration_eval: object = None
+    stage_records: list = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def load_inputs(build: Build) -> None:
+    from frontend.data import load_dataset
+
+    opts = build.options
+    build.board = load_board(opts.board)
+    model_path = Path(opts.model)
+    if not model_path.is_file():
+        raise FlowError(f"model {opts.model} does not exist; pass MODEL=<spec.yaml or model.h5>")
+    if model_path.suffix in (".yaml", ".yml"):
+        build.spec = load_spec(model_path)
+        build.name = build.spec.name
+        shape, classes = build.spec.input_shape, build.spec.classes
+    elif model_path.suffix in (".h5", ".hdf5", ".keras"):
+        build.model = load_user_model(model_path)
+        build.name = model_path.stem
+        shape, classes = tuple(build.model.input_shape[1:]), int(build.model.outputs[-1].shape[-1])
+    else:
+        raise FlowError(f"model {opts.model}: expected a spec (.yaml) or a QKeras model file (.h5)")
+    if opts.train is not None and opts.train not in TRAINING_MODES:
+        raise FlowError(f"unknown training mode {opts.train!r}; use one of {', '.join(TRAINING_MODES)}")
+    if opts.policy is not None and opts.policy not in POLICIES:
+        raise FlowError(f"unknown exit policy {opts.policy!r}; use one of {', '.join(POLICIES)}")
+    build.dataset = load_dataset(shape, classes, opts.data)
+    build.out_dir = opts.build_root / build.name / build.board.name
+
+
+def load_user_model(path: Path):
+    from qkeras.utils import load_qmodel
+
+    try:
+        return load_qmodel(str(path), compile=False)
+    except Exception as exc:  # h5py/keras raise many types for a damaged file
+        raise FlowError(f"cannot read model file {path} ({type(exc).__name__}); "
+                        "save a QKeras functional model with model.save('model.h5')") from None
+
+
+def train_model(build: Build) -> None:
+    """Spec models are trained (cached by content hash); user models are used as given unless TRAIN= is set."""
+    from dataclasses import replace
+
+    from frontend.build import build_model
+    from frontend.train import train
+
+    opts, data = build.options, build.dataset
+    if build.spec is None and opts.train is None:
+        build.training = {"mode": "as_given"}
+        return
+    spec_training = build.spec.training if build.spec else None
+    if spec_training is None:
+        from frontend.spec import TrainingSpec
+        spec_training = TrainingSpec(loss_weights=())
+    if opts.train:
+        spec_training = replace(spec_training, mode=opts.train)
+    if build.spec is not None:
+        key = replace(build.spec, training=spec_training).digest() + f"-{data.name}"
+        cache = opts.build_root / build.name / "train" / key / "model.h5"
+        if cache.is_file():
+            build.model = load_user_model(cache)
+            build.training = {"mode": spec_training.mode, "cached": str(cache)}
+            return
+        build.model = build_model(build.spec)
+    else:
+        cache = None
+    from rich.progress import Progress
+
+    with Progress(console=build.console, transient=True) as progress:
+        task = progress.add_task(f"training ({spec_training.mode})", total=spec_training.epochs)
+        result = train(build.model, data.x_train, data.y_train, spec_training,
+                       progress=lambda done, total: progress.update(task, completed=done, total=total),
+                       backbone_trained=build.spec is None)
+    build.training = {"mode": result.mode, "epochs": result.epochs, "final_loss": result.final_loss,
+                      "seconds": round(result.seconds, 2)}
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_name("model.tmp.h5")
+        build.model.save(tmp)
+        tmp.replace(cache)
+        build.training["cached"] = str(cache)
+
+
+def split_stages(build: Build) -> None:
+    from frontend.stages import split_model
+
+    build.stages = split_model(build.model)
+
+
+def calibrate_exits(build: Build) -> None:
+    from frontend.calibrate import calibrate, evaluate, exit_configs, logit_codes
+    from frontend.macs import baseline_macs, cumulative_exit_macs
+
+    spec_cal = build.spec.calibration if build.spec else None
+    policy = build.options.policy or (spec_cal.policy if spec_cal else "max_prob")
+    drop = build.options.accuracy_drop if build.options.accuracy_drop is not None else (
+        spec_cal.accuracy_drop if spec_cal else 1.0)
+    data = build.dataset
+    build.exit_configs = exit_configs(build.stages, policy)
+    exit_macs = cumulative_exit_macs(build.stages)
+    base = baseline_macs(build.stages)
+    cal_codes = logit_codes(build.model, build.stages, data.x_cal)
+    build.thresholds = calibrate(build.exit_configs, cal_codes, data.y_cal, exit_macs, drop)
+    build.calibration_eval = evaluate(build.exit_configs, cal_codes, data.y_cal, build.thresholds, exit_macs, base)
+    test_codes = logit_codes(build.model, build.stages, data.x_test)
+    build.evaluation = evaluate(build.exit_configs, test_codes, data.y_test, build.thresholds, exit_macs, base)
+    build.training["accuracy_drop_target"] = drop
+
+
+def convert_hls(build: Build) -> None:
+    from frontend.macs import stage_macs
+    from flows.report import StageRecord
+    from hls_templates.convert import check_bit_exact, convert_stage, raise_if_not_bit_exact
+
+    opts = build.options
+    reuse = opts.reuse_factor
+    if len(reuse) not in (1, len(build.stages)):
+        raise FlowError(f"REUSE has {len(reuse)} values for {len(build.stages)} stages; give one or one per stage")
+    x = build.dataset.x_test
+    for stage in build.stages:
+        k = stage.index
+        record = StageRecord(index=k, input_shape=[int(d) for d in stage.model.input_shape[1:]],
+                             outputs=["exit_logits"] + ([] if stage.is_last else ["forwarded"]),
+                             macs=sum(stage_macs(stage)), logit_format=str(stage.logit_format))
+        qkeras_out = stage.model.predict(x, verbose=0, batch_size=512)
+        if opts.hls:
+            project = build.out_dir / "hls" / f"stage_{k}"
+            with build.console.status(f"stage {k}: hls4ml conversion and C simulation"):
+                hls_model = convert_stage(stage.model, project, part=build.board.part, backend=opts.backend,
+                                          io_type=opts.io_type, reuse_factor=reuse[min(k - 1, len(reuse) - 1)],
+                                          clock_period_ns=build.board.clock_period_ns,
+                                          project_name=f"stage_{k}", input_format=stage.input_format)
+                result = check_bit_exact(hls_model, stage.model, x)
+            record.hls_project, record.backend, record.io_type = str(project), opts.backend, opts.io_type
+            record.reuse_factor = reuse[min(k - 1, len(reuse) - 1)]
+            record.csim_bit_exact, record.csim_samples = result.bit_exact, result.samples
+            record.max_abs_diff, record.csim_first_mismatch = result.max_abs_diff, result.first_mismatch
+            build.stage_records.append(record)
+            raise_if_not_bit_exact(result, stage=f"stage {k}")
+        else:
+            build.stage_records.append(record)
+        if not stage.is_last:
+            x = qkeras_out[1]
+
+
+def write_outputs(build: Build) -> None:
+    from flows.report import DatasetInfo, Overall, Report, tool_versions, write_report
+
+    ev, cal, data = build.evaluation, build.calibration_eval, build.dataset
+    report = Report(
+        model=build.name, board=build.board.name, part=build.board.part, clock_mhz=build.board.clock_mhz,
+        flow="open",
+        dataset=DatasetInfo(data.name, len(data.x_test), len(data.x_cal), len(data.x_train)),
+        training=build.training, exits=ev.exits,
+        overall=Overall(accuracy=ev.accuracy, final_exit_accuracy=ev.final_exit_accuracy, avg_macs=ev.avg_macs,
+                        baseline_macs=ev.baseline_macs, accuracy_drop_target=build.training["accuracy_drop_target"],
+                        calibration_accuracy=cal.accuracy, calibration_final_exit_accuracy=cal.final_exit_accuracy),
+        stages=build.stage_records, tools=tool_versions(), notes=build.notes, seconds=build.seconds)
+    build.report = report
+    paths = write_report(report, build.out_dir)
+    build.report_paths = paths
+
+
+STEPS: list[tuple[str, Callable[[Build], None]]] = [
+    ("load model, board and data", load_inputs),
+    ("train", train_model),
+    ("split into stages", split_stages),
+    ("calibrate exits", calibrate_exits),
+    ("convert stages with hls4ml", convert_hls),
+    ("write report", write_outputs),
+]
+
+
+def run_synth(options: SynthOptions, console=None) -> Build:
+    from rich.console import Console
+
+    build = Build(options=options, console=console or Console())
+    for title, step in STEPS:
+        start = time.perf_counter()
+        build.console.print(f"[bold]>[/bold] {title}")
+        step(build)
+        build.seconds[step.__name__] = round(time.perf_counter() - start, 2)
+    return build
