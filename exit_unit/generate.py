@@ -1,0 +1,346 @@
+"""Emit a configured exit-decision unit as Verilog from an ExitUnitConfig.
+
+One generator, one place for the parameters: the pipeline plan (where the
+registers go) is ``PIPELINE`` below, the LUT contents are the reference
+model's own tables (``cfg.exp_table`` ...), written into the module as
+case-statement functions, so RTL and model cannot drift.
+
+Interface of every unit (AXI-Stream-like, cocotbext-axi drives it directly):
+
+* ``s_axis_tdata``: parallel: all C logits, class i at bits [i*W +: W];
+  serial: one logit per beat, class 0 first (C beats per sample);
+* ``m_axis_tdata`` = {confidence, class, exit}: bit 0 exit flag, then
+  ``class_bits`` bits of predicted class, then the confidence code;
+* ``thr_we``/``thr_data``: the threshold register (host-writable; samples
+  compare against the value held when they reach the last stage);
+* ``rst`` synchronous, active high. Parallel: II = 1, fixed latency
+  ``LATENCY`` cycles from input handshake to output valid (whole pipeline
+  stalls while the output is back-pressured).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from exit_unit.reference import ExitUnitConfig
+
+VARIANTS = ("parallel", "serial")
+RTL_DIR = Path(__file__).resolve().parent / "rtl"
+
+# Register placement for the parallel unit: tree levels of the top-1/top-2
+# scan per pipeline stage, and adder-tree levels per stage.
+PIPELINE = {"scan_levels_per_stage": 2, "sum_levels_per_stage": 4}
+
+
+@dataclass
+class GeneratedUnit:
+    cfg: ExitUnitConfig
+    variant: str
+    top: str
+    files: list[Path]
+    latency_cycles: int
+    ii: int
+    params: dict = field(default_factory=dict)
+
+    @property
+    def output_width(self) -> int:
+        return 1 + self.cfg.class_bits + self.cfg.confidence_format.width
+
+
+def unit_name(cfg: ExitUnitConfig, variant: str) -> str:
+    return cfg.name + ("_serial" if variant == "serial" else "")
+
+
+class _Module:
+    """Tiny text builder for one pipelined module."""
+
+    def __init__(self) -> None:
+        self.decl: list[str] = []
+        self.body: list[str] = []
+        self.stages = 0
+
+    def wire(self, name: str, width: int, expr: str, signed: bool = False) -> str:
+        sg = "signed " if signed else ""
+        self.decl.append(f"  wire {sg}[{width - 1}:0] {name};")
+        self.body.append(f"  assign {name} = {expr};")
+        return name
+
+    def register(self, signals: list[tuple[str, int, bool]]) -> list[str]:
+        """Register signals (name, width, signed) into the next stage, enabled by adv."""
+        self.stages += 1
+        k = self.stages
+        out = []
+        lines = [f"  always @(posedge clk) if (adv) begin"]
+        for name, width, signed in signals:
+            sg = "signed " if signed else ""
+            base = name.split("_", 1)[1] if "_" in name else name
+            q = f"r{k}_{base}"
+            self.decl.append(f"  reg {sg}[{width - 1}:0] {q};")
+            lines.append(f"    {q} <= {name};")
+            out.append(q)
+        lines.append("  end")
+        self.body.extend(lines)
+        return out
+
+
+def _lut_function(name: str, index_bits: int, out_bits: int, values) -> str:
+    lines = [f"  function [{out_bits - 1}:0] {name};",
+             f"    input [{index_bits - 1}:0] i;",
+             "    begin",
+             "      case (i)"]
+    for j, v in enumerate(values):
+        lines.append(f"        {index_bits}'d{j}: {name} = {out_bits}'d{int(v)};")
+    lines += [f"        default: {name} = {out_bits}'d0;", "      endcase", "    end", "  endfunction"]
+    return "\n".join(lines)
+
+
+def _bits(v: int) -> int:
+    return max(1, int(v).bit_length())
+
+
+def _tables(cfg: ExitUnitConfig) -> list[str]:
+    if cfg.policy == "margin":
+        return []
+    out = [_lut_function("exp_lut", cfg.index_bits, _bits(cfg.exp_table.max()), cfg.exp_table)]
+    if cfg.policy == "entropy":
+        out.append(_lut_function("xexp_lut", cfg.index_bits, _bits(cfg.xexp_table.max()), cfg.xexp_table))
+        out.append(_lut_function("ln_lut", cfg.norm_bits, _bits(cfg.ln_table.max()), cfg.ln_table))
+        out.append(_lut_function("recip_lut", cfg.norm_bits, _bits(cfg.recip_table.max()), cfg.recip_table))
+        kb = _bits(cfg.exponent_count - 1)
+        out.append(_lut_function("kln_lut", kb, _bits(cfg.kln_table.max()), cfg.kln_table))
+    return out
+
+
+def _lut_index_expr(cfg: ExitUnitConfig, d: str) -> str:
+    """min(d >> shift, 2**K - 1) as Verilog on a W-bit unsigned d."""
+    s, k, w = cfg.shift, cfg.index_bits, cfg.diff_bits
+    field_ = f"{d}[{s + k - 1}:{s}]"
+    if s + k >= w:
+        return field_
+    return f"(|{d}[{w - 1}:{s + k}]) ? {{{k}{{1'b1}}}} : {field_}"
+
+
+def _header(top: str, cfg: ExitUnitConfig, in_width: int, latency: int, ii: int) -> list[str]:
+    conf = cfg.confidence_format
+    ow = 1 + cfg.class_bits + conf.width
+    return [
+        "`timescale 1ns / 1ps",
+        f"// Generated by exit_unit/generate.py: {cfg.classes} classes, logits {cfg.logit}, policy {cfg.policy}.",
+        f"// Latency {latency} cycles, II {ii}. m_axis_tdata = {{confidence {conf}, class[{cfg.class_bits}], exit}}.",
+        f"// Exit when confidence {'>=' if cfg.higher_is_confident else '<='} threshold.",
+        "// Do not edit: regenerate from the reference model instead.",
+        f"module {top} #(",
+        f"  parameter [{conf.width - 1}:0] THRESHOLD_INIT = {conf.width}'d0",
+        ") (",
+        "  input  wire clk,",
+        "  input  wire rst,",
+        f"  input  wire [{in_width - 1}:0] s_axis_tdata,",
+        "  input  wire s_axis_tvalid,",
+        "  output wire s_axis_tready,",
+        f"  output wire [{ow - 1}:0] m_axis_tdata,",
+        "  output wire m_axis_tvalid,",
+        "  input  wire m_axis_tready,",
+        "  input  wire thr_we,",
+        f"  input  wire [{conf.width - 1}:0] thr_data",
+        ");",
+        f"  localparam LATENCY = {latency};",
+        f"  localparam II = {ii};",
+    ]
+
+
+def _threshold_reg(cfg: ExitUnitConfig) -> list[str]:
+    w = cfg.confidence_format.width
+    return [f"  reg [{w - 1}:0] thr_q;",
+            "  always @(posedge clk) if (rst) thr_q <= THRESHOLD_INIT; else if (thr_we) thr_q <= thr_data;"]
+
+
+def _compare(cfg: ExitUnitConfig, conf: str) -> str:
+    return f"({conf} >= thr_q)" if cfg.higher_is_confident else f"({conf} <= thr_q)"
+
+
+# ---------------------------------------------------------------- parallel
+def _parallel(cfg: ExitUnitConfig, top: str) -> tuple[str, int]:
+    C, W = cfg.classes, cfg.logit.width
+    sg = cfg.logit.signed
+    cb = cfg.class_bits
+    m = _Module()
+    z = [m.wire(f"w_z{i}", W, f"s_axis_tdata[{i * W + W - 1}:{i * W}]", sg) for i in range(C)]
+    per_stage = PIPELINE["scan_levels_per_stage"]
+
+    def gt(a: str, b: str) -> str:
+        return f"({a} > {b})"  # both operands declared signed when the logits are
+
+    if cfg.policy == "margin":
+        # Top-2 tree: nodes (hi, lo, idx). Leaves pair up by compare-exchange.
+        nodes = []
+        for p in range(0, C - 1, 2):
+            a, b = z[p], z[p + 1]
+            sel = m.wire(f"w_l0s{p}", 1, gt(b, a))
+            hi = m.wire(f"w_l0h{p}", W, f"{sel} ? {b} : {a}", sg)
+            lo = m.wire(f"w_l0o{p}", W, f"{sel} ? {a} : {b}", sg)
+            ix = m.wire(f"w_l0i{p}", cb, f"{sel} ? {cb}'d{p + 1} : {cb}'d{p}")
+            nodes.append((hi, lo, ix))
+        if C % 2:
+            minc = cfg.logit.min_code % (1 << W)
+            lo = m.wire(f"w_l0o{C - 1}", W, f"{W}'d{minc}", sg)
+            nodes.append((z[C - 1], lo, m.wire(f"w_l0i{C - 1}", cb, f"{cb}'d{C - 1}")))
+        level = 1
+        carried: list[str] = []
+        while len(nodes) > 1:
+            if level % per_stage == 0:
+                regs = m.register([(s, W if j < 2 else cb, sg if j < 2 else False)
+                                   for n in nodes for j, s in enumerate(n)])
+                nodes = [tuple(regs[3 * i:3 * i + 3]) for i in range(len(nodes))]
+            nxt = []
+            for p in range(0, len(nodes) - 1, 2):
+                (a1, a2, ai), (b1, b2, bi) = nodes[p], nodes[p + 1]
+                t = f"l{level}n{p}"
+                sel = m.wire(f"w_{t}s", 1, gt(b1, a1))
+                hi = m.wire(f"w_{t}h", W, f"{sel} ? {b1} : {a1}", sg)
+                x = m.wire(f"w_{t}x", W, f"{sel} ? {a1} : {a2}", sg)
+                y = m.wire(f"w_{t}y", W, f"{sel} ? {b2} : {b1}", sg)
+                lo = m.wire(f"w_{t}o", W, f"{gt(y, x)} ? {y} : {x}", sg)
+                ix = m.wire(f"w_{t}i", cb, f"{sel} ? {bi} : {ai}")
+                nxt.append((hi, lo, ix))
+            if len(nodes) % 2:
+                nxt.append(nodes[-1])
+            nodes = nxt
+            level += 1
+        hi, lo, ix = nodes[0]
+        hi, lo, ix = m.register([(hi, W, sg), (lo, W, sg), (ix, cb, False)])
+        conf = m.wire("w_margin", W, f"{hi} - {lo}")
+        out = m.register([(conf, W, False), (ix, cb, False), (m.wire("w_exit", 1, _compare(cfg, conf)), 1, False)])
+        return _assemble(m, cfg, top, out, C * W), m.stages
+
+    # Top-1 tree with index, logits carried alongside.
+    nodes = [(z[i], None) for i in range(C)]
+    level = 0
+    zs = list(z)
+    while len(nodes) > 1:
+        if level and level % per_stage == 0:
+            regs = m.register([(v, W, sg) for v, _ in nodes] + [(i, cb, False) for _, i in nodes if i]
+                              + [(s, W, sg) for s in zs])
+            nv = regs[:len(nodes)]
+            rest = regs[len(nodes):]
+            ni = []
+            for _, i in nodes:
+                ni.append(rest.pop(0) if i else None)
+            zs = rest
+            nodes = list(zip(nv, ni))
+        nxt = []
+        for p in range(0, len(nodes) - 1, 2):
+            (a, ai), (b, bi) = nodes[p], nodes[p + 1]
+            t = f"l{level}n{p}"
+            # leaves carry their index as a constant
+            ai = ai or f"{cb}'d{nodes_index(level, p, C)}"
+            bi = bi or f"{cb}'d{nodes_index(level, p + 1, C)}"
+            sel = m.wire(f"w_{t}s", 1, gt(b, a))
+            v = m.wire(f"w_{t}v", W, f"{sel} ? {b} : {a}", sg)
+            ix = m.wire(f"w_{t}i", cb, f"{sel} ? {bi} : {ai}")
+            nxt.append((v, ix))
+        if len(nodes) % 2:
+            v, i = nodes[-1]
+            nxt.append((v, i or m.wire(f"w_l{level}i{len(nodes) - 1}", cb, f"{cb}'d{C - 1}")))
+        nodes = nxt
+        level += 1
+    zmax, zidx = nodes[0]
+    regs = m.register([(zmax, W, sg), (zidx, cb, False)] + [(s, W, sg) for s in zs])
+    zmax, zidx, zs = regs[0], regs[1], regs[2:]
+    # Distances, LUT indices and lookups.
+    eb = _bits(cfg.exp_table.max())
+    terms, xterms = [], []
+    for i, zi in enumerate(zs):
+        d = m.wire(f"w_d{i}", W, f"{zmax} - {zi}")
+        ix = m.wire(f"w_x{i}", cfg.index_bits, _lut_index_expr(cfg, d))
+        terms.append(m.wire(f"w_e{i}", eb, f"exp_lut({ix})"))
+        if cfg.policy == "entropy":
+            xterms.append(m.wire(f"w_g{i}", _bits(cfg.xexp_table.max()), f"xexp_lut({ix})"))
+    sb = cfg.sum_bits
+    regs = m.register([(zidx, cb, False)] + [(t, eb, False) for t in terms]
+                      + [(t, _bits(cfg.xexp_table.max()), False) for t in xterms])
+    zidx, terms, xterms = regs[0], regs[1:1 + C], regs[1 + C:]
+    s = _adder_tree(m, "s", terms, sb)
+    if cfg.policy == "max_prob":
+        out = m.register([(s, sb, False), (zidx, cb, False), (m.wire("w_exit", 1, _compare(cfg, s)), 1, False)])
+        return _assemble(m, cfg, top, out, C * W), m.stages
+    ab = cfg.xsum_bits
+    a = _adder_tree(m, "a", xterms, ab)
+    s, a, zidx = m.register([(s, sb, False), (a, ab, False), (zidx, cb, False)])
+    # Normalise S = 1.m * 2**k: k from the leading one, m the next norm_bits bits.
+    nb, kb, f = cfg.norm_bits, _bits(cfg.exponent_count - 1), cfg.lut_frac_bits
+    kexpr = " : ".join(f"{s}[{f + k}] ? {kb}'d{k}" for k in reversed(range(1, cfg.exponent_count))) + f" : {kb}'d0"
+    kk = m.wire("w_k", kb, kexpr)
+    mexpr = " : ".join(f"{s}[{f + k}] ? {s}[{f + k - 1}:{f + k - nb}]" for k in reversed(range(1, cfg.exponent_count)))
+    mm = m.wire("w_m", nb, (mexpr + " : " if mexpr else "") + f"{s}[{f - 1}:{f - nb}]")
+    rb, lb = _bits(cfg.recip_table.max()), _bits(cfg.ln_table.max() + cfg.kln_table.max()) - 1
+    rec = m.wire("w_rec", rb, f"recip_lut({mm})")
+    lnm = m.wire("w_lnm", lb + 1, f"ln_lut({mm}) + kln_lut({kk})")
+    a, rec, lnm, kk, zidx = m.register([(a, ab, False), (rec, rb, False), (lnm, lb + 1, False),
+                                        (kk, kb, False), (zidx, cb, False)])
+    pw = ab + rb
+    prod = m.wire("w_prod", pw, f"{a} * {rec}")
+    prod, lnm, kk, zidx = m.register([(prod, pw, False), (lnm, lb + 1, False), (kk, kb, False), (zidx, cb, False)])
+    cw = cfg.confidence_format.width
+    t = m.wire("w_t", pw, f"{prod} >> ({cfg.product_shift} + {kk})")
+    h = m.wire("w_h", cw, f"{lnm} + {t}[{cw - 1}:0]")
+    out = m.register([(h, cw, False), (zidx, cb, False), (m.wire("w_exit", 1, _compare(cfg, h)), 1, False)])
+    return _assemble(m, cfg, top, out, C * W), m.stages
+
+
+def nodes_index(level: int, position: int, classes: int) -> int:
+    """Class index of a leaf (only leaves carry constant indices)."""
+    assert level == 0
+    return position
+
+
+def _adder_tree(m: _Module, tag: str, terms: list[str], width: int) -> str:
+    level = 0
+    while len(terms) > 1:
+        if level and level % PIPELINE["sum_levels_per_stage"] == 0:
+            terms = m.register([(t, width, False) for t in terms])
+        nxt = []
+        for p in range(0, len(terms) - 1, 2):
+            nxt.append(m.wire(f"w_{tag}{level}_{p}", width, f"{terms[p]} + {terms[p + 1]}"))
+        if len(terms) % 2:
+            nxt.append(terms[-1])
+        terms = nxt
+        level += 1
+    return terms[0]
+
+
+def _assemble(m: _Module, cfg: ExitUnitConfig, top: str, out: list[str], in_width: int) -> str:
+    conf, cls, ex = out
+    n = m.stages
+    lines = _header(top, cfg, in_width, n, 1)
+    lines += _threshold_reg(cfg)
+    lines += [f"  reg [{n - 1}:0] valid;",
+              "  wire adv = !valid[%d] || m_axis_tready;" % (n - 1),
+              "  assign s_axis_tready = adv;",
+              "  always @(posedge clk)",
+              f"    if (rst) valid <= {n}'d0;",
+              f"    else if (adv) valid <= {{valid[{max(n - 2, 0)}:0], s_axis_tvalid}};" if n > 1 else
+              "    else if (adv) valid <= s_axis_tvalid;",
+              f"  assign m_axis_tvalid = valid[{n - 1}];",
+              f"  assign m_axis_tdata = {{{conf}, {cls}, {ex}}};"]
+    lines += _tables(cfg)
+    lines += m.decl + m.body + ["endmodule", ""]
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- public
+def write_unit(cfg: ExitUnitConfig, variant: str = "parallel", out_dir: Path = Path("build/exit_unit/rtl")) -> GeneratedUnit:
+    """Write the configured unit's Verilog into out_dir and describe it."""
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown exit-unit variant {variant!r}; use parallel or serial")
+    top = unit_name(cfg, variant)
+    if variant == "parallel":
+        text, latency = _parallel(cfg, top)
+        ii, extra = 1, []
+    else:
+        from exit_unit.serial import serial_unit
+        text, latency, ii, extra = serial_unit(cfg, top)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"{top}.v"
+    path.write_text(text)
+    return GeneratedUnit(cfg=cfg, variant=variant, top=top, files=[path, *extra], latency_cycles=latency, ii=ii)
