@@ -5,7 +5,8 @@ classifier. The backbone is everything the final exit depends on. Each earlier
 exit's head is what it depends on beyond the backbone, and the backbone tensor
 its head reads is its branch point. Stage k runs the backbone from branch point
 k-1 (exclusive) to branch point k (inclusive) plus head k, and forwards the
-branch-point tensor to stage k+1.
+branch-point tensor to stage k+1. Supported layers all have one input, so the
+backbone is a chain and each stage reads only the tensor forwarded to it.
 """
 from __future__ import annotations
 
@@ -116,22 +117,10 @@ def plan_stages(model) -> list[StagePlan]:
             segment = backbone - done
             head, forward = (), None
         segment_layers = tuple(n for n in graph.order if n in segment)
-        _check_cut(graph, k, entry, segment_layers, head, done)
         plans.append(StagePlan(k, entry, segment_layers, head, logits[k - 1], forward))
         done |= segment
         entry = forward
     return plans
-
-
-def _check_cut(graph: _Graph, k: int, entry: str | None, segment, head, done: set[str]) -> None:
-    """Stage k may read only its entry tensor from earlier stages (one forwarded tensor)."""
-    allowed = {entry} if entry else set(graph.inputs)
-    for name in (*segment, *head):
-        for parent in graph.inbound[name]:
-            if parent in done and parent not in allowed:
-                raise GraphError(f"layer {name!r} in stage {k} reads {parent!r} from an earlier stage; "
-                                 "a stage may only read the tensor forwarded at the previous exit (no skip "
-                                 "connections across exits)")
 
 
 def _is_trailing_softmax(model, graph: _Graph, name: str) -> bool:

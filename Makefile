@@ -1,0 +1,52 @@
+# Thin face over the CLI: every target is one `python -m flows ...` call.
+# `make synth BOARD=pynq-z2` and `make test` set up .venv (and apt packages) themselves.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+BOARD  ?= pynq-z2
+MODEL  ?= examples/digits.yaml
+DATA   ?=
+TRAIN  ?=
+POLICY ?=
+BACKEND ?= Vitis
+IO_TYPE ?= io_parallel
+REUSE  ?= 1
+PYTEST_ARGS ?=
+
+SYNTH_ARGS := --model $(MODEL) --board $(BOARD) --backend $(BACKEND) --io-type $(IO_TYPE) --reuse $(REUSE) \
+	$(if $(DATA),--data $(DATA)) $(if $(TRAIN),--train $(TRAIN)) $(if $(POLICY),--policy $(POLICY))
+
+.PHONY: venv synth test test-all exit-unit boards clean
+
+venv: $(STAMP)
+
+# apt: Icarus Verilog (second simulator), g++/make (hls4ml C simulation, Verilator builds).
+$(STAMP): pyproject.toml
+	@command -v iverilog >/dev/null && command -v g++ >/dev/null && command -v make >/dev/null || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iverilog g++ make; }
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e .
+	$(PY) -m pip check
+	@touch $(STAMP)
+
+synth: $(STAMP)
+	$(PY) -m flows synth $(SYNTH_ARGS)
+
+exit-unit: $(STAMP)
+	$(PY) -m flows exit-unit
+
+boards: $(STAMP)
+	$(PY) -m flows boards
+
+test: $(STAMP)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-all: $(STAMP)
+	$(PY) -m pytest -m "slow or not slow" $(PYTEST_ARGS)
+
+clean:
+	rm -rf build
