@@ -110,8 +110,10 @@ def _pct(value: float | None) -> str:
 
 
 def exit_rows(report: Report) -> list[list[str]]:
-    return [[str(e.index), e.policy, f"{e.threshold:.4g}", str(e.threshold_code), _pct(e.exit_rate),
-             _pct(e.accuracy_at_exit), f"{e.cumulative_macs:,}"] for e in report.exits]
+    last = len(report.exits)
+    return [[str(e.index), e.policy, "always (last)" if e.index == last else f"{e.threshold:.4g}",
+             str(e.threshold_code), _pct(e.exit_rate), _pct(e.accuracy_at_exit), f"{e.cumulative_macs:,}"]
+            for e in report.exits]
 
 
 def stage_rows(report: Report) -> list[list[str]]:
@@ -119,13 +121,12 @@ def stage_rows(report: Report) -> list[list[str]]:
     for s in report.stages:
         exact = {True: "yes", False: "NO", None: "-"}[s.csim_bit_exact]
         rows.append([str(s.index), "x".join(map(str, s.input_shape)), f"{s.macs:,}", s.logit_format or "-",
-                     exact, str(s.csim_samples), "-" if s.max_abs_diff is None else f"{s.max_abs_diff:g}",
-                     s.hls_project or "-"])
+                     exact, str(s.csim_samples), "-" if s.max_abs_diff is None else f"{s.max_abs_diff:g}"])
     return rows
 
 
 EXIT_HEADER = ["exit", "policy", "threshold", "register", "exit rate", "accuracy there", "cumulative MACs"]
-STAGE_HEADER = ["stage", "input", "MACs", "logits", "C-sim bit-exact", "samples", "max |diff|", "HLS project"]
+STAGE_HEADER = ["stage", "input", "MACs", "logits", "C-sim exact", "samples", "max abs diff"]
 
 
 def _md_table(header: list[str], rows: list[list[str]]) -> str:
@@ -158,6 +159,9 @@ def to_markdown(report: Report) -> str:
         "## Stages",
         "",
         _md_table(STAGE_HEADER, stage_rows(report)),
+        "",
+        *[f"- stage {s.index}: HLS project `{s.hls_project}` ({s.backend}, {s.io_type}, reuse {s.reuse_factor})"
+          for s in report.stages if s.hls_project],
         "",
         f"Cores from the {report.flow} flow. Tools: " + ", ".join(f"{k} {v}" for k, v in report.tools.items()) + ".",
     ]
