@@ -211,3 +211,26 @@ def raise_if_not_bit_exact(result: BitExactResult, stage: str = "stage") -> None
     if not result.bit_exact:
         raise NotBitExact(f"{stage} is not bit-exact with QKeras (max |difference| "
                           f"{result.max_abs_diff:g} over {result.samples} samples): {result.first_mismatch}")
+
+
+def convert_stages(stage_models: list, hls_dir: Path, part: str, backend: str = "Vitis",
+                   io_type: str = "io_parallel", reuse_factors: int | list[int] = 1,
+                   clock_period_ns: float = 10.0, compile: bool = True) -> list:
+    """Convert every stage into ``hls_dir/stage_k`` (k from 1), chaining input formats.
+
+    Stage 1 is typed by its input quantiser; stage k+1 by what stage k forwards.
+    """
+    from hls_templates.precision import forwarded_format
+
+    if isinstance(reuse_factors, int):
+        reuse_factors = [reuse_factors] * len(stage_models)
+    if len(reuse_factors) != len(stage_models):
+        raise ValueError(f"{len(reuse_factors)} reuse factors for {len(stage_models)} stages; give one per stage")
+    models, in_fmt = [], None
+    for k, (stage, rf) in enumerate(zip(stage_models, reuse_factors), start=1):
+        models.append(convert_stage(stage, Path(hls_dir) / f"stage_{k}", part, backend, io_type, rf,
+                                    clock_period_ns, project_name=f"stage_{k}", input_format=in_fmt,
+                                    compile=compile))
+        if k < len(stage_models):
+            in_fmt = forwarded_format(stage, stage_input_format(stage, in_fmt))
+    return models

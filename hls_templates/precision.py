@@ -47,6 +47,11 @@ class LayerFormats:
     # layer '<name>_<activation>'; (that name, its result format).
     split_activation: tuple[str, FixedFormat] | None = None
 
+    @property
+    def output(self) -> FixedFormat:
+        """Format of the tensor the Keras layer hands on (after its own activation)."""
+        return self.split_activation[1] if self.split_activation else self.result
+
 
 def _unsupported(layer, why: str) -> UnsupportedLayer:
     return UnsupportedLayer(f"layer '{layer.name}' ({type(layer).__name__}): {why}")
@@ -91,15 +96,15 @@ def _activation_name(activation) -> str:
     return getattr(activation, "__name__", type(activation).__name__)
 
 
-def _split_activation(layer, acc: FixedFormat) -> tuple[FixedFormat, tuple[str, FixedFormat]]:
+def _split_activation(layer, acc: FixedFormat) -> tuple[str, FixedFormat]:
     """Format after the activation given inside a QConv2D/QDense."""
     act = layer.activation
     name = _activation_name(act)
     if name in ("linear", "relu"):  # exact on the accumulator format
-        return acc, (f"{layer.name}_{name}", acc)
+        return f"{layer.name}_{name}", acc
     if type(act).__name__ in ("quantized_bits", "quantized_relu"):
         fmt = _quantiser_format(layer, act, "activation")
-        return fmt, (f"{layer.name}_{type(act).__name__}", fmt)
+        return f"{layer.name}_{type(act).__name__}", fmt
     raise _unsupported(layer, f"activation '{name}' is not exact in fixed point; "
                               f"use a quantized_relu/quantized_bits activation")
 
@@ -111,7 +116,7 @@ def _conv_or_dense(layer, x: FixedFormat) -> LayerFormats:
     w = _quantiser_format(layer, layer.kernel_quantizer_internal, "kernel")
     b = _quantiser_format(layer, layer.bias_quantizer_internal, "bias") if layer.use_bias else None
     acc = _accumulator(layer, x, w, b)
-    out, split = _split_activation(layer, acc)
+    split = _split_activation(layer, acc)
     return LayerFormats(layer.name, cls, result=acc, accum=acc, weight=w, bias=b, split_activation=split)
 
 
@@ -209,7 +214,7 @@ def derive_formats(stage_model, input_format: FixedFormat | None = None) -> dict
         if len(inbound) != 1:
             raise _unsupported(layer, "layers with several inputs are not supported in a stage; "
                                       "keep each stage a chain with one input")
-        fmt = _layer_formats(layer, formats[inbound[0].name].result)
+        fmt = _layer_formats(layer, formats[inbound[0].name].output)
         widest = max(f.width for f in (fmt.result, fmt.accum) if f is not None)
         if widest > FLOAT32_MANTISSA_BITS:
             warnings.warn(f"layer '{layer.name}' needs {widest} bits; QKeras computes in float32 "
@@ -225,11 +230,7 @@ def _output_layers(stage_model) -> list:
 def output_formats(stage_model, input_format: FixedFormat | None = None) -> list[FixedFormat]:
     """Formats of the stage outputs, in the model's output order."""
     formats = derive_formats(stage_model, input_format)
-    out = []
-    for layer in _output_layers(stage_model):
-        f = formats[layer.name]
-        out.append(f.split_activation[1] if f.split_activation else f.result)
-    return out
+    return [formats[layer.name].output for layer in _output_layers(stage_model)]
 
 
 def logit_format(stage_model) -> FixedFormat:
