@@ -106,6 +106,7 @@ def convert_stage(stage_model, out_dir: Path, part: str, backend: str = "Vitis",
     out_dir = Path(out_dir).resolve()
     in_fmt = stage_input_format(stage_model, input_format)
     config = hls_config(stage_model, backend, reuse_factor, in_fmt)
+    logits, outputs = logit_format(stage_model), tuple(output_formats(stage_model, in_fmt))
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp_dir = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     try:
@@ -116,8 +117,7 @@ def convert_stage(stage_model, out_dir: Path, part: str, backend: str = "Vitis",
         record = StageRecord(
             project_dir=str(out_dir), project_name=project_name, backend=backend, io_type=io_type,
             part=part, reuse_factor=int(reuse_factor), clock_period_ns=float(clock_period_ns),
-            input_format=in_fmt, output_formats=tuple(output_formats(stage_model, in_fmt)),
-            logit_format=logit_format(stage_model),
+            input_format=in_fmt, output_formats=outputs, logit_format=logits,
             hls_logit_precision=str(hls_model.get_output_variables()[0].type.precision))
         (tmp_dir / RECORD_FILE).write_text(record.to_json())
     except BaseException:
