@@ -62,7 +62,8 @@ def main(argv: list[str] | None = None) -> int:
         console.print("[red]interrupted[/red]")
         return 130
     except (ValueError, RuntimeError, OSError) as exc:
-        console.print(f"[red]error:[/red] {exc}", highlight=False)
+        # one plain line on stderr, never wrapped, so scripts and CI logs can grep it
+        print(f"error: {exc}".replace("\n", " "), file=sys.stderr)
         return 2
 
 

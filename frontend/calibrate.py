@@ -44,8 +44,11 @@ class Evaluation:
 
 
 def logit_codes(model, stages, x: np.ndarray) -> list[np.ndarray]:
-    """Integer logit codes of every exit, exactly as the hardware sees them."""
-    outputs = model.predict(x, verbose=0, batch_size=512)
+    """Integer logit codes of every exit, exactly as the hardware sees them (before any softmax)."""
+    from tensorflow import keras
+
+    logits = keras.Model(model.input, [model.get_layer(s.plan.logits).output for s in stages])
+    outputs = logits.predict(x, verbose=0, batch_size=512)
     outputs = outputs if isinstance(outputs, list) else [outputs]
     return [stage.logit_format.to_codes(out) for stage, out in zip(stages, outputs)]
 

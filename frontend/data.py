@@ -39,12 +39,13 @@ def load_dataset(input_shape: tuple[int, ...], classes: int, path: str | Path | 
         x_rest, x_test, y_rest, y_test = train_test_split(x, y, test_size=0.2, random_state=seed, stratify=y)
     else:
         x_rest, y_rest, x_test, y_test, name = _npz(Path(path), input_shape)
-    x_train, x_cal, y_train, y_cal = train_test_split(
-        x_rest, y_rest, test_size=calibration_fraction, random_state=seed, stratify=y_rest)
     found = int(max(y_rest.max(), y_test.max())) + 1
     if found > classes or min(y_rest.min(), y_test.min()) < 0:
         raise DataError(f"{name}: labels span 0..{found - 1} but the model has {classes} classes; "
                         "relabel to 0..classes-1 or change the model's classes")
+    stratify = y_rest if np.bincount(y_rest).min(initial=0) >= 2 else None
+    x_train, x_cal, y_train, y_cal = train_test_split(
+        x_rest, y_rest, test_size=calibration_fraction, random_state=seed, stratify=stratify)
     return Dataset(name, x_train, y_train, x_cal, y_cal, x_test, y_test)
 
 
@@ -64,11 +65,13 @@ def _npz(path: Path, input_shape: tuple[int, ...]):
         raise DataError(f"data file {path} does not exist")
     try:
         arrays = np.load(path)
-        x_train, y_train, x_test, y_test = (arrays[k] for k in ("x_train", "y_train", "x_test", "y_test"))
-    except KeyError as exc:
-        raise DataError(f"{path} lacks array {exc}; it needs x_train, y_train, x_test, y_test") from None
     except (OSError, ValueError) as exc:
-        raise DataError(f"{path} is not a readable .npz file ({exc})") from None
+        raise DataError(f"{path} is not a readable .npz file ({type(exc).__name__}); "
+                        "write it with numpy.savez(x_train=..., y_train=..., x_test=..., y_test=...)") from None
+    missing = [k for k in ("x_train", "y_train", "x_test", "y_test") if k not in arrays.files]
+    if missing:
+        raise DataError(f"{path} lacks array(s) {', '.join(missing)}; it needs x_train, y_train, x_test, y_test")
+    x_train, y_train, x_test, y_test = (arrays[k] for k in ("x_train", "y_train", "x_test", "y_test"))
     for split, x in (("x_train", x_train), ("x_test", x_test)):
         if tuple(x.shape[1:]) != tuple(input_shape):
             raise DataError(f"{path}: {split} samples have shape {tuple(x.shape[1:])} "

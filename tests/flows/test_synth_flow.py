@@ -1,0 +1,124 @@
+"""The whole `make synth` flow on the example and on a user .h5 model, and its bad inputs."""
+import json
+
+import numpy as np
+import pytest
+from tensorflow import keras
+from qkeras import QActivation, QConv2D, QDense, quantized_bits, quantized_relu
+
+from flows.cli import main
+from flows.synth import SynthOptions, run_synth
+
+
+def _check_report(path, test_samples):
+    report = json.loads(path.read_text())
+    assert report["schema"] == 1 and report["part"] == "xc7z020clg400-1" and report["clock_mhz"] == 100
+    assert sum(e["exit_rate"] for e in report["exits"]) == pytest.approx(1.0)
+    overall = report["overall"]
+    assert overall["accuracy"] >= overall["final_exit_accuracy"] - overall["accuracy_drop_target"] / 100 - 0.02
+    assert overall["avg_macs"] < overall["baseline_macs"]
+    for stage in report["stages"]:
+        assert stage["csim_bit_exact"] is True and stage["max_abs_diff"] == 0
+        assert stage["csim_samples"] == test_samples
+    assert set(report["tools"]) >= {"tensorflow", "qkeras", "hls4ml", "python"}
+    return report
+
+
+def test_example_flow_writes_a_bit_exact_report(tmp_path):
+    build = run_synth(SynthOptions(build_root=tmp_path))
+    report = _check_report(tmp_path / "digits" / "pynq-z2" / "report.json", 360)
+    assert len(report["exits"]) == 3 and report["overall"]["avg_macs"] < 0.8 * report["overall"]["baseline_macs"]
+    assert (tmp_path / "digits" / "pynq-z2" / "report.md").read_text().startswith("# digits on pynq-z2")
+    for k in (1, 2, 3):
+        assert (tmp_path / "digits" / "pynq-z2" / "hls" / f"stage_{k}" / "firmware").is_dir()
+    # a second run reuses the trained model
+    again = run_synth(SynthOptions(build_root=tmp_path, hls=False))
+    assert "cached" in again.training and again.evaluation.accuracy == build.evaluation.accuracy
+
+
+def _user_model():
+    """A two-exit model written by hand, with a trailing softmax per exit, as users save them."""
+    inp = keras.Input((8, 8, 1))
+    x = QActivation(quantized_relu(5, 1), name="q_in")(inp)
+    x = QConv2D(3, 3, kernel_quantizer=quantized_bits(5, 0, alpha=1), bias_quantizer=quantized_bits(5, 0, alpha=1),
+                name="conv")(x)
+    x = QActivation(quantized_relu(5, 2), name="relu")(x)
+    e = QDense(10, kernel_quantizer=quantized_bits(5, 0, alpha=1), bias_quantizer=quantized_bits(5, 0, alpha=1),
+               name="early")(keras.layers.Flatten(name="early_flat")(keras.layers.MaxPooling2D(3, name="early_pool")(x)))
+    e = QActivation(quantized_bits(12, 5, alpha=1), name="early_logits")(e)
+    y = keras.layers.Flatten(name="flat")(x)
+    y = QActivation(quantized_relu(5, 2), name="hidden_relu")(
+        QDense(24, kernel_quantizer=quantized_bits(5, 0, alpha=1), bias_quantizer=quantized_bits(5, 0, alpha=1),
+               name="hidden")(y))
+    y = QActivation(quantized_bits(12, 5, alpha=1), name="final_logits")(
+        QDense(10, kernel_quantizer=quantized_bits(5, 0, alpha=1), bias_quantizer=quantized_bits(5, 0, alpha=1),
+               name="final")(y))
+    outputs = [keras.layers.Activation("softmax", name=n)(t) for n, t in (("p_early", e), ("p_final", y))]
+    return keras.Model(inp, outputs)
+
+
+@pytest.fixture(scope="module")
+def user_model_file(tmp_path_factory):
+    from frontend.data import load_dataset
+
+    data = load_dataset((8, 8, 1), 10)
+    model = _user_model()
+    model.compile(optimizer=keras.optimizers.Adam(3e-3), loss="sparse_categorical_crossentropy")
+    model.fit(data.x_train, [data.y_train, data.y_train], epochs=15, batch_size=32, verbose=0)
+    path = tmp_path_factory.mktemp("user") / "two_exit.h5"
+    model.save(path)
+    return path
+
+
+def test_user_h5_model_goes_through_the_same_flow(tmp_path, user_model_file):
+    build = run_synth(SynthOptions(model=str(user_model_file), build_root=tmp_path))
+    assert build.training == {"mode": "as_given", "accuracy_drop_target": 1.0}
+    report = _check_report(tmp_path / "two_exit" / "pynq-z2" / "report.json", 360)
+    assert [s["outputs"] for s in report["stages"]] == [["exit_logits", "forwarded"], ["exit_logits"]]
+    assert report["stages"][0]["logit_format"] == "sfixed<12,6>"
+
+
+def _run_cli(argv, capsys):
+    code = main(argv)
+    err = capsys.readouterr().err.strip().splitlines()
+    return code, err
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["--board", "zx-spectrum"], "unknown board 'zx-spectrum'; known boards: pynq-z2"),
+    (["--model", "missing.yaml"], "model missing.yaml does not exist"),
+    (["--policy", "vibes", "--no-hls"], "unknown exit policy 'vibes'"),
+    (["--train", "sometimes", "--no-hls"], "unknown training mode 'sometimes'"),
+])
+def test_bad_arguments_fail_with_one_line_and_no_output(tmp_path, capsys, args, fragment):
+    code, lines = _run_cli(["synth", "--build-root", str(tmp_path), *args], capsys)
+    assert code == 2
+    assert len(lines) == 1 and fragment in lines[0], lines
+    assert not (tmp_path / "digits").exists()
+
+
+def test_corrupt_model_file_is_named(tmp_path, capsys):
+    bad = tmp_path / "broken.h5"
+    bad.write_bytes(b"\x89HDF\r\n garbage")
+    code, lines = _run_cli(["synth", "--model", str(bad), "--build-root", str(tmp_path / "b")], capsys)
+    assert code == 2 and len(lines) == 1 and "cannot read model file" in lines[0]
+    assert not (tmp_path / "b").exists()
+
+
+def test_model_without_exits_is_rejected(tmp_path, capsys, user_model_file):
+    from qkeras.utils import load_qmodel
+
+    model = load_qmodel(str(user_model_file), compile=False)
+    single = keras.Model(model.input, model.outputs[-1])
+    path = tmp_path / "single.h5"
+    single.save(path)
+    code, lines = _run_cli(["synth", "--model", str(path), "--build-root", str(tmp_path / "b")], capsys)
+    assert code == 2 and len(lines) == 1 and "needs at least one early exit" in lines[0]
+    assert not (tmp_path / "b" / "single" / "pynq-z2" / "report.json").exists()
+
+
+def test_data_that_does_not_fit_the_model_is_rejected(tmp_path, capsys):
+    path = tmp_path / "d.npz"
+    np.savez(path, x_train=np.zeros((10, 5)), y_train=np.zeros(10), x_test=np.zeros((4, 5)), y_test=np.zeros(4))
+    code, lines = _run_cli(["synth", "--data", str(path), "--build-root", str(tmp_path / "b")], capsys)
+    assert code == 2 and "model input is (8, 8, 1)" in lines[0]
