@@ -19,6 +19,7 @@ Interface of every unit (AXI-Stream-like, cocotbext-axi drives it directly):
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,7 +30,8 @@ RTL_DIR = Path(__file__).resolve().parent / "rtl"
 
 # Register placement for the parallel unit: tree levels of the top-1/top-2
 # scan per pipeline stage, and adder-tree levels per stage.
-PIPELINE = {"scan_levels_per_stage": 2, "sum_levels_per_stage": 4}
+PIPELINE = {"scan_levels_per_stage": 2, "sum_levels_per_stage": 4,
+            "register_lookups": {"max_prob": True, "entropy": False}}
 
 
 @dataclass
@@ -73,7 +75,7 @@ class _Module:
         lines = [f"  always @(posedge clk) if (adv) begin"]
         for name, width, signed in signals:
             sg = "signed " if signed else ""
-            base = name.split("_", 1)[1] if "_" in name else name
+            base = re.sub(r"^(w|r\d+)_", "", name)
             q = f"r{k}_{base}"
             self.decl.append(f"  reg {sg}[{width - 1}:0] {q};")
             lines.append(f"    {q} <= {name};")
@@ -256,16 +258,24 @@ def _parallel(cfg: ExitUnitConfig, top: str) -> tuple[str, int]:
         if cfg.policy == "entropy":
             xterms.append(m.wire(f"w_g{i}", _bits(cfg.xexp_table.max()), f"xexp_lut({ix})"))
     sb = cfg.sum_bits
-    regs = m.register([(zidx, cb, False)] + [(t, eb, False) for t in terms]
-                      + [(t, _bits(cfg.xexp_table.max()), False) for t in xterms])
-    zidx, terms, xterms = regs[0], regs[1:1 + C], regs[1 + C:]
+    if PIPELINE["register_lookups"][cfg.policy]:
+        regs = m.register([(zidx, cb, False)] + [(t, eb, False) for t in terms]
+                          + [(t, _bits(cfg.xexp_table.max()), False) for t in xterms])
+        zidx, terms, xterms = regs[0], regs[1:1 + C], regs[1 + C:]
     s = _adder_tree(m, "s", terms, sb)
+    a = _adder_tree(m, "a", xterms, cfg.xsum_bits) if cfg.policy == "entropy" else None
+    out = _tail(m, cfg, s, a, zidx, register_sums=True)
+    return _assemble(m, cfg, top, out, C * W), m.stages
+
+
+def _tail(m: _Module, cfg: ExitUnitConfig, s: str, a: str | None, zidx: str, register_sums: bool) -> list[str]:
+    """From the sums S (and A) to the registered outputs [confidence, class, exit]."""
+    sb, cb = cfg.sum_bits, cfg.class_bits
     if cfg.policy == "max_prob":
-        out = m.register([(s, sb, False), (zidx, cb, False), (m.wire("w_exit", 1, _compare(cfg, s)), 1, False)])
-        return _assemble(m, cfg, top, out, C * W), m.stages
+        return m.register([(s, sb, False), (zidx, cb, False), (m.wire("w_exit", 1, _compare(cfg, s)), 1, False)])
     ab = cfg.xsum_bits
-    a = _adder_tree(m, "a", xterms, ab)
-    s, a, zidx = m.register([(s, sb, False), (a, ab, False), (zidx, cb, False)])
+    if register_sums:
+        s, a, zidx = m.register([(s, sb, False), (a, ab, False), (zidx, cb, False)])
     # Normalise S = 1.m * 2**k: k from the leading one, m the next norm_bits bits.
     nb, kb, f = cfg.norm_bits, _bits(cfg.exponent_count - 1), cfg.lut_frac_bits
     kexpr = " : ".join(f"{s}[{f + k}] ? {kb}'d{k}" for k in reversed(range(1, cfg.exponent_count))) + f" : {kb}'d0"
@@ -283,8 +293,7 @@ def _parallel(cfg: ExitUnitConfig, top: str) -> tuple[str, int]:
     cw = cfg.confidence_format.width
     t = m.wire("w_t", pw, f"{prod} >> ({cfg.product_shift} + {kk})")
     h = m.wire("w_h", cw, f"{lnm} + {t}[{cw - 1}:0]")
-    out = m.register([(h, cw, False), (zidx, cb, False), (m.wire("w_exit", 1, _compare(cfg, h)), 1, False)])
-    return _assemble(m, cfg, top, out, C * W), m.stages
+    return m.register([(h, cw, False), (zidx, cb, False), (m.wire("w_exit", 1, _compare(cfg, h)), 1, False)])
 
 
 def nodes_index(level: int, position: int, classes: int) -> int:
@@ -308,22 +317,25 @@ def _adder_tree(m: _Module, tag: str, terms: list[str], width: int) -> str:
     return terms[0]
 
 
-def _assemble(m: _Module, cfg: ExitUnitConfig, top: str, out: list[str], in_width: int) -> str:
+def _assemble(m: _Module, cfg: ExitUnitConfig, top: str, out: list[str], in_width: int,
+              valid_in: str = "s_axis_tvalid", ready: str = "adv", control: list[str] | None = None,
+              latency: int | None = None, ii: int = 1) -> str:
+    """Wrap the pipeline: valid chain advancing with adv, stream ports, tables."""
     conf, cls, ex = out
     n = m.stages
-    lines = _header(top, cfg, in_width, n, 1)
+    lines = _header(top, cfg, in_width, n if latency is None else latency, ii)
     lines += _threshold_reg(cfg)
     lines += [f"  reg [{n - 1}:0] valid;",
-              "  wire adv = !valid[%d] || m_axis_tready;" % (n - 1),
-              "  assign s_axis_tready = adv;",
+              f"  wire adv = !valid[{n - 1}] || m_axis_tready;",
+              f"  assign s_axis_tready = {ready};",
               "  always @(posedge clk)",
               f"    if (rst) valid <= {n}'d0;",
-              f"    else if (adv) valid <= {{valid[{max(n - 2, 0)}:0], s_axis_tvalid}};" if n > 1 else
-              "    else if (adv) valid <= s_axis_tvalid;",
+              f"    else if (adv) valid <= {{valid[{max(n - 2, 0)}:0], {valid_in}}};" if n > 1 else
+              f"    else if (adv) valid <= {valid_in};",
               f"  assign m_axis_tvalid = valid[{n - 1}];",
               f"  assign m_axis_tdata = {{{conf}, {cls}, {ex}}};"]
     lines += _tables(cfg)
-    lines += m.decl + m.body + ["endmodule", ""]
+    lines += m.decl + (control or []) + m.body + ["endmodule", ""]
     return "\n".join(lines)
 
 

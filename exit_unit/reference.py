@@ -48,7 +48,7 @@ class ExitUnitConfig:
     policy: str
     lut_step_frac: int = 5    # LUT index step = 2**-lut_step_frac logit units (or the logit LSB if coarser)
     lut_index_bits: int = 8   # K: EXP/XEXP tables have up to 2**K entries
-    lut_frac_bits: int = 10   # fraction bits of EXP/XEXP entries (and of S, A)
+    lut_frac_bits: int = 9    # fraction bits of EXP/XEXP entries (and of S, A)
     norm_bits: int = 6        # entropy: mantissa bits indexing LN/RECIP
     recip_bits: int = 10      # entropy: fraction bits of RECIP entries
     conf_frac_bits: int = 10  # entropy: fraction bits of the normalised entropy
