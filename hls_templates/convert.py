@@ -160,18 +160,21 @@ class BitExactResult:
     samples: int
     max_abs_diff: float
     per_output: dict[str, float]
-    first_mismatch: str | None = None
+    first_mismatch: str | None = None  # output, hls4ml layer, sample and element
+    first_differing_layer: str | None = None  # deepest cause, from a traced rebuild
 
 
 def _as_list(outputs, n_outputs: int) -> list[np.ndarray]:
     return list(outputs) if n_outputs > 1 else [outputs]
 
 
-def check_bit_exact(hls_model, stage_model, x: np.ndarray) -> BitExactResult:
+def check_bit_exact(hls_model, stage_model, x: np.ndarray, locate: bool = True) -> BitExactResult:
     """Run both models on ``x`` and compare every output element exactly.
 
     Inputs go through float32 (what QKeras computes with) and are handed to
     hls4ml as the same values in float64, so outputs of any width come back exact.
+    With ``locate``, a mismatch is traced layer by layer on its first differing
+    sample (one extra compile, only on failure) to name the first differing layer.
     """
     x32 = np.ascontiguousarray(np.asarray(x, dtype=np.float32))
     n = len(x32)
@@ -198,8 +201,16 @@ def check_bit_exact(hls_model, stage_model, x: np.ndarray) -> BitExactResult:
             first = (i, f"output '{name}' (hls4ml layer '{hls_name}') differs first at sample {i}, "
                         f"element {j}: hls4ml {h[i, j]!r} vs QKeras {k[i, j]!r}")
     max_diff = max(per_output.values(), default=0.0)
+    layer = None
+    if first is not None and locate:
+        from hls_templates.diagnose import first_differing_layer
+        try:
+            layer = first_differing_layer(hls_model, stage_model, x32[first[0]])
+        except Exception as exc:  # diagnosis must never hide the mismatch itself
+            layer = f"(tracing failed: {type(exc).__name__}: {exc})"
     return BitExactResult(bit_exact=max_diff == 0.0, samples=n, max_abs_diff=max_diff,
-                          per_output=per_output, first_mismatch=first[1] if first else None)
+                          per_output=per_output, first_mismatch=first[1] if first else None,
+                          first_differing_layer=layer)
 
 
 class NotBitExact(RuntimeError):
@@ -209,8 +220,9 @@ class NotBitExact(RuntimeError):
 def raise_if_not_bit_exact(result: BitExactResult, stage: str = "stage") -> None:
     """Fail the flow on any difference, naming the layer and the first differing sample."""
     if not result.bit_exact:
+        where = f"; first differing {result.first_differing_layer}" if result.first_differing_layer else ""
         raise NotBitExact(f"{stage} is not bit-exact with QKeras (max |difference| "
-                          f"{result.max_abs_diff:g} over {result.samples} samples): {result.first_mismatch}")
+                          f"{result.max_abs_diff:g} over {result.samples} samples): {result.first_mismatch}{where}")
 
 
 def convert_stages(stage_models: list, hls_dir: Path, part: str, backend: str = "Vitis",

@@ -96,15 +96,24 @@ def _activation_name(activation) -> str:
     return getattr(activation, "__name__", type(activation).__name__)
 
 
+def split_activation_name(layer) -> str | None:
+    """Name hls4ml gives the activation it splits off a QConv2D/QDense, if any."""
+    act = getattr(layer, "activation", None)
+    if type(layer).__name__ not in ("QConv2D", "QDense") or act is None:
+        return None
+    if type(act).__name__ in ("quantized_bits", "quantized_relu"):
+        return f"{layer.name}_{type(act).__name__}"
+    return f"{layer.name}_{_activation_name(act)}"
+
+
 def _split_activation(layer, acc: FixedFormat) -> tuple[str, FixedFormat]:
     """Format after the activation given inside a QConv2D/QDense."""
     act = layer.activation
     name = _activation_name(act)
     if name in ("linear", "relu"):  # exact on the accumulator format
-        return f"{layer.name}_{name}", acc
+        return split_activation_name(layer), acc
     if type(act).__name__ in ("quantized_bits", "quantized_relu"):
-        fmt = _quantiser_format(layer, act, "activation")
-        return f"{layer.name}_{type(act).__name__}", fmt
+        return split_activation_name(layer), _quantiser_format(layer, act, "activation")
     raise _unsupported(layer, f"activation '{name}' is not exact in fixed point; "
                               f"use a quantized_relu/quantized_bits activation")
 

@@ -89,7 +89,7 @@ def test_mismatch_names_output_layer_and_first_sample(parallel, stages, stage_in
     dense = changed.get_layer("exit_dense")
     kernel, bias = dense.get_weights()
     dense.set_weights([kernel, bias + 0.25])
-    result = check_bit_exact(parallel[1][0], changed, stage_inputs.digits(IMAGE)[:20])
+    result = check_bit_exact(parallel[1][0], changed, stage_inputs.digits(IMAGE)[:20], locate=False)
     assert not result.bit_exact and result.per_output["pool"] == 0.0
     assert result.per_output["exit_logits"] > 0
     assert "output 'exit_logits'" in result.first_mismatch and "sample 0" in result.first_mismatch

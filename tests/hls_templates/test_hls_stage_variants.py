@@ -5,7 +5,8 @@ import hls4ml
 import pytest
 
 from frontend.fixedpoint import FixedFormat
-from hls_templates.convert import check_bit_exact, convert_stage, read_stage_record
+from hls_templates.convert import (NotBitExact, check_bit_exact, convert_stage, raise_if_not_bit_exact,
+                                   read_stage_record)
 from hls_templates.precision import forwarded_format, stage_input_format
 
 IMAGE = (8, 8, 1)
@@ -67,8 +68,10 @@ def test_average_pooling_widens_the_forwarded_format_exactly(stage_models):
     assert forwarded_format(stage_models.avgpool()) == FixedFormat(10, 7, False)
 
 
-def test_hls4ml_default_typing_is_not_bit_exact(stage_models, stage_inputs, part, tmp_path):
-    """Why precision.py exists: hls4ml's own config drifts from QKeras on this stage."""
+def test_hls4ml_default_typing_is_not_bit_exact_and_the_first_bad_layer_is_named(
+        stage_models, stage_inputs, part, tmp_path):
+    """Why precision.py exists: hls4ml's own config drifts from QKeras on this stage,
+    first at the unsigned input quantiser it types as signed fixed<8,1>."""
     stage = stage_models.dense()
     config = hls4ml.utils.config_from_keras_model(stage, granularity="name", backend="Vitis")
     hls_model = hls4ml.converters.convert_from_keras_model(
@@ -76,3 +79,6 @@ def test_hls4ml_default_typing_is_not_bit_exact(stage_models, stage_inputs, part
     hls_model.compile()
     result = check_bit_exact(hls_model, stage, stage_inputs.ties(stage_input_format(stage), (64,), 100))
     assert result.max_abs_diff > 0 and result.first_mismatch is not None
+    assert result.first_differing_layer.startswith("layer 'in_q'")
+    with pytest.raises(NotBitExact, match=r"sample \d+.*first differing layer 'in_q'"):
+        raise_if_not_bit_exact(result)
