@@ -77,15 +77,20 @@ def random_vectors(cfg: ExitUnitConfig, n: int, seed: int = 0) -> np.ndarray:
     return z.astype(np.int64)
 
 
-def threshold_batches(cfg: ExitUnitConfig, logits: np.ndarray, batches: int = 8, seed: int = 0) -> VectorSet:
+def threshold_batches(cfg: ExitUnitConfig, logits: np.ndarray, batches: int = 8, repeat: bool = False) -> VectorSet:
     """Split vectors into batches, each with its own threshold: 0, the maximum
-    code, and quantiles of the confidence (so exits and stays are mixed)."""
+    code, and quantiles of the confidence (so exits and stays are mixed).
+    repeat: run every vector at every threshold instead of splitting them."""
     fmt = cfg.confidence_format
     conf = confidence(cfg, logits)
     qs = np.quantile(conf, np.linspace(0.1, 0.9, max(batches - 2, 1)))
     codes = [0, fmt.max_code] + [int(np.clip(q, 0, fmt.max_code)) for q in qs]
     codes = codes[:batches] if batches >= 2 else codes[:1]
-    bounds = np.linspace(0, len(logits), len(codes) + 1).astype(np.int64)
+    if repeat:
+        bounds = np.arange(len(codes) + 1, dtype=np.int64) * len(logits)
+        logits = np.tile(logits, (len(codes), 1))
+    else:
+        bounds = np.linspace(0, len(logits), len(codes) + 1).astype(np.int64)
     return VectorSet(logits=logits, thresholds=np.array(codes, dtype=np.int64), bounds=bounds)
 
 
