@@ -1,0 +1,1 @@
+"""Vendor flow (Vivado/Vitis HLS + Vivado): flow selection, script generation and report parsers."""
