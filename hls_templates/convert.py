@@ -246,3 +246,17 @@ def convert_stages(stage_models: list, hls_dir: Path, part: str, backend: str = 
         if k < len(stage_models):
             in_fmt = forwarded_format(stage, stage_input_format(stage, in_fmt))
     return models
+
+
+def check_stages_bit_exact(hls_models: list, stage_models: list, x: np.ndarray,
+                           locate: bool = True) -> list[BitExactResult]:
+    """Check every stage on what it sees in the chain: stage k+1 gets stage k's
+    QKeras forwarded tensor for the same samples."""
+    if len(hls_models) != len(stage_models):
+        raise ValueError(f"{len(hls_models)} HLS models for {len(stage_models)} stages; give one per stage")
+    results = []
+    for k, (hls_model, stage) in enumerate(zip(hls_models, stage_models), start=1):
+        results.append(check_bit_exact(hls_model, stage, x, locate=locate))
+        if k < len(stage_models):
+            x = stage.predict(np.asarray(x, dtype=np.float32), verbose=0, batch_size=512)[1]
+    return results
