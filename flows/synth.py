@@ -159,7 +159,8 @@ def calibrate_exits(build: Build) -> None:
     exit_macs = cumulative_exit_macs(build.stages)
     base = baseline_macs(build.stages)
     cal_codes = logit_codes(build.model, build.stages, data.x_cal)
-    build.thresholds = calibrate(build.exit_configs, cal_codes, data.y_cal, exit_macs, drop)
+    margin = spec_cal.margin_se if spec_cal else 1.0
+    build.thresholds = calibrate(build.exit_configs, cal_codes, data.y_cal, exit_macs, drop, margin)
     build.calibration_eval = evaluate(build.exit_configs, cal_codes, data.y_cal, build.thresholds, exit_macs, base)
     test_codes = logit_codes(build.model, build.stages, data.x_test)
     build.evaluation = evaluate(build.exit_configs, test_codes, data.y_test, build.thresholds, exit_macs, base)

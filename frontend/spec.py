@@ -86,6 +86,7 @@ class TrainingSpec:
 class CalibrationSpec:
     policy: str = "max_prob"
     accuracy_drop: float = 1.0
+    margin_se: float = 1.0     # safety margin in standard errors of the calibration estimate
 
 
 @dataclass(frozen=True)
@@ -208,6 +209,8 @@ def _calibration(data: dict, where: str) -> CalibrationSpec:
     spec = CalibrationSpec(**{k: v for k, v in data.items() if k in CalibrationSpec.__dataclass_fields__})
     if spec.policy not in POLICIES:
         raise SpecError(f"{where}: calibration.policy {spec.policy!r} is unknown; use one of {', '.join(POLICIES)}")
+    if spec.margin_se < 0:
+        raise SpecError(f"{where}: calibration.margin_se must be >= 0 (standard errors)")
     if spec.accuracy_drop < 0:
         raise SpecError(f"{where}: calibration.accuracy_drop must be >= 0 (points of accuracy)")
     return spec

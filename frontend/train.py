@@ -33,6 +33,9 @@ def train(model, x: np.ndarray, y: np.ndarray, spec: TrainingSpec, progress=None
 
     if spec.mode not in TRAINING_MODES:
         raise ValueError(f"unknown training mode {spec.mode!r}; use one of {', '.join(TRAINING_MODES)}")
+    import tensorflow as tf
+
+    tf.config.experimental.enable_op_determinism()  # same spec, same weights, in any process
     start = time.perf_counter()
     exits = len(model.outputs)
     weights = np.asarray(spec.loss_weights or [1.0] * exits, dtype=np.float32)

@@ -23,7 +23,7 @@ def test_each_mode_trains_every_exit_well_above_chance(digits_spec, digits_data,
     model = build_model(digits_spec)
     result = train(model, digits_data.x_train, digits_data.y_train, replace(short, mode=mode))
     assert result.mode == mode and np.isfinite(result.final_loss)
-    assert min(_accuracies(model, digits_data)) > 0.6     # chance is 0.1
+    assert min(_accuracies(model, digits_data)) > 0.5     # chance is 0.1
 
 
 def test_exits_only_freezes_the_backbone_and_the_final_exit(digits_spec, digits_data, short, trained_digits):
