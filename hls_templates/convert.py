@@ -2,9 +2,11 @@
 
 Each stage is converted on its own (hls4ml's MultiModelGraph only splits plain
 chains; our stages have two outputs, [exit logits, forwarded tensor]). The
-precisions come from ``precision.hls_layer_config``; the project is written and
-compiled in a temporary sibling folder that is renamed into place only when
-everything succeeded, so a failure never leaves a half-written project.
+precisions come from ``precision.hls_layer_config``. The project is written
+into a temporary sibling folder and renamed into place when complete; it is
+compiled there (the C-simulation library embeds its own path) and, if that
+fails, removed again and any previous project restored, so a failure never
+leaves a half-written project.
 """
 from __future__ import annotations
 
@@ -41,6 +43,7 @@ class StageRecord:
     output_formats: tuple[FixedFormat, ...]
     logit_format: FixedFormat
     hls_logit_precision: str  # as hls4ml typed the first output
+    hls_output_precisions: tuple[str, ...] = ()
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)
@@ -51,6 +54,7 @@ class StageRecord:
         data["input_format"] = FixedFormat(**data["input_format"])
         data["output_formats"] = tuple(FixedFormat(**f) for f in data["output_formats"])
         data["logit_format"] = FixedFormat(**data["logit_format"])
+        data["hls_output_precisions"] = tuple(data.get("hls_output_precisions", ()))
         return cls(**data)
 
 
@@ -114,11 +118,13 @@ def convert_stage(stage_model, out_dir: Path, part: str, backend: str = "Vitis",
             stage_model, hls_config=config, output_dir=str(tmp_dir), project_name=project_name,
             backend=backend, io_type=io_type, part=part, clock_period=clock_period_ns)
         hls_model.write()
+        hls_types = [v.type.precision for v in hls_model.get_output_variables()]
+        _check_output_types(hls_types, outputs)
         record = StageRecord(
             project_dir=str(out_dir), project_name=project_name, backend=backend, io_type=io_type,
             part=part, reuse_factor=int(reuse_factor), clock_period_ns=float(clock_period_ns),
             input_format=in_fmt, output_formats=outputs, logit_format=logits,
-            hls_logit_precision=str(hls_model.get_output_variables()[0].type.precision))
+            hls_logit_precision=str(hls_types[0]), hls_output_precisions=tuple(map(str, hls_types)))
         (tmp_dir / RECORD_FILE).write_text(record.to_json())
     except BaseException:
         shutil.rmtree(tmp_dir, ignore_errors=True)
@@ -130,6 +136,16 @@ def convert_stage(stage_model, out_dir: Path, part: str, backend: str = "Vitis",
         if compile:
             hls_model._compile()
     return hls_model
+
+
+def _check_output_types(hls_types: list, formats: tuple[FixedFormat, ...]) -> None:
+    """hls4ml must type each output exactly as derived (it once dropped an exit quantiser)."""
+    if len(hls_types) != len(formats):
+        raise RuntimeError(f"hls4ml made {len(hls_types)} outputs of a stage with {len(formats)}")
+    for i, (t, f) in enumerate(zip(hls_types, formats)):
+        if (t.width, t.integer, bool(t.signed)) != (f.width, f.integer, f.signed):
+            raise RuntimeError(f"hls4ml typed output {i} as {t}, but the stage produces {f}; "
+                               f"the hls4ml optimisers changed a derived precision")
 
 
 @contextmanager

@@ -73,9 +73,11 @@ def test_stage_records_name_project_and_logit_precision(parallel):
         assert (record.backend, record.io_type, record.reuse_factor) == ("Vitis", "io_parallel", 1)
         assert record.logit_format == FixedFormat(16, 9, True)
         assert record.hls_logit_precision == "fixed<16,7,RND_CONV,SAT,0>"
+        assert record.hls_output_precisions[0] == record.hls_logit_precision
     assert read_stage_record(hls_dir / "stage_1").input_format == FixedFormat(6, 5, False)
     assert read_stage_record(hls_dir / "stage_2").input_format == FixedFormat(6, 4, False)
     assert len(read_stage_record(hls_dir / "stage_2").output_formats) == 1
+    assert read_stage_record(hls_dir / "stage_1").hls_output_precisions[1] == "ufixed<6,2,TRN,WRAP,0>"
 
 
 def test_logit_format_is_read_from_the_exit_quantiser(stages):
