@@ -1,10 +1,10 @@
 """The whole `make synth` flow on the example and on a user .h5 model, and its bad inputs."""
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 from tensorflow import keras
-from qkeras import QActivation, QConv2D, QDense, quantized_bits, quantized_relu
 
 from flows.cli import main
 from flows.synth import SynthOptions, run_synth
@@ -36,38 +36,16 @@ def test_example_flow_writes_a_bit_exact_report(tmp_path):
     assert "cached" in again.training and again.evaluation.accuracy == build.evaluation.accuracy
 
 
-def _user_model():
-    """A two-exit model written by hand, with a trailing softmax per exit, as users save them."""
-    inp = keras.Input((8, 8, 1))
-    x = QActivation(quantized_relu(5, 1), name="q_in")(inp)
-    x = QConv2D(3, 3, kernel_quantizer=quantized_bits(5, 0, alpha=1), bias_quantizer=quantized_bits(5, 0, alpha=1),
-                name="conv")(x)
-    x = QActivation(quantized_relu(5, 2), name="relu")(x)
-    e = QDense(10, kernel_quantizer=quantized_bits(5, 0, alpha=1), bias_quantizer=quantized_bits(5, 0, alpha=1),
-               name="early")(keras.layers.Flatten(name="early_flat")(keras.layers.MaxPooling2D(3, name="early_pool")(x)))
-    e = QActivation(quantized_bits(12, 5, alpha=1), name="early_logits")(e)
-    y = keras.layers.Flatten(name="flat")(x)
-    y = QActivation(quantized_relu(5, 2), name="hidden_relu")(
-        QDense(24, kernel_quantizer=quantized_bits(5, 0, alpha=1), bias_quantizer=quantized_bits(5, 0, alpha=1),
-               name="hidden")(y))
-    y = QActivation(quantized_bits(12, 5, alpha=1), name="final_logits")(
-        QDense(10, kernel_quantizer=quantized_bits(5, 0, alpha=1), bias_quantizer=quantized_bits(5, 0, alpha=1),
-               name="final")(y))
-    outputs = [keras.layers.Activation("softmax", name=n)(t) for n, t in (("p_early", e), ("p_final", y))]
-    return keras.Model(inp, outputs)
-
-
 @pytest.fixture(scope="module")
 def user_model_file(tmp_path_factory):
-    from frontend.data import load_dataset
+    """examples/user_model.py: a hand-written two-exit model with softmax outputs, as users save them."""
+    import importlib.util
 
-    data = load_dataset((8, 8, 1), 10)
-    model = _user_model()
-    model.compile(optimizer=keras.optimizers.Adam(3e-3), loss="sparse_categorical_crossentropy")
-    model.fit(data.x_train, [data.y_train, data.y_train], epochs=15, batch_size=32, verbose=0)
-    path = tmp_path_factory.mktemp("user") / "two_exit.h5"
-    model.save(path)
-    return path
+    path = Path(__file__).resolve().parents[2] / "examples" / "user_model.py"
+    spec = importlib.util.spec_from_file_location("user_model", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.train_and_save(tmp_path_factory.mktemp("user") / "two_exit.h5")
 
 
 def test_user_h5_model_goes_through_the_same_flow(tmp_path, user_model_file):
