@@ -14,7 +14,7 @@ import json
 import shutil
 import tempfile
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +25,7 @@ from hls_templates.precision import (UnsupportedLayer, hls_layer_config, logit_f
 
 BACKENDS = ("Vitis", "Vivado")
 IO_TYPES = ("io_parallel", "io_stream")
+STRATEGIES = ("Latency", "Resource")  # both keep the exact accumulators (checked in C simulation)
 RECORD_FILE = "exitflow_stage.json"
 
 
@@ -37,13 +38,15 @@ class StageRecord:
     backend: str
     io_type: str
     part: str
-    reuse_factor: int
+    reuse_factor: int  # as requested
     clock_period_ns: float
     input_format: FixedFormat
     output_formats: tuple[FixedFormat, ...]
     logit_format: FixedFormat
     hls_logit_precision: str  # as hls4ml typed the first output
     hls_output_precisions: tuple[str, ...] = ()
+    strategy: str = "Latency"
+    layer_reuse_factors: dict[str, int] = field(default_factory=dict)  # as hls4ml applied them
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)
@@ -63,17 +66,19 @@ def read_stage_record(project_dir: Path) -> StageRecord:
     return StageRecord.from_json((Path(project_dir) / RECORD_FILE).read_text())
 
 
-def _check_choices(backend: str, io_type: str, reuse_factor: int) -> None:
+def _check_choices(backend: str, io_type: str, reuse_factor: int, strategy: str = "Latency") -> None:
     if backend not in BACKENDS:
         raise ValueError(f"unknown HLS backend {backend!r}; use one of {', '.join(BACKENDS)}")
     if io_type not in IO_TYPES:
         raise ValueError(f"unknown io_type {io_type!r}; use one of {', '.join(IO_TYPES)}")
     if int(reuse_factor) < 1:
         raise ValueError(f"reuse_factor must be >= 1, got {reuse_factor}")
+    if strategy not in STRATEGIES:
+        raise ValueError(f"unknown strategy {strategy!r}; use one of {', '.join(STRATEGIES)}")
 
 
 def hls_config(stage_model, backend: str = "Vitis", reuse_factor: int = 1,
-               input_format: FixedFormat | None = None) -> dict:
+               input_format: FixedFormat | None = None, strategy: str = "Latency") -> dict:
     """The full hls4ml config of a stage: hls4ml's skeleton with our exact precisions."""
     from hls4ml.utils.config import config_from_keras_model
 
@@ -83,7 +88,7 @@ def hls_config(stage_model, backend: str = "Vitis", reuse_factor: int = 1,
                                          default_reuse_factor=reuse_factor)
     except Exception as exc:  # hls4ml raises bare Exceptions for layers it cannot parse
         raise UnsupportedLayer(f"hls4ml cannot parse stage '{stage_model.name}': {exc}") from exc
-    config["Model"]["Strategy"] = "Latency"
+    config["Model"]["Strategy"] = strategy
     config["Model"]["ReuseFactor"] = reuse_factor
     for name, entry in config["LayerName"].items():
         if name not in layers:
@@ -91,25 +96,29 @@ def hls_config(stage_model, backend: str = "Vitis", reuse_factor: int = 1,
                                    f"derived precision; the per-stage flow does not know this layer")
         entry.setdefault("Precision", {}).update(layers[name]["Precision"])
         entry["ReuseFactor"] = reuse_factor
+        entry["Strategy"] = strategy
     return config
 
 
 def convert_stage(stage_model, out_dir: Path, part: str, backend: str = "Vitis",
                   io_type: str = "io_parallel", reuse_factor: int = 1,
                   clock_period_ns: float = 10.0, project_name: str = "stage",
-                  input_format: FixedFormat | None = None, compile: bool = True):
+                  input_format: FixedFormat | None = None, strategy: str = "Latency",
+                  compile: bool = True):
     """Write (and by default compile) the HLS project of one stage into ``out_dir``.
 
     ``input_format`` is needed for a stage that does not start with an input
     quantiser (stage k > 1: the previous stage's ``forwarded_format``).
+    hls4ml rounds a reuse factor a layer cannot use to a valid one (with a
+    warning); the record keeps both the requested and the applied factors.
     Returns the hls4ml ModelGraph, ready for ``predict`` when compiled.
     """
     import hls4ml
 
-    _check_choices(backend, io_type, reuse_factor)
+    _check_choices(backend, io_type, reuse_factor, strategy)
     out_dir = Path(out_dir).resolve()
     in_fmt = stage_input_format(stage_model, input_format)
-    config = hls_config(stage_model, backend, reuse_factor, in_fmt)
+    config = hls_config(stage_model, backend, reuse_factor, in_fmt, strategy)
     logits, outputs = logit_format(stage_model), tuple(output_formats(stage_model, in_fmt))
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp_dir = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
@@ -124,7 +133,10 @@ def convert_stage(stage_model, out_dir: Path, part: str, backend: str = "Vitis",
             project_dir=str(out_dir), project_name=project_name, backend=backend, io_type=io_type,
             part=part, reuse_factor=int(reuse_factor), clock_period_ns=float(clock_period_ns),
             input_format=in_fmt, output_formats=outputs, logit_format=logits,
-            hls_logit_precision=str(hls_types[0]), hls_output_precisions=tuple(map(str, hls_types)))
+            hls_logit_precision=str(hls_types[0]), hls_output_precisions=tuple(map(str, hls_types)),
+            strategy=strategy, layer_reuse_factors={
+                name: int(layer.get_attr("reuse_factor")) for name, layer in hls_model.graph.items()
+                if layer.get_attr("weight") is not None})
         (tmp_dir / RECORD_FILE).write_text(record.to_json())
     except BaseException:
         shutil.rmtree(tmp_dir, ignore_errors=True)
@@ -243,7 +255,7 @@ def raise_if_not_bit_exact(result: BitExactResult, stage: str = "stage") -> None
 
 def convert_stages(stage_models: list, hls_dir: Path, part: str, backend: str = "Vitis",
                    io_type: str = "io_parallel", reuse_factors: int | list[int] = 1,
-                   clock_period_ns: float = 10.0, compile: bool = True) -> list:
+                   clock_period_ns: float = 10.0, strategy: str = "Latency", compile: bool = True) -> list:
     """Convert every stage into ``hls_dir/stage_k`` (k from 1), chaining input formats.
 
     Stage 1 is typed by its input quantiser; stage k+1 by what stage k forwards.
@@ -258,7 +270,7 @@ def convert_stages(stage_models: list, hls_dir: Path, part: str, backend: str = 
     for k, (stage, rf) in enumerate(zip(stage_models, reuse_factors), start=1):
         models.append(convert_stage(stage, Path(hls_dir) / f"stage_{k}", part, backend, io_type, rf,
                                     clock_period_ns, project_name=f"stage_{k}", input_format=in_fmt,
-                                    compile=compile))
+                                    strategy=strategy, compile=compile))
         if k < len(stage_models):
             in_fmt = forwarded_format(stage, stage_input_format(stage, in_fmt))
     return models

@@ -97,15 +97,15 @@ def test_accumulator_holds_every_partial_sum_exactly():
             assert acc.min_code <= partial.min() and partial.max() <= acc.max_code
 
 
-@pytest.mark.parametrize("backend, io_type, rf, match", [
-    ("Quartus", "io_parallel", 1, "unknown HLS backend 'Quartus'; use one of Vitis, Vivado"),
-    ("Vitis", "io_serial", 1, "unknown io_type 'io_serial'"),
-    ("Vitis", "io_parallel", 0, "reuse_factor must be >= 1"),
+@pytest.mark.parametrize("choice, match", [
+    (dict(backend="Quartus"), "unknown HLS backend 'Quartus'; use one of Vitis, Vivado"),
+    (dict(io_type="io_serial"), "unknown io_type 'io_serial'"),
+    (dict(reuse_factor=0), "reuse_factor must be >= 1"),
+    (dict(strategy="Fast"), "unknown strategy 'Fast'; use one of Latency, Resource"),
 ])
-def test_bad_choices_are_rejected_before_writing(tmp_path, backend, io_type, rf, match):
+def test_bad_choices_are_rejected_before_writing(tmp_path, choice, match):
     with pytest.raises(ValueError, match=match):
-        convert_stage(_chain((64,), QDense(4, **_q(), name="d")), tmp_path / "p", "xc7z020clg400-1",
-                      backend=backend, io_type=io_type, reuse_factor=rf)
+        convert_stage(_chain((64,), QDense(4, **_q(), name="d")), tmp_path / "p", "xc7z020clg400-1", **choice)
     assert list(tmp_path.iterdir()) == []
 
 

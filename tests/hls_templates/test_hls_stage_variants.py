@@ -1,4 +1,4 @@
-"""Dense-only and average-pooling stages, the Vivado backend and a reuse factor > 1."""
+"""Dense-only and average-pooling stages; the Vivado backend, Resource strategy, reuse factor > 1."""
 from __future__ import annotations
 
 import hls4ml
@@ -16,7 +16,7 @@ IMAGE = (8, 8, 1)
 def dense(stage_models, part, tmp_path_factory):
     stage = stage_models.dense()
     out = tmp_path_factory.mktemp("dense") / "stage_1"
-    return stage, out, convert_stage(stage, out, part, backend="Vivado", reuse_factor=4)
+    return stage, out, convert_stage(stage, out, part, backend="Vivado", reuse_factor=4, strategy="Resource")
 
 
 @pytest.fixture(scope="module")
@@ -48,10 +48,11 @@ def test_unsigned_quantized_bits_keeps_all_fraction_bits(dense):
     assert "in_q" not in hls_model.graph
 
 
-def test_vivado_backend_and_reuse_factor_are_recorded(dense):
+def test_vivado_backend_resource_strategy_and_reuse_factor_are_recorded(dense):
     _, out, hls_model = dense
     record = read_stage_record(out)
-    assert (record.backend, record.reuse_factor) == ("Vivado", 4)
+    assert (record.backend, record.reuse_factor, record.strategy) == ("Vivado", 4, "Resource")
+    assert record.layer_reuse_factors == {"hidden": 4, "exit_dense": 4}
     assert hls_model.config.get_config_value("Backend") == "Vivado"
     assert (out / "build_prj.tcl").is_file()
 
