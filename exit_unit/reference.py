@@ -71,7 +71,7 @@ class ExitUnitConfig:
             raise ValueError(f"conf_frac_bits={self.conf_frac_bits} exceeds lut_frac_bits + recip_bits")
         if self.norm_bits > self.lut_frac_bits:
             raise ValueError(f"norm_bits={self.norm_bits} must not exceed lut_frac_bits={self.lut_frac_bits}")
-        if self.policy != "margin" and self.index_bits < self.diff_bits - self.shift:
+        if self.policy != "margin" and self.clamps:
             # d is clamped to the last LUT entry: that entry must already be ~0.
             tail = math.exp(-self.step * (1 << self.index_bits)) * (1 << self.lut_frac_bits)
             if tail >= 0.5:
@@ -121,7 +121,15 @@ class ExitUnitConfig:
     def xexp_table(self) -> np.ndarray:
         """XEXP[j] = x_j exp(-x_j) / ln C * 2**lut_frac_bits (entropy)."""
         x = self.bin_centres()
-        return np.rint(x * np.exp(-x) / math.log(self.classes) * 2**self.lut_frac_bits).astype(np.int64)
+        values = np.rint(x * np.exp(-x) / math.log(self.classes) * 2**self.lut_frac_bits).astype(np.int64)
+        if self.clamps:
+            values[-1] = 0  # the clamped entry stands for every d beyond the table: contributes ~0
+        return values
+
+    @property
+    def clamps(self) -> bool:
+        """True when large distances are clamped onto the last LUT entry."""
+        return self.index_bits < self.diff_bits - self.shift
 
     @property
     def sum_bits(self) -> int:
@@ -134,7 +142,9 @@ class ExitUnitConfig:
 
     def _mantissa_centres(self) -> np.ndarray:
         m = np.arange(1 << self.norm_bits, dtype=np.float64)
-        return 1.0 + (m + 0.5) / 2**self.norm_bits
+        centres = 1.0 + (m + 0.5) / 2**self.norm_bits
+        centres[0] = 1.0  # S = 1.0 exactly (one dominant class) must give entropy 0
+        return centres
 
     @cached_property
     def ln_table(self) -> np.ndarray:
