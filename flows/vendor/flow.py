@@ -1,0 +1,143 @@
+"""The vendor flow: which flow runs, and the Vitis/Vivado HLS + Vivado steps when the tools exist.
+
+Steps (``VENDOR_STEPS``, in order): per-stage HLS through hls4ml's own build
+(C simulation, synthesis, optional co-simulation, IP export); the exit units
+packaged as IP; the board's block design, implementation and bitstream; the
+reports parsed into ``VendorRecord``s. Scripts are always written (so they can
+be read or run by hand); tools run only when found. Tool logs go to files
+under the build directory; a failure names the log.
+"""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from flows.tools import ToolMissing, VendorTools, find_vendor_tools
+from flows.vendor.records import VendorRecord
+
+FLOWS = ("open", "vendor")
+INSTALL_HINT = ("put Vitis HLS / Vivado (2020.1 or later) on PATH, e.g. `source <Xilinx>/Vivado/<ver>/settings64.sh`, "
+                "or use FLOW=open")
+
+
+class VendorFlowError(RuntimeError):
+    """A vendor tool ran and failed; the message names its log file."""
+
+
+def select_flow(requested: str | None, tools: VendorTools | None = None) -> tuple[str, str]:
+    """("open" | "vendor", one line saying which flow runs and why). ``None``/"auto": vendor when present."""
+    tools = tools or find_vendor_tools()
+    choice = (requested or "auto").strip().lower()
+    if choice not in (*FLOWS, "auto"):
+        raise ValueError(f"unknown flow {requested!r}; use FLOW=open, FLOW=vendor or leave it unset (auto)")
+    if choice == "open":
+        return "open", "open flow (Yosys + simulation), as requested"
+    if tools.complete:
+        return "vendor", f"vendor flow: HLS {tools.hls}, Vivado {tools.vivado}"
+    missing = [n for n, path in (("vitis_hls (or vivado_hls)", tools.hls), ("vivado", tools.vivado)) if path is None]
+    if choice == "vendor":
+        raise ToolMissing(f"FLOW=vendor needs {' and '.join(missing)} on PATH; {INSTALL_HINT}")
+    return "open", f"open flow (Yosys + simulation): {' and '.join(missing)} not on PATH"
+
+
+def hls_command_for(backend: str) -> str:
+    """The program hls4ml 1.3 runs for its build: ``vitis-run`` (Vitis backend) or ``vivado_hls`` (Vivado)."""
+    if backend not in ("Vitis", "Vivado"):
+        raise ValueError(f"vendor HLS needs backend Vitis or Vivado, got {backend!r}")
+    return "vitis-run" if backend == "Vitis" else "vivado_hls"
+
+
+def require(program: str) -> str:
+    path = shutil.which(program)
+    if path is None:
+        raise ToolMissing(f"{program} is not on PATH; {INSTALL_HINT}")
+    return path
+
+
+def build_hls_stage(hls_model, backend: str, cosim: bool = False) -> list[VendorRecord]:
+    """hls4ml's own build of one stage (C sim, synthesis, optional co-sim, IP export); logs in the project dir."""
+    from flows.vendor.parsers import parse_hls4ml_project
+
+    require(hls_command_for(backend))
+    project = Path(hls_model.config.get_output_dir())
+    try:
+        hls_model.build(csim=True, synth=True, cosim=cosim, export=True, log_to_stdout=False)
+    except Exception as exc:  # hls4ml raises a bare Exception on a failed build
+        raise VendorFlowError(f"HLS build of {project.name} failed ({exc}); see {project / 'build_stdout.log'}") from None
+    return parse_hls4ml_project(project)
+
+
+def run_vivado(tcl: Path, log_dir: Path, timeout: float | None = None) -> float:
+    """``vivado -mode batch -source tcl`` with its log in ``log_dir``; returns the seconds it took."""
+    vivado = require("vivado")
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log = log_dir / f"{Path(tcl).stem}.vivado.log"
+    start = time.time()
+    proc = subprocess.run([vivado, "-mode", "batch", "-notrace", "-source", str(Path(tcl).resolve()), "-log", str(log),
+                           "-journal", str(log_dir / f"{Path(tcl).stem}.jou")],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, cwd=log_dir, timeout=timeout)
+    if proc.returncode != 0:
+        raise VendorFlowError(f"Vivado failed on {Path(tcl).name} (exit {proc.returncode}); see {log}")
+    return time.time() - start
+
+
+@dataclass
+class VendorScripts:
+    exit_unit_ip: list[Path] = field(default_factory=list)
+    block_design: Path | None = None
+    report_dir: Path | None = None
+
+
+def write_vendor_scripts(design, exit_unit_sources: dict[str, list[Path]], out_dir: Path) -> VendorScripts:
+    """Write the exit-unit packaging Tcl (one per unit) and the block-design/implementation Tcl."""
+    from flows.vendor.tcl import block_design_tcl, exit_unit_ip_tcl
+
+    out_dir = Path(out_dir)
+    tcl_dir = out_dir / "tcl"
+    tcl_dir.mkdir(parents=True, exist_ok=True)
+    scripts = VendorScripts(report_dir=out_dir / "reports")
+    for unit in design.exit_units:
+        path = tcl_dir / f"package_{unit.name}.tcl"
+        path.write_text(exit_unit_ip_tcl(unit.vlnv.split(":")[2], exit_unit_sources[unit.name], design.board.part,
+                                         unit.repo))
+        scripts.exit_unit_ip.append(path)
+    scripts.block_design = tcl_dir / "block_design.tcl"
+    scripts.block_design.write_text(block_design_tcl(design, out_dir / "vivado", scripts.report_dir))
+    return scripts
+
+
+def implementation_records(report_dir: Path, design) -> tuple[list[VendorRecord], list[VendorRecord], VendorRecord]:
+    """Per-stage and per-exit-unit records from the hierarchical report, and the design total with timing/power."""
+    from flows.vendor.parsers import implementation_record, parse_utilization_hierarchy
+    from flows.vendor.tcl import REPORTS
+
+    rows = {r.name: r for r in parse_utilization_hierarchy(report_dir / REPORTS["hierarchy"])}
+    total = implementation_record(report_dir / REPORTS["utilization"], report_dir / REPORTS["timing"],
+                                  report_dir / REPORTS["power"])
+
+    def pick(ips):
+        out = []
+        for k, ip in enumerate(ips, start=1):
+            record = rows.get(ip.name)
+            if record is None:
+                raise VendorFlowError(f"instance {ip.name} missing from {report_dir / REPORTS['hierarchy']}")
+            record.index = k
+            out.append(record)
+        return out
+
+    return pick(design.stages), pick(design.exit_units), total
+
+
+def run_vendor_flow(design, exit_unit_sources: dict[str, list[Path]], out_dir: Path):
+    """Package exit units, build and implement the block design, parse the reports (needs vivado on PATH)."""
+    scripts = write_vendor_scripts(design, exit_unit_sources, out_dir)
+    logs = Path(out_dir) / "logs"
+    for tcl in scripts.exit_unit_ip:
+        run_vivado(tcl, logs)
+    seconds = run_vivado(scripts.block_design, logs)
+    stages, units, total = implementation_records(scripts.report_dir, design)
+    total.seconds = round(seconds, 1)
+    return stages, units, total

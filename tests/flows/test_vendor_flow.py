@@ -1,0 +1,155 @@
+"""Vendor flow: flow selection, the 'tools missing' error, generated Tcl, and the run path with a stand-in vivado."""
+import os
+import stat
+import sys
+from pathlib import Path
+
+import pytest
+
+from boards import load_board
+from flows.tools import ToolMissing, VendorTools
+from flows.vendor.flow import (VendorFlowError, hls_command_for, run_vendor_flow, select_flow,
+                               write_vendor_scripts)
+from flows.vendor.tcl import REPORTS, BlockDesign, IpCore, block_design_tcl, processing_system
+
+FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "vivado_hls4ml"
+NONE, BOTH = VendorTools(hls=None, vivado=None), VendorTools(hls="/opt/x/vitis_hls", vivado="/opt/x/vivado")
+
+
+def test_auto_picks_vendor_when_both_tools_exist_and_open_otherwise():
+    assert select_flow(None, BOTH)[0] == "vendor"
+    flow, message = select_flow(None, NONE)
+    assert flow == "open" and "vivado" in message and "not on PATH" in message
+    assert select_flow("auto", VendorTools(hls="/x/vitis_hls", vivado=None))[0] == "open"
+    assert select_flow("open", BOTH)[0] == "open"
+
+
+def test_flow_vendor_without_tools_is_one_line_naming_the_tools_and_the_fix():
+    with pytest.raises(ToolMissing) as err:
+        select_flow("vendor", NONE)
+    message = str(err.value)
+    assert "\n" not in message and "vitis_hls" in message and "vivado" in message and "FLOW=open" in message
+    with pytest.raises(ToolMissing, match="vivado on PATH"):
+        select_flow("vendor", VendorTools(hls="/x/vitis_hls", vivado=None))
+    with pytest.raises(ValueError, match="unknown flow"):
+        select_flow("quartus", BOTH)
+
+
+def test_hls4ml_build_program_follows_the_backend():
+    assert hls_command_for("Vitis") == "vitis-run" and hls_command_for("Vivado") == "vivado_hls"
+    with pytest.raises(ValueError):
+        hls_command_for("Quartus")
+
+
+def _design(board: str, tmp_path: Path, stages: int = 3) -> BlockDesign:
+    stage_ips = [IpCore(f"stage_{k}", f"xilinx.com:hls:stage_{k}:1.0", tmp_path / f"hls/stage_{k}/ip",
+                        ["input_1"], ["exit_logits", "forwarded"] if k < stages else ["exit_logits"])
+                 for k in range(1, stages + 1)]
+    units = [IpCore(f"exit_unit_{k}", f"exitflow.org:exitflow:eu_{k}:1.0", tmp_path / "ip", ["s_axis"], ["m_axis"])
+             for k in range(1, stages + 1)]
+    return BlockDesign(load_board(board), stage_ips, units, threshold_bits=[14] * stages)
+
+
+@pytest.mark.parametrize("board,ps,port", [("pynq-z2", "processing_system7", "S_AXI_HP0"),
+                                           ("zcu104", "zynq_ultra_ps_e", "S_AXI_HP0_FPD")])
+def test_block_design_has_ps_dma_stages_exit_units_threshold_registers_and_reports(board, ps, port, tmp_path):
+    tcl = block_design_tcl(_design(board, tmp_path), tmp_path / "prj", tmp_path / "rpt")
+    b = load_board(board)
+    assert f"-part {b.part}" in tcl and f"xilinx.com:ip:{ps}:" in tcl and f"/ps/{port}" in tcl
+    assert f"{b.clock_mhz:g}" in tcl and "axi_dma" in tcl and "axis_combiner" in tcl
+    for k in (1, 2, 3):
+        assert f"create_bd_cell -type ip -vlnv xilinx.com:hls:stage_{k}:1.0 stage_{k}" in tcl
+        assert f"[get_bd_intf_pins stage_{k}/exit_logits] [get_bd_intf_pins exit_unit_{k}/s_axis]" in tcl
+        assert f"threshold_{k}/gpio_io_o] [get_bd_pins exit_unit_{k}/thr_data]" in tcl
+    assert "[get_bd_intf_pins dma/M_AXIS_MM2S] [get_bd_intf_pins stage_1/input_1]" in tcl
+    assert "[get_bd_intf_pins stage_1/forwarded] [get_bd_intf_pins stage_2/input_1]" in tcl
+    assert "launch_runs impl_1 -to_step write_bitstream" in tcl
+    for name in REPORTS.values():
+        assert name in tcl
+    assert tcl.count("{") == tcl.count("}") and tcl.count("[") == tcl.count("]")
+
+
+def test_board_without_processing_system_is_refused_with_the_fix(tmp_path):
+    assert processing_system("xc7a100tcsg324-1") is None
+    with pytest.raises(ValueError, match="no processing system.*FLOW=open"):
+        block_design_tcl(_design("arty-a7-100t", tmp_path), tmp_path, tmp_path)
+
+
+FAKE_VIVADO = r'''#!{python}
+"""Stand-in for vivado -mode batch: records the script, and for each report command writes a report."""
+import re, shutil, sys
+from pathlib import Path
+tcl = Path(sys.argv[sys.argv.index("-source") + 1]).read_text()
+Path(sys.argv[sys.argv.index("-log") + 1]).write_text("fake vivado log\n")
+if "FAIL" in tcl:
+    sys.exit(1)
+for m in re.finditer(r"report_(utilization|timing_summary|power)(?: -hierarchical)?.* -file \{{([^}}]+)\}}", tcl):
+    kind, path = m.group(1), Path(m.group(2))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    name = path.name
+    src = {{"utilization_routed.rpt": "{synth}", "utilization_hier_routed.rpt": "{hier}",
+           "timing_summary_routed.rpt": "{timing}", "power_routed.rpt": "{power}"}}[name]
+    shutil.copy(src, path)
+'''
+
+
+def _excerpts(tmp_path: Path) -> dict[str, Path]:
+    from test_vendor_parsers import HAND_WRITTEN_HIERARCHY, HAND_WRITTEN_POWER, HAND_WRITTEN_TIMING
+
+    rows = HAND_WRITTEN_HIERARCHY.splitlines()
+    extra = [f"|     stage_{k}           |    design_1_stage_{k}_0 |       1000 |       1000 |       0 |    0 |  "
+             f"1500 |      0 |      0 |           10 |" for k in (2, 3)]
+    extra += [f"|     exit_unit_{k}       | design_1_exit_unit_{k}_0|        150 |        150 |       0 |    0 |   "
+              f"200 |      0 |      0 |            2 |" for k in (2, 3)]
+    hier = "\n".join(rows[:-1] + extra + rows[-1:]) + "\n"
+    out = {}
+    for name, text in (("hier", hier), ("timing", HAND_WRITTEN_TIMING), ("power", HAND_WRITTEN_POWER)):
+        out[name] = tmp_path / f"{name}.rpt"
+        out[name].write_text(text)
+    out["synth"] = FIXTURES / "vivado_synth.rpt"
+    return out
+
+
+@pytest.mark.skipif(not FIXTURES.is_dir(), reason=f"needs real reports in {FIXTURES}")
+def test_vendor_run_with_a_stand_in_vivado_returns_stage_exit_unit_and_total_records(tmp_path, monkeypatch):
+    sys.path.insert(0, str(Path(__file__).parent))
+    files = _excerpts(tmp_path)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "vivado"
+    fake.write_text(FAKE_VIVADO.format(python=sys.executable, **{k: str(v) for k, v in files.items()}))
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    design = _design("pynq-z2", tmp_path)
+    sources = {u.name: [tmp_path / f"{u.name}.v"] for u in design.exit_units}
+    stages, units, total = run_vendor_flow(design, sources, tmp_path / "vendor")
+    assert [(r.index, r.lut, r.source) for r in stages] == [(1, 2100, "vivado_impl"), (2, 1000, "vivado_impl"),
+                                                             (3, 1000, "vivado_impl")]
+    assert [(r.index, r.lut, r.dsp) for r in units] == [(1, 150, 2), (2, 150, 2), (3, 150, 2)]
+    assert (total.lut, total.wns_ns, total.target_clock_ns, total.power_w) == (1526, 1.25, 10.0, 1.712)
+    assert sorted(p.name for p in (tmp_path / "vendor" / "tcl").iterdir()) == [
+        "block_design.tcl", "package_exit_unit_1.tcl", "package_exit_unit_2.tcl", "package_exit_unit_3.tcl"]
+    assert (tmp_path / "vendor" / "logs" / "block_design.vivado.log").is_file()
+
+
+def test_failing_vivado_names_its_log(tmp_path, monkeypatch):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "vivado"
+    fake.write_text(f"#!{sys.executable}\nimport sys\nsys.exit(3)\n")
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    design = _design("pynq-z2", tmp_path)
+    with pytest.raises(VendorFlowError, match=r"exit 3\); see .*package_exit_unit_1\.vivado\.log"):
+        run_vendor_flow(design, {u.name: [] for u in design.exit_units}, tmp_path / "vendor")
+
+
+def test_scripts_are_written_even_without_tools(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    design = _design("ultra96-v2", tmp_path)
+    scripts = write_vendor_scripts(design, {u.name: [tmp_path / "u.v"] for u in design.exit_units}, tmp_path / "v")
+    text = scripts.exit_unit_ip[0].read_text()
+    assert "ipx::package_project" in text and "-part xczu3eg-sbva484-1-e" in text and "eu_1" in text
+    assert "zynq_ultra_ps_e" in scripts.block_design.read_text()
+    with pytest.raises(ToolMissing, match="vivado is not on PATH"):
+        run_vendor_flow(design, {u.name: [] for u in design.exit_units}, tmp_path / "v")
