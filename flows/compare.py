@@ -267,6 +267,19 @@ def table_rows(comparison: Comparison) -> list[list[str]]:
 HEADER = ["block", "metric", "A", "B", "B-A", "%", "tolerance", ""]
 
 
+def comparison_markdown(comparison: Comparison) -> str:
+    """The same table as Markdown (for CI artefacts and pull-request comments)."""
+    if not comparison.comparable:
+        return f"**Not comparable:** {comparison.reason}\n"
+    lines = [f"A = {comparison.a_label}, B = {comparison.b_label}", "",
+             "| " + " | ".join(h or "verdict" for h in HEADER) + " |", "|" + "---|" * len(HEADER)]
+    lines += ["| " + " | ".join(cells) + " |" for cells in table_rows(comparison)]
+    lines += ["", *[f"- {n}" for n in comparison.notes]]
+    verdict = (f"**{len(comparison.regressions)} regression(s) beyond tolerance.**" if comparison.regressions
+               else "No regression beyond tolerance.")
+    return "\n".join(lines + ["", verdict]) + "\n"
+
+
 def render_comparison(comparison: Comparison, console=None) -> None:
     """The comparison as a rich table (grouped by block) and a one-line verdict."""
     from rich.console import Console
@@ -311,8 +324,11 @@ def load_report(path: Path | str) -> dict:
 
 
 def compare_main(a_path: Path | str, b_path: Path | str, tolerances: Tolerances | None = None,
-                 console=None) -> int:
-    """Print the comparison; 0 = no regression, 1 = B regresses A beyond tolerance, 2 = not comparable / bad input."""
+                 console=None, markdown: Path | str | None = None) -> int:
+    """Print the comparison; 0 = no regression, 1 = B regresses A beyond tolerance, 2 = not comparable / bad input.
+
+    ``markdown``: also write the table there (e.g. build/compare.md for CI).
+    """
     import sys
 
     try:
@@ -322,6 +338,9 @@ def compare_main(a_path: Path | str, b_path: Path | str, tolerances: Tolerances 
         return 2
     comparison = compare_reports(a, b, tolerances)
     render_comparison(comparison, console)
+    if markdown is not None:
+        Path(markdown).parent.mkdir(parents=True, exist_ok=True)
+        Path(markdown).write_text(comparison_markdown(comparison))
     if not comparison.comparable:
         return 2
     return 1 if comparison.regressions else 0

@@ -5,7 +5,7 @@ import json
 import pytest
 from rich.console import Console
 
-from flows.compare import Tolerances, compare_main, compare_reports, render_comparison
+from flows.compare import Tolerances, compare_main, compare_reports, comparison_markdown, render_comparison
 
 
 def _record(index, lut, ff, dsp, bram, source="yosys", **extra):
@@ -154,3 +154,16 @@ def test_render_shows_every_block_and_the_verdict():
     text = console.export_text()
     for word in ("stage 1", "exit unit 3", "total", "utilisation", "exit 2", "overall", "+10.0%", "regression"):
         assert word in text, word
+
+
+def test_markdown_table_is_written_for_ci(tmp_path):
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    a.write_text(json.dumps(_report()))
+    b.write_text(json.dumps(_report(lut_scale=1.1)))
+    out = tmp_path / "ci" / "compare.md"
+    assert compare_main(a, b, Tolerances(), Console(quiet=True), markdown=out) == 1
+    text = out.read_text()
+    assert "| stage 2 | LUT | 3,000 | 3,300 | +300 | +10.0% | 5% | REGRESSION |" in text
+    assert "regression(s) beyond tolerance" in text
+    other = {**_report(), "model": "x"}
+    assert comparison_markdown(compare_reports(_report(), other)).startswith("**Not comparable:** different models")
