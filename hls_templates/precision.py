@@ -277,6 +277,9 @@ def _exact(fmt: FixedFormat) -> str:
 def hls_layer_config(stage_model, input_format: FixedFormat | None = None,
                      reuse_factor: int = 1) -> dict[str, dict]:
     """hls4ml ``LayerName`` entries with exact precisions for every layer of a stage."""
+    for layer in _output_layers(stage_model):
+        if type(layer).__name__ == "Dropout":  # hls4ml skips Dropout and loses the output with it
+            raise _unsupported(layer, "a Dropout cannot be a stage output; output the tensor before it")
     config: dict[str, dict] = {}
     for name, f in derive_formats(stage_model, input_format).items():
         if f.keras_class in ("QActivation", "InputLayer"):

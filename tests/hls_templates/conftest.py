@@ -45,19 +45,23 @@ def last_stage(input_shape=(4, 4, 4)) -> keras.Model:
 
 
 def dense_stage() -> keras.Model:
-    """(64,) input, unsigned quantized_bits input quantiser, off-grid float weights."""
+    """(64,) input, unsigned quantized_bits input quantiser, off-grid float weights,
+    activation inside QDense, a Dropout."""
     pixels = keras.Input((64,), name="pixels")
     x = QActivation(quantized_bits(8, 0, keep_negative=False, alpha=1), name="in_q")(pixels)
     x = QDense(16, kernel_quantizer=q6(), bias_quantizer=q6(), activation=quantized_relu(6, 2),
                name="hidden")(x)
-    return _with_weights(keras.Model(pixels, [exit_head(x), x], name="dense_stage"), seed=3, on_grid=False)
+    dropped = keras.layers.Dropout(0.5, name="drop")(x)  # identity at inference; hls4ml skips it
+    return _with_weights(keras.Model(pixels, [exit_head(dropped), x], name="dense_stage"), seed=3, on_grid=False)
 
 
 def avgpool_stage() -> keras.Model:
-    """Signed input quantiser, conv, relu, 2x2 average pooling forwarded unquantised."""
+    """Signed input quantiser, conv, float relu + quantised relu, 2x2 average pooling
+    forwarded unquantised."""
     image = keras.Input((8, 8, 1), name="image")
     x = QActivation(quantized_bits(6, 2, alpha=1), name="in_q")(image)
     x = QConv2D(3, (3, 3), kernel_quantizer=q6(), bias_quantizer=q6(), name="conv")(x)
+    x = keras.layers.Activation("relu", name="plain_relu")(x)  # exact on the accumulator
     x = QActivation(quantized_relu(8, 3), name="conv_act")(x)
     pooled = keras.layers.AveragePooling2D(2, name="avg")(x)
     return _with_weights(keras.Model(image, [exit_head(pooled), pooled], name="avgpool_stage"), seed=4)

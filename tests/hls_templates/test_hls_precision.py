@@ -49,6 +49,12 @@ def test_unsupported_layer_error_names_layer_and_fix(layer, expected):
         hls_layer_config(_chain(shape, layer))
 
 
+def test_dropout_as_a_stage_output_is_rejected():
+    model = _chain((64,), QDense(4, **_q(), name="d"), keras.layers.Dropout(0.5, name="drop"))
+    with pytest.raises(UnsupportedLayer, match=r"layer 'drop' \(Dropout\): a Dropout cannot be a stage output"):
+        hls_layer_config(model)
+
+
 def test_recurrent_layer_is_unsupported():
     inp = keras.Input((8, 8), name="seq")
     x = QActivation(quantized_relu(6, 1), name="in_q")(inp)
