@@ -73,10 +73,14 @@ class _Module:
         k = self.stages
         out = []
         lines = [f"  always @(posedge clk) if (adv) begin"]
+        done: dict[str, str] = {}
         for name, width, signed in signals:
+            if name in done:  # the same signal registered twice (e.g. a pass-through node): one register
+                out.append(done[name])
+                continue
             sg = "signed " if signed else ""
             base = re.sub(r"^(w|r\d+)_", "", name)
-            q = f"r{k}_{base}"
+            q = done[name] = f"r{k}_{base}"
             self.decl.append(f"  reg {sg}[{width - 1}:0] {q};")
             lines.append(f"    {q} <= {name};")
             out.append(q)
@@ -262,8 +266,9 @@ def _parallel(cfg: ExitUnitConfig, top: str) -> tuple[str, int]:
         regs = m.register([(zidx, cb, False)] + [(t, eb, False) for t in terms]
                           + [(t, _bits(cfg.xexp_table.max()), False) for t in xterms])
         zidx, terms, xterms = regs[0], regs[1:1 + C], regs[1 + C:]
-    s = _adder_tree(m, "s", terms, sb)
-    a = _adder_tree(m, "a", xterms, cfg.xsum_bits) if cfg.policy == "entropy" else None
+    trees = [("s", terms, sb)] + ([("a", xterms, cfg.xsum_bits)] if cfg.policy == "entropy" else [])
+    sums, (zidx,) = _adder_trees(m, trees, [(zidx, cb, False)])
+    s, a = sums[0], (sums[1] if cfg.policy == "entropy" else None)
     out = _tail(m, cfg, s, a, zidx, register_sums=True)
     return _assemble(m, cfg, top, out, C * W), m.stages
 
@@ -302,19 +307,25 @@ def nodes_index(level: int, position: int, classes: int) -> int:
     return position
 
 
-def _adder_tree(m: _Module, tag: str, terms: list[str], width: int) -> str:
+def _adder_trees(m: _Module, trees: list[tuple[str, list[str], int]],
+                 carry: list[tuple[str, int, bool]]) -> tuple[list[str], list[str]]:
+    """Balanced adder trees summed in lockstep; registers every sum_levels_per_stage
+    levels cut all trees and the carried signals (e.g. the class) together."""
+    sums = [list(terms) for _, terms, _ in trees]
+    names = [c[0] for c in carry]
     level = 0
-    while len(terms) > 1:
+    while any(len(t) > 1 for t in sums):
         if level and level % PIPELINE["sum_levels_per_stage"] == 0:
-            terms = m.register([(t, width, False) for t in terms])
-        nxt = []
-        for p in range(0, len(terms) - 1, 2):
-            nxt.append(m.wire(f"w_{tag}{level}_{p}", width, f"{terms[p]} + {terms[p + 1]}"))
-        if len(terms) % 2:
-            nxt.append(terms[-1])
-        terms = nxt
+            flat = [(x, w, False) for (_, _, w), t in zip(trees, sums) for x in t]
+            regs = m.register(flat + [(n, w, sg) for n, (_, w, sg) in zip(names, carry)])
+            for t in sums:
+                t[:], regs = regs[:len(t)], regs[len(t):]
+            names = regs
+        for (tag, _, width), t in zip(trees, sums):
+            nxt = [m.wire(f"w_{tag}{level}_{p}", width, f"{t[p]} + {t[p + 1]}") for p in range(0, len(t) - 1, 2)]
+            t[:] = nxt + ([t[-1]] if len(t) % 2 else [])
         level += 1
-    return terms[0]
+    return [t[0] for t in sums], names
 
 
 def _assemble(m: _Module, cfg: ExitUnitConfig, top: str, out: list[str], in_width: int,

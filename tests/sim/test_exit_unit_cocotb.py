@@ -72,3 +72,11 @@ def test_100k_random_vectors_decide_like_the_reference(policy, variant, tmp_path
 def test_every_3class_4bit_input_decides_like_the_reference_serially(policy, tmp_path):
     cfg = ExitUnitConfig(3, SMALL, policy)
     check(cfg, "serial", exhaustive_vectors(cfg), tmp_path, repeat=True)
+
+
+@pytest.mark.parametrize("variant", ["parallel", "serial"])
+@pytest.mark.parametrize("policy", POLICIES)
+@pytest.mark.parametrize("classes,fmt", [(5, FixedFormat(8, 4, signed=False)), (17, FixedFormat(12, 3))])
+def test_odd_class_counts_and_unsigned_logits_decide_like_the_reference(classes, fmt, policy, variant, tmp_path):
+    cfg = ExitUnitConfig(classes, fmt, policy)
+    check(cfg, variant, random_vectors(cfg, 1_000, seed=15), tmp_path, simulator="icarus")
