@@ -1,6 +1,5 @@
 """report.html: self-contained, plots decoded by a real (headless) browser, sweep computed on real data."""
 import base64
-import json
 import re
 import shutil
 import subprocess

@@ -112,7 +112,6 @@ def _excerpts(tmp_path: Path) -> dict[str, Path]:
 
 @pytest.mark.skipif(not FIXTURES.is_dir(), reason=f"needs real reports in {FIXTURES}")
 def test_vendor_run_with_a_stand_in_vivado_returns_stage_exit_unit_and_total_records(tmp_path, monkeypatch):
-    sys.path.insert(0, str(Path(__file__).parent))
     files = _excerpts(tmp_path)
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
