@@ -94,7 +94,15 @@ for m in re.finditer(r"report_(utilization|timing_summary|power)(?: -hierarchica
 
 
 def _excerpts(tmp_path: Path) -> dict[str, Path]:
-    from test_vendor_parsers import HAND_WRITTEN_HIERARCHY, HAND_WRITTEN_POWER, HAND_WRITTEN_TIMING
+    import importlib.util
+
+    # the hand-written excerpts live (and are labelled) in the parser tests
+    spec = importlib.util.spec_from_file_location("vendor_parser_tests", Path(__file__).with_name(
+        "test_vendor_parsers.py"))
+    parsers = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(parsers)
+    HAND_WRITTEN_HIERARCHY, HAND_WRITTEN_POWER, HAND_WRITTEN_TIMING = (
+        parsers.HAND_WRITTEN_HIERARCHY, parsers.HAND_WRITTEN_POWER, parsers.HAND_WRITTEN_TIMING)
 
     rows = HAND_WRITTEN_HIERARCHY.splitlines()
     extra = [f"|     stage_{k}           |    design_1_stage_{k}_0 |       1000 |       1000 |       0 |    0 |  "
