@@ -27,6 +27,7 @@ thresholds.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -239,6 +240,27 @@ class ExitUnitConfig:
     @property
     def name(self) -> str:
         return f"exit_unit_{self.classes}c_{self.logit.width}b_{self.policy.replace('_', '')}"
+
+
+def logit_format(precision) -> FixedFormat:
+    """The exit's logit format from a FixedFormat, a QKeras quantiser, or an
+    hls4ml/ap type string such as ``fixed<16,7>`` / ``ap_fixed<16,7,AP_RND_CONV,AP_SAT>``."""
+    if isinstance(precision, FixedFormat):
+        return precision
+    if isinstance(precision, str):
+        m = re.fullmatch(r"\s*(?:ap_)?(u?)fixed<\s*(\d+)\s*,\s*(-?\d+)\s*(?:,[^>]*)?>\s*", precision)
+        if not m:
+            raise ValueError(f"cannot read logit precision {precision!r}; expected e.g. fixed<16,7>")
+        width, integer = int(m.group(2)), int(m.group(3))
+        return FixedFormat(width, width - integer, signed=not m.group(1))
+    from frontend.fixedpoint import qkeras_format
+
+    return qkeras_format(precision)
+
+
+def config_for_exit(classes: int, precision, policy: str, **lut_options) -> ExitUnitConfig:
+    """ExitUnitConfig for an exit whose logits have this precision (see logit_format)."""
+    return ExitUnitConfig(classes=classes, logit=logit_format(precision), policy=policy, **lut_options)
 
 
 @dataclass

@@ -112,3 +112,16 @@ def test_lut_tables_are_positive_and_decreasing():
     assert cfg.exp_table[0] == 1 << cfg.lut_frac_bits
     assert (np.diff(cfg.exp_table) <= 0).all() and cfg.exp_table[-1] == 0
     assert cfg.xexp_table.max() <= math.ceil(2**cfg.lut_frac_bits / math.e / math.log(10))
+
+
+def test_exit_config_reads_hls4ml_and_qkeras_precisions():
+    from qkeras import quantized_bits
+
+    from exit_unit.reference import config_for_exit, logit_format
+
+    assert logit_format("fixed<16,7>") == FixedFormat(16, 9)
+    assert logit_format("ap_ufixed<8,3,AP_RND_CONV,AP_SAT>") == FixedFormat(8, 5, signed=False)
+    assert logit_format(quantized_bits(16, 6, alpha=1)) == FixedFormat(16, 9)
+    assert config_for_exit(10, "fixed<16,7>", "margin").name == "exit_unit_10c_16b_margin"
+    with pytest.raises(ValueError, match="cannot read"):
+        logit_format("float32")
