@@ -62,9 +62,10 @@ def test_rtl_decide_returns_the_hardware_decisions(tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("variant", ["parallel", "serial"])
 @pytest.mark.parametrize("policy", POLICIES)
-def test_100k_random_vectors_decide_like_the_reference(policy, variant, tmp_path):
+def test_full_random_vector_suite_decides_like_the_reference(policy, variant, tmp_path):
     cfg = ExitUnitConfig(10, MAIN, policy)
-    check(cfg, variant, random_vectors(cfg, 100_000, seed=21), tmp_path)
+    count = 100_000 if variant == "parallel" else 20_000  # serial: 10 beats per sample
+    check(cfg, variant, random_vectors(cfg, count, seed=21), tmp_path)
 
 
 @pytest.mark.slow
