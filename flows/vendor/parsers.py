@@ -202,16 +202,21 @@ def parse_utilization(path: Path | str, source: str | None = None) -> VendorReco
     state = re.search(r"\|\s*Design State\s*:\s*(.+?)\s*$", text, re.M)
     if source is None:
         source = "vivado_impl" if state and re.search(r"Routed|Placed", state.group(1), re.I) else "vivado_synth"
+    # site rows are uniquely named across sections ('Slice Logic'/'Memory'/'DSP' on 7-series,
+    # 'CLB Logic'/'BLOCKRAM'/'ARITHMETIC' on UltraScale+), so read them from every section but Primitives
     sections = _sections(text)
-    logic = _site_rows(next((v for k, v in sections.items() if k in ("Slice Logic", "CLB Logic")), ""))
-    memory = _site_rows(sections.get("Memory", ""))
-    dsp = _site_rows(sections.get("DSP", "") or sections.get("ARITHMETIC", ""))
+    site: dict[str, tuple[float | None, float | None]] = {}
+    for title, body in sections.items():
+        if title != "Primitives":
+            for name, value in _site_rows(body).items():
+                site.setdefault(name, value)
     prims = _site_rows(sections.get("Primitives", ""))
-    lut = logic.get("Slice LUTs", logic.get("CLB LUTs", (None, None)))[0]
-    ff = logic.get("Slice Registers", logic.get("CLB Registers", (None, None)))[0]
-    r36 = memory.get("RAMB36/FIFO", (0, None))[0] or 0
-    r18 = memory.get("RAMB18", (0, None))[0] or 0
-    tiles = memory.get("Block RAM Tile", (None, None))[0]
+    lut = site.get("Slice LUTs", site.get("CLB LUTs", (None, None)))[0]
+    ff = site.get("Slice Registers", site.get("CLB Registers", (None, None)))[0]
+    r36 = site.get("RAMB36/FIFO", (0, None))[0] or 0
+    r18 = site.get("RAMB18", (0, None))[0] or 0
+    tiles = site.get("Block RAM Tile", (None, None))[0]
+    dsps = site.get("DSPs", (None, None))[0]
     carry = sum(prims.get(c, (0, None))[0] or 0 for c in ("CARRY4", "CARRY8")) if prims else None
     design = re.search(r"\|\s*Design\s*:\s*(\S+)", text)
     device = re.search(r"\|\s*Device\s*:\s*(\S+)", text)
@@ -220,10 +225,10 @@ def parse_utilization(path: Path | str, source: str | None = None) -> VendorReco
     return vendor_record(
         source, name=design.group(1) if design else None, part=device.group(1) if device else None,
         lut=int(lut), ff=None if ff is None else int(ff), carry4=None if carry is None else int(carry),
-        dsp=_int(str(dsp.get("DSPs", (None,))[0])) if dsp else None,
+        dsp=None if dsps is None else int(dsps),
         bram=float(tiles) if tiles is not None else r36 + r18 / 2,  # a Block RAM Tile is one RAMB36 site
         ramb36=int(r36), ramb18=int(r18),
-        lut_as_memory=int(logic.get("LUT as Memory", (0, None))[0] or 0))
+        lut_as_memory=int(site.get("LUT as Memory", (0, None))[0] or 0))
 
 
 def parse_utilization_hierarchy(path: Path | str, depth: int | None = None,

@@ -3,7 +3,8 @@
 Same keys as the Yosys side (``lut, ff, carry4, dsp, bram, lut_levels, source,
 seconds``; ``bram`` in RAMB36 equivalents = RAMB36 + RAMB18 / 2) so compare and
 the report treat both flows alike. A field a report does not give is ``None``
-(e.g. HLS estimates have no CARRY4 count and no LUT levels).
+(e.g. HLS estimates have no CARRY4 count and no LUT levels). On UltraScale+
+parts ``carry4`` counts the CARRY8 cells (the family's carry primitive).
 """
 from __future__ import annotations
 

@@ -144,6 +144,68 @@ HAND_WRITTEN_HIERARCHY = """\
 """
 
 
+HAND_WRITTEN_ULTRASCALE_UTILIZATION = """\
+| Command      : report_utilization -file utilization_routed.rpt
+| Design       : design_1_wrapper
+| Device       : xczu7ev-ffvc1156-2-e
+| Design State : Routed
+1. CLB Logic
+------------
+
++----------------------------+-------+-------+------------+-----------+-------+
+|          Site Type         |  Used | Fixed | Prohibited | Available | Util% |
++----------------------------+-------+-------+------------+-----------+-------+
+| CLB LUTs                   | 22397 |     0 |          0 |    230400 |  9.72 |
+|   LUT as Logic             | 21900 |     0 |          0 |    230400 |  9.51 |
+|   LUT as Memory            |   497 |     0 |          0 |    101760 |  0.49 |
+| CLB Registers              | 30110 |     0 |          0 |    460800 |  6.53 |
++----------------------------+-------+-------+------------+-----------+-------+
+
+
+3. BLOCKRAM
+-----------
+
++-------------------+------+-------+------------+-----------+-------+
+|     Site Type     | Used | Fixed | Prohibited | Available | Util% |
++-------------------+------+-------+------------+-----------+-------+
+| Block RAM Tile    | 12.5 |     0 |          0 |       312 |  4.01 |
+|   RAMB36/FIFO*    |   12 |     0 |          0 |       312 |  3.85 |
+|   RAMB18          |    1 |     0 |          0 |       624 |  0.16 |
++-------------------+------+-------+------------+-----------+-------+
+
+
+4. ARITHMETIC
+-------------
+
++----------------+------+-------+------------+-----------+-------+
+|    Site Type   | Used | Fixed | Prohibited | Available | Util% |
++----------------+------+-------+------------+-----------+-------+
+| DSPs           |  150 |     0 |          0 |      1728 |  8.68 |
+|   DSP48E2 only |  150 |       |            |           |       |
++----------------+------+-------+------------+-----------+-------+
+
+
+8. Primitives
+-------------
+
++----------+-------+---------------------+
+| Ref Name |  Used | Functional Category |
++----------+-------+---------------------+
+| FDRE     | 30000 |            Register |
+| CARRY8   |   812 |                 CLB |
++----------+-------+---------------------+
+"""
+
+
+def test_ultrascale_utilization_reads_clb_blockram_and_arithmetic_sections(tmp_path):
+    path = tmp_path / "util_us.rpt"
+    path.write_text(HAND_WRITTEN_ULTRASCALE_UTILIZATION)
+    r = parse_utilization(path)
+    assert (r.source, r.part) == ("vivado_impl", "xczu7ev-ffvc1156-2-e")
+    assert (r.lut, r.lut_as_memory, r.ff, r.dsp, r.carry4) == (22397, 497, 30110, 150, 812)
+    assert (r.bram, r.ramb36, r.ramb18) == (12.5, 12, 1)
+
+
 def test_timing_summary_gives_wns_and_achieved_clock(tmp_path):
     path = tmp_path / "timing.rpt"
     path.write_text(HAND_WRITTEN_TIMING)
