@@ -5,8 +5,9 @@ processing system (Zynq-7000 ``processing_system7`` or Zynq UltraScale+
 ``zynq_ultra_ps_e``, chosen from the part), an AXI DMA whose MM2S stream feeds
 stage 1, each stage's forwarded stream feeding the next stage, each stage's
 logits stream feeding its exit unit, one AXI GPIO per exit unit holding its
-threshold register (AXI-lite, written by the host), the exit decisions merged
-by an AXI4-Stream combiner into the DMA's S2MM stream. Then synthesis,
+threshold register (AXI-lite, written by the host), each exit decision padded
+to whole bytes (AXI4-Stream subset converter) and all merged by an AXI4-Stream
+combiner into the DMA's S2MM stream. Then synthesis,
 implementation, bitstream and the utilisation (flat + hierarchical), timing
 and power reports the parsers read.
 """
@@ -47,6 +48,8 @@ class BlockDesign:
     stages: list[IpCore]
     exit_units: list[IpCore]
     threshold_bits: list[int]          # width of each exit unit's threshold register
+    decision_bits: list[int] | None = None   # m_axis_tdata width of each exit unit ({confidence, class, exit})
+    input_bytes: int | None = None     # TDATA bytes of stage 1's input stream (sets the DMA's MM2S width)
     decision_bytes: int = 4            # TDATA bytes of one exit decision beat on the combiner
     design_name: str = "exitflow"
     jobs: int = 2
@@ -110,7 +113,9 @@ def block_design_tcl(design: BlockDesign, project_dir: Path, report_dir: Path) -
          f"set_property -dict [list CONFIG.PCW_FPGA0_PERIPHERAL_FREQMHZ {b.clock_mhz:g} CONFIG.PCW_USE_S_AXI_HP0 1] $ps"),
         "set dma [create_bd_cell -type ip -vlnv xilinx.com:ip:axi_dma:* dma]",
         "set_property -dict [list CONFIG.c_include_sg 0 CONFIG.c_sg_include_stscntrl_strm 0 "
-        "CONFIG.c_sg_length_width 26] $dma",
+        "CONFIG.c_sg_length_width 26 "
+        + (f"CONFIG.c_m_axis_mm2s_tdata_width {8 * design.input_bytes} " if design.input_bytes else "")
+        + f"CONFIG.c_s_axis_s2mm_tdata_width {8 * design.decision_bytes * len(design.stages)}] $dma",
     ]
     for ip in design.stages + design.exit_units:
         lines.append(f"create_bd_cell -type ip -vlnv {ip.vlnv} {ip.name}")
@@ -130,8 +135,21 @@ def block_design_tcl(design: BlockDesign, project_dir: Path, report_dir: Path) -
             nxt = design.stages[k + 1]
             lines.append(f"connect_bd_intf_net [get_bd_intf_pins {stage.name}/{stage.streams_out[1]}] "
                          f"[get_bd_intf_pins {nxt.name}/{nxt.streams_in[0]}]")
-        lines.append(f"connect_bd_intf_net [get_bd_intf_pins {unit.name}/{unit.streams_out[0]}] "
-                     f"[get_bd_intf_pins decisions/S{k:02d}_AXIS]")
+        # pad each decision ({confidence, class, exit}, not a whole number of bytes) to decision_bytes
+        bits = design.decision_bits[k] if design.decision_bits else 8 * design.decision_bytes
+        pad = 8 * design.decision_bytes - bits
+        if pad < 0:
+            raise ValueError(f"exit unit {unit.name} decisions are {bits} bits; raise decision_bytes above "
+                             f"{design.decision_bytes}")
+        remap = f"{pad}'b0,tdata[{bits - 1}:0]" if pad else f"tdata[{bits - 1}:0]"
+        lines += [
+            f"set pad [create_bd_cell -type ip -vlnv xilinx.com:ip:axis_subset_converter:* pad_{k + 1}]",
+            f"set_property -dict [list CONFIG.S_TDATA_NUM_BYTES {-(-bits // 8)} "
+            f"CONFIG.M_TDATA_NUM_BYTES {design.decision_bytes} CONFIG.TDATA_REMAP {{{remap}}}] $pad",
+            f"connect_bd_intf_net [get_bd_intf_pins {unit.name}/{unit.streams_out[0]}] "
+            f"[get_bd_intf_pins pad_{k + 1}/S_AXIS]",
+            f"connect_bd_intf_net [get_bd_intf_pins pad_{k + 1}/M_AXIS] [get_bd_intf_pins decisions/S{k:02d}_AXIS]",
+        ]
     lines.append("connect_bd_intf_net [get_bd_intf_pins decisions/M_AXIS] [get_bd_intf_pins dma/S_AXIS_S2MM]")
     lines.append("# threshold registers: one AXI GPIO (outputs only) per exit unit, written over AXI-lite")
     for k, (unit, bits) in enumerate(zip(design.exit_units, design.threshold_bits), start=1):
@@ -164,8 +182,10 @@ def block_design_tcl(design: BlockDesign, project_dir: Path, report_dir: Path) -
         "{ catch {connect_bd_net $rstn $pin} }",
         "foreach pin [get_bd_pins -of_objects [get_bd_cells -filter {VLNV =~ *exitflow*}] -filter {TYPE == rst}] "
         "{ catch {connect_bd_net $rst $pin} }",
-        "foreach pin [get_bd_pins decisions/aclk] { catch {connect_bd_net $clk $pin} }",
-        "foreach pin [get_bd_pins decisions/aresetn] { catch {connect_bd_net $rstn $pin} }",
+        "foreach pin [get_bd_pins -of_objects [get_bd_cells -regexp {decisions|pad_.*}] -filter {TYPE == clk}] "
+        "{ catch {connect_bd_net $clk $pin} }",
+        "foreach pin [get_bd_pins -of_objects [get_bd_cells -regexp {decisions|pad_.*}] -filter {TYPE == rst}] "
+        "{ catch {connect_bd_net $rstn $pin} }",
         "assign_bd_address",
         "validate_bd_design",
         "save_bd_design",

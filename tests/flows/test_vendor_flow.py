@@ -47,7 +47,8 @@ def _design(board: str, tmp_path: Path, stages: int = 3) -> BlockDesign:
                  for k in range(1, stages + 1)]
     units = [IpCore(f"exit_unit_{k}", f"exitflow.org:exitflow:eu_{k}:1.0", tmp_path / "ip", ["s_axis"], ["m_axis"])
              for k in range(1, stages + 1)]
-    return BlockDesign(load_board(board), stage_ips, units, threshold_bits=[14] * stages)
+    return BlockDesign(load_board(board), stage_ips, units, threshold_bits=[14] * stages,
+                       decision_bits=[19] * stages, input_bytes=8)
 
 
 @pytest.mark.parametrize("board,ps,port", [("pynq-z2", "processing_system7", "S_AXI_HP0"),
@@ -61,12 +62,22 @@ def test_block_design_has_ps_dma_stages_exit_units_threshold_registers_and_repor
         assert f"create_bd_cell -type ip -vlnv xilinx.com:hls:stage_{k}:1.0 stage_{k}" in tcl
         assert f"[get_bd_intf_pins stage_{k}/exit_logits] [get_bd_intf_pins exit_unit_{k}/s_axis]" in tcl
         assert f"threshold_{k}/gpio_io_o] [get_bd_pins exit_unit_{k}/thr_data]" in tcl
+        assert f"[get_bd_intf_pins pad_{k}/M_AXIS] [get_bd_intf_pins decisions/S{k - 1:02d}_AXIS]" in tcl
+    assert tcl.count("CONFIG.S_TDATA_NUM_BYTES 3 CONFIG.M_TDATA_NUM_BYTES 4 CONFIG.TDATA_REMAP {13'b0,tdata[18:0]}") == 3
     assert "[get_bd_intf_pins dma/M_AXIS_MM2S] [get_bd_intf_pins stage_1/input_1]" in tcl
     assert "[get_bd_intf_pins stage_1/forwarded] [get_bd_intf_pins stage_2/input_1]" in tcl
+    assert "CONFIG.c_m_axis_mm2s_tdata_width 64 CONFIG.c_s_axis_s2mm_tdata_width 96" in tcl
     assert "launch_runs impl_1 -to_step write_bitstream" in tcl
     for name in REPORTS.values():
         assert name in tcl
     assert tcl.count("{") == tcl.count("}") and tcl.count("[") == tcl.count("]")
+
+
+def test_decisions_wider_than_the_combiner_beat_are_refused(tmp_path):
+    design = _design("pynq-z2", tmp_path)
+    design.decision_bits = [40] * 3
+    with pytest.raises(ValueError, match="raise decision_bytes"):
+        block_design_tcl(design, tmp_path, tmp_path)
 
 
 def test_board_without_processing_system_is_refused_with_the_fix(tmp_path):
