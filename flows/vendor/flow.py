@@ -99,7 +99,11 @@ def write_vendor_scripts(design, exit_unit_sources: dict[str, list[Path]], out_d
     tcl_dir = out_dir / "tcl"
     tcl_dir.mkdir(parents=True, exist_ok=True)
     scripts = VendorScripts(report_dir=out_dir / "reports")
+    packaged = set()
     for unit in design.exit_units:
+        if unit.vlnv in packaged:      # identical exit units share one IP
+            continue
+        packaged.add(unit.vlnv)
         path = tcl_dir / f"package_{unit.name}.tcl"
         path.write_text(exit_unit_ip_tcl(unit.vlnv.split(":")[2], exit_unit_sources[unit.name], design.board.part,
                                          unit.repo))
@@ -107,6 +111,56 @@ def write_vendor_scripts(design, exit_unit_sources: dict[str, list[Path]], out_d
     scripts.block_design = tcl_dir / "block_design.tcl"
     scripts.block_design.write_text(block_design_tcl(design, out_dir / "vivado", scripts.report_dir))
     return scripts
+
+
+def stage_ip_core(hls_model, index: int) -> "IpCore":
+    """The IP hls4ml exports for a stage (``build(export=True)``): VLNV, repository and stream names.
+
+    Needs ``io_stream``: the block design moves data with AXI DMA, and only stream ports
+    become AXI4-Stream interfaces (named after the top function's arguments).
+    """
+    from flows.vendor.tcl import IpCore
+
+    config = hls_model.config
+    if config.get_config_value("IOType") != "io_stream":
+        raise ValueError(f"stage {index}: the vendor block design needs IO_TYPE=io_stream (got "
+                         f"{config.get_config_value('IOType')}); convert with --io-type io_stream")
+    name = config.get_project_name()
+    project = Path(config.get_output_dir())
+    return IpCore(name=f"stage_{index}", vlnv=f"xilinx.com:hls:{name}:1.0",
+                  repo=project / f"{name}_prj" / "solution1" / "impl" / "ip",
+                  streams_in=[v.name for v in hls_model.get_input_variables()],
+                  streams_out=[v.name for v in hls_model.get_output_variables()])
+
+
+def exit_unit_ip_core(unit, index: int, ip_root: Path) -> "IpCore":
+    """Where ``exit_unit_ip_tcl`` packages a generated exit unit, and its interfaces."""
+    from flows.vendor.tcl import IP_LIBRARY, IP_VENDOR, IpCore
+
+    return IpCore(name=f"exit_unit_{index}", vlnv=f"{IP_VENDOR}:{IP_LIBRARY}:{unit.top}:1.0",
+                  repo=Path(ip_root) / unit.top, streams_in=["s_axis"], streams_out=["m_axis"])
+
+
+def block_design_for(board, hls_models: list, units: list, ip_root: Path):
+    """The ``BlockDesign`` of one build: its stage IPs (hls4ml) and generated exit units, in stage order."""
+    from flows.vendor.tcl import BlockDesign
+
+    if len(hls_models) != len(units):
+        raise ValueError(f"{len(hls_models)} stages but {len(units)} exit units; give one exit unit per stage")
+    first_input = hls_models[0].get_input_variables()[0].type.precision.width
+    return BlockDesign(
+        board=board, stages=[stage_ip_core(m, k) for k, m in enumerate(hls_models, start=1)],
+        exit_units=[exit_unit_ip_core(u, k, ip_root) for k, u in enumerate(units, start=1)],
+        threshold_bits=[u.cfg.confidence_format.width for u in units],
+        decision_bits=[u.output_width for u in units],
+        input_bytes=max(1, -(-first_input // 8)) * _stream_lanes(hls_models[0]),
+        decision_bytes=max(-(-u.output_width // 8) for u in units))
+
+
+def _stream_lanes(hls_model) -> int:
+    """Elements per beat of hls4ml's input stream: one pixel's channels (last dimension)."""
+    shape = hls_model.get_input_variables()[0].shape
+    return int(shape[-1]) if len(shape) > 1 else int(shape[0])
 
 
 def implementation_records(report_dir: Path, design) -> tuple[list[VendorRecord], list[VendorRecord], VendorRecord]:

@@ -171,3 +171,37 @@ def test_scripts_are_written_even_without_tools(tmp_path, monkeypatch):
     assert "zynq_ultra_ps_e" in scripts.block_design.read_text()
     with pytest.raises(ToolMissing, match="vivado is not on PATH"):
         run_vendor_flow(design, {u.name: [] for u in design.exit_units}, tmp_path / "v")
+
+
+RUNS = Path(__file__).resolve().parents[2] / "build" / "tests" / "vendor_runs"   # training cached there
+
+
+def test_block_design_of_the_example_uses_hls4ml_stream_names_and_exit_unit_widths(tmp_path):
+    from rich.console import Console
+
+    from exit_unit.generate import write_unit
+    from flows.synth import SynthOptions, run_synth
+    from flows.vendor.flow import block_design_for
+    from hls_templates.convert import convert_stage
+
+    build = run_synth(SynthOptions(build_root=RUNS, hls=False), Console(quiet=True))
+    models = [convert_stage(s.model, tmp_path / f"stage_{s.index}", part=build.board.part, io_type="io_stream",
+                            project_name=f"stage_{s.index}", input_format=s.input_format, compile=False)
+              for s in build.stages]
+    units = [write_unit(cfg, "parallel", tmp_path / "eu") for cfg in build.exit_configs]
+    design = block_design_for(build.board, models, units, tmp_path / "ip")
+    assert [ip.vlnv for ip in design.stages] == [f"xilinx.com:hls:stage_{k}:1.0" for k in (1, 2, 3)]
+    assert [ip.streams_in for ip in design.stages] == [[f"stage_{k}_input"] for k in (1, 2, 3)]
+    assert [len(ip.streams_out) for ip in design.stages] == [2, 2, 1]
+    assert design.decision_bits == [u.output_width for u in units]
+    assert design.threshold_bits == [u.cfg.confidence_format.width for u in units]
+    tcl = block_design_tcl(design, tmp_path / "prj", tmp_path / "rpt")
+    logits = design.stages[0].streams_out[0]
+    assert f"[get_bd_intf_pins stage_1/{logits}] [get_bd_intf_pins exit_unit_1/s_axis]" in tcl
+    scripts = write_vendor_scripts(design, {u.name: units[k].files for k, u in enumerate(design.exit_units)},
+                                   tmp_path / "vendor")
+    assert len(scripts.exit_unit_ip) == len({u.vlnv for u in design.exit_units})   # identical units packaged once
+    parallel = convert_stage(build.stages[0].model, tmp_path / "par", part=build.board.part, project_name="p",
+                             compile=False)
+    with pytest.raises(ValueError, match="io_stream"):
+        block_design_for(build.board, [parallel], units[:1], tmp_path / "ip")
