@@ -1,9 +1,10 @@
 """The vendor flow: which flow runs, and the Vitis/Vivado HLS + Vivado steps when the tools exist.
 
-Steps (``VENDOR_STEPS``, in order): per-stage HLS through hls4ml's own build
-(C simulation, synthesis, optional co-simulation, IP export); the exit units
-packaged as IP; the board's block design, implementation and bitstream; the
-reports parsed into ``VendorRecord``s. Scripts are always written (so they can
+Steps of ``vendor_build`` (``VENDOR_STEPS``, in order): per-stage HLS through
+hls4ml's own build (C simulation, synthesis, optional co-simulation, IP
+export); the exit units packaged as IP; the board's block design,
+implementation and bitstream; the reports parsed into ``VendorRecord``s and
+returned as the report's ``resources`` block. Scripts are always written (so they can
 be read or run by hand); tools run only when found. Tool logs go to files
 under the build directory; a failure names the log.
 """
@@ -195,3 +196,35 @@ def run_vendor_flow(design, exit_unit_sources: dict[str, list[Path]], out_dir: P
     stages, units, total = implementation_records(scripts.report_dir, design)
     total.seconds = round(seconds, 1)
     return stages, units, total
+
+
+VENDOR_STEPS = ("hls4ml build per stage (csim, synth, cosim?, export)", "package exit units as IP",
+                "block design, implementation, bitstream", "parse utilisation, timing and power")
+
+
+def vendor_build(board, hls_models: list, units: list, out_dir: Path, backend: str = "Vitis",
+                 cosim: bool = False, progress=None) -> dict:
+    """Run every vendor step for one build; returns the ``resources`` block (same shape as the open flow's).
+
+    ``progress(step_title)`` is called before each step (for the CLI's progress display).
+    """
+    tools = find_vendor_tools()
+    if not tools.complete:
+        select_flow("vendor", tools)   # raises the one-line ToolMissing
+    say = progress or (lambda title: None)
+    out_dir = Path(out_dir)
+    say(VENDOR_STEPS[0])
+    hls = [build_hls_stage(m, backend, cosim) for m in hls_models]
+    design = block_design_for(board, hls_models, units, out_dir / "ip")
+    say(VENDOR_STEPS[1] + " / " + VENDOR_STEPS[2])
+    stages, exit_units, total = run_vendor_flow(design, {ip.name: u.files for ip, u in zip(design.exit_units, units)},
+                                                out_dir)
+    say(VENDOR_STEPS[3])
+    for record, estimates in zip(stages, hls):  # latency / II come from HLS (or co-simulation)
+        record.latency_cycles, record.ii_cycles = estimates[0].latency_cycles, estimates[0].ii_cycles
+    capacity = dict(board.resources)
+    used = {"lut": total.lut, "ff": total.ff, "dsp": total.dsp, "bram36": total.bram}
+    pct = {k: (None if used[k] is None else 100.0 * used[k] / capacity[k]) for k in used}
+    return {"stages": [r.to_dict() for r in stages], "exit_units": [r.to_dict() for r in exit_units],
+            "hls": [r.to_dict() for est in hls for r in est], "total": total.to_dict(), "capacity": capacity,
+            "utilisation_pct": pct, "fits": all(v is not None and v <= 100.0 for v in pct.values())}

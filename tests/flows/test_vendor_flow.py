@@ -205,3 +205,65 @@ def test_block_design_of_the_example_uses_hls4ml_stream_names_and_exit_unit_widt
                              compile=False)
     with pytest.raises(ValueError, match="io_stream"):
         block_design_for(build.board, [parallel], units[:1], tmp_path / "ip")
+
+
+def test_vendor_build_without_tools_fails_before_doing_anything(tmp_path, monkeypatch):
+    from flows.vendor.flow import vendor_build
+
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(ToolMissing, match="FLOW=vendor needs vitis_hls"):
+        vendor_build(load_board("pynq-z2"), [], [], tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+FAKE_VITIS_RUN = r'''#!{python}
+"""Stand-in for `vitis-run --tcl build_prj.tcl --mode hls` run by hls4ml in the project folder:
+lays out a solution with the real Vivado HLS fixture report, as the tool would."""
+import re, shutil
+from pathlib import Path
+name = re.search(r'set project_name "([^"]+)"', Path("project.tcl").read_text()).group(1)
+prj = Path(f"{{name}}_prj")
+(prj / "solution1" / "syn" / "report").mkdir(parents=True, exist_ok=True)
+(prj / "solution1" / "impl" / "ip").mkdir(parents=True, exist_ok=True)
+shutil.copy("{fixtures}/vivado_hls.app", prj / "hls.app")
+shutil.copy("{fixtures}/myproject_csynth.xml", prj / "solution1" / "syn" / "report" / f"{{name}}_csynth.xml")
+'''
+
+
+@pytest.mark.skipif(not FIXTURES.is_dir(), reason=f"needs real reports in {FIXTURES}")
+def test_vendor_build_end_to_end_with_stand_in_tools(tmp_path, monkeypatch):
+    """Every vendor step on the example's real stages and exit units, the tools replaced by stand-ins."""
+    from rich.console import Console
+
+    from exit_unit.generate import write_unit
+    from flows.synth import SynthOptions, run_synth
+    from flows.vendor.flow import VENDOR_STEPS, vendor_build
+    from hls_templates.convert import convert_stage
+
+    build = run_synth(SynthOptions(build_root=RUNS, hls=False), Console(quiet=True))
+    models = [convert_stage(s.model, tmp_path / f"stage_{s.index}", part=build.board.part, io_type="io_stream",
+                            project_name=f"stage_{s.index}", input_format=s.input_format, compile=False)
+              for s in build.stages]
+    units = [write_unit(cfg, "parallel", tmp_path / "eu") for cfg in build.exit_configs]
+
+    files = _excerpts(tmp_path)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    tools = {"vivado": FAKE_VIVADO.format(python=sys.executable, **{k: str(v) for k, v in files.items()}),
+             "vitis-run": FAKE_VITIS_RUN.format(python=sys.executable, fixtures=FIXTURES),
+             "vitis_hls": f"#!{sys.executable}\n"}
+    for name, text in tools.items():
+        (bin_dir / name).write_text(text)
+        (bin_dir / name).chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+
+    steps = []
+    resources = vendor_build(build.board, models, units, tmp_path / "vendor", progress=steps.append)
+    assert steps[0] == VENDOR_STEPS[0] and steps[-1] == VENDOR_STEPS[-1]
+    assert [r["source"] for r in resources["hls"]] == ["vitis_hls"] * 3
+    assert [(r["index"], r["lut"], r["latency_cycles"], r["ii_cycles"]) for r in resources["stages"]] == [
+        (1, 2100, 10, 8), (2, 1000, 10, 8), (3, 1000, 10, 8)]
+    assert resources["total"]["wns_ns"] == 1.25 and resources["capacity"]["lut"] == 53200
+    assert resources["utilisation_pct"]["lut"] == pytest.approx(100 * 1526 / 53200) and resources["fits"]
+    for k in (1, 2, 3):
+        assert (tmp_path / f"stage_{k}" / "build_stdout.log").is_file()   # hls4ml's log went to a file
