@@ -53,6 +53,7 @@ class StageRecord:
     csim_samples: int = 0
     max_abs_diff: float | None = None
     csim_first_mismatch: str | None = None
+    csim_first_differing_layer: str | None = None
     logit_format: str | None = None
 
 

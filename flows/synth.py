@@ -171,12 +171,14 @@ def convert_hls(build: Build) -> None:
     from frontend.macs import stage_macs
     from flows.report import StageRecord
     from hls_templates.convert import check_bit_exact, convert_stage, raise_if_not_bit_exact
+    from hls_templates.precision import forwarded_format
 
     opts = build.options
     reuse = opts.reuse_factor
     if len(reuse) not in (1, len(build.stages)):
         raise FlowError(f"REUSE has {len(reuse)} values for {len(build.stages)} stages; give one or one per stage")
     x = build.dataset.x_test
+    input_format = None  # stage 1 quantises its own input; later stages take the forwarded grid
     for stage in build.stages:
         k = stage.index
         record = StageRecord(index=k, input_shape=[int(d) for d in stage.model.input_shape[1:]],
@@ -189,18 +191,20 @@ def convert_hls(build: Build) -> None:
                 hls_model = convert_stage(stage.model, project, part=build.board.part, backend=opts.backend,
                                           io_type=opts.io_type, reuse_factor=reuse[min(k - 1, len(reuse) - 1)],
                                           clock_period_ns=build.board.clock_period_ns,
-                                          project_name=f"stage_{k}", input_format=stage.input_format)
+                                          project_name=f"stage_{k}", input_format=input_format)
                 result = check_bit_exact(hls_model, stage.model, x)
             record.hls_project, record.backend, record.io_type = str(project), opts.backend, opts.io_type
             record.reuse_factor = reuse[min(k - 1, len(reuse) - 1)]
             record.csim_bit_exact, record.csim_samples = result.bit_exact, result.samples
             record.max_abs_diff, record.csim_first_mismatch = result.max_abs_diff, result.first_mismatch
+            record.csim_first_differing_layer = result.first_differing_layer
             build.stage_records.append(record)
             raise_if_not_bit_exact(result, stage=f"stage {k}")
         else:
             build.stage_records.append(record)
         if not stage.is_last:
             x = qkeras_out[1]
+            input_format = forwarded_format(stage.model, input_format)
 
 
 def write_outputs(build: Build) -> None:

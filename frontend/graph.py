@@ -14,8 +14,11 @@ from dataclasses import dataclass
 
 SUPPORTED_LAYERS = {
     "InputLayer", "QActivation", "QConv2D", "QDense", "MaxPooling2D", "AveragePooling2D",
-    "Flatten", "BatchNormalization", "QBatchNormalization", "Dropout",
+    "Flatten", "Dropout",
 }
+# BatchNormalization is evaluated by QKeras in float32 with an irrational scale that no
+# fixed-point core reproduces bit for bit: fold it into the weights before quantising.
+FOLD_FIRST = {"BatchNormalization", "QBatchNormalization", "QConv2DBatchnorm", "QDenseBatchnorm"}
 PASS_THROUGH = {"Dropout"}  # identity at inference: dropped from the stages
 
 
@@ -77,6 +80,10 @@ def plan_stages(model) -> list[StagePlan]:
     graph = read_graph(model)
     for name in graph.order:
         kind = graph.classes[name]
+        if kind in FOLD_FIRST:
+            raise UnsupportedLayer(
+                f"layer {name!r} ({kind}) is not bit-exact in fixed point; fold the batch norm into the "
+                "preceding layer's weights and bias, then quantise")
         if kind not in SUPPORTED_LAYERS and not _is_trailing_softmax(model, graph, name):
             raise UnsupportedLayer(
                 f"layer {name!r} ({kind}) is not supported; use QConv2D, QDense, QActivation, "
