@@ -1,0 +1,385 @@
+"""evaluate_pr: mapping choice, region estimate, schedules, break-even and outputs.
+
+Steps, in order: board figures -> candidate mappings (region sized, capacity
+checked) -> the objective (batched throughput) picks the mapping -> schedules of
+the PR alternative (per-sample, batched, deadline-aware) and the all-resident
+design -> batch sweep, break-even -> ``PrResult`` (``to_dict`` = the report's
+``pr`` block). ``write_pr_outputs`` writes pr.json, pr_batch.png, dfx_project.tcl.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .inputs import (RESOURCES, ExitProfile, PrError, StageCost, device_capacity, power_spec, pr_inputs_from_report,
+                     reconfig_spec)
+from .region import Mapping, Region, candidate_mappings, fits, size_region, used_resources
+from .schedule import SimResult, StageTiming, draw_exits, energy_per_sample, simulate
+
+BREAK_EVEN_FRACTION = 0.8
+RESIDENT_WINDOW = 64          # samples in flight in the all-resident pipeline (on-chip FIFOs)
+DEFAULT_BATCH = 1024
+
+
+@dataclass
+class ScheduleRecord:
+    name: str                          # per_sample | batched | deadline | all_resident
+    batch_size: int
+    throughput_samples_per_s: float
+    mean_latency_s: float
+    p99_latency_s: float
+    reconfigs_per_1000: float
+    energy_j_per_sample: float
+    mapping: str = ""
+    deadline_s: float | None = None
+
+
+@dataclass
+class PrResult:
+    board: str
+    part: str
+    clock_mhz: float
+    port: str
+    port_bytes_per_s: float
+    margin: float
+    samples: int
+    mapping: dict
+    region: Region
+    all_resident_fits: bool
+    schedules: list[ScheduleRecord]
+    sweep: list[dict]
+    break_even_batch: int | None
+    break_even_note: str
+    capacity: dict[str, float]
+    deadline_s: float | None = None
+    notes: list[str] = field(default_factory=list)
+    stages: list[StageCost] = field(default_factory=list)
+
+    @property
+    def partial_bitstream_bytes(self) -> int:
+        return self.region.bitstream_bytes
+
+    @property
+    def reconfig_seconds(self) -> float:
+        return self.region.reconfig_s
+
+    def schedule(self, name: str) -> ScheduleRecord | None:
+        return next((s for s in self.schedules if s.name == name), None)
+
+    def to_dict(self) -> dict:
+        return {
+            "board": self.board, "part": self.part, "clock_mhz": self.clock_mhz,
+            "port": self.port, "port_bytes_per_s": self.port_bytes_per_s, "margin": self.margin,
+            "mapping": self.mapping, "region": self.region.to_dict(),
+            "partial_bitstream_bytes": self.partial_bitstream_bytes, "reconfig_seconds": self.reconfig_seconds,
+            "all_resident_fits": self.all_resident_fits, "capacity": self.capacity,
+            "schedules": [asdict(s) for s in self.schedules],
+            "break_even_batch": self.break_even_batch, "break_even_fraction": BREAK_EVEN_FRACTION,
+            "break_even_note": self.break_even_note, "deadline_s": self.deadline_s,
+            "sweep": self.sweep, "samples": self.samples, "notes": self.notes,
+            "stages": [asdict(s) for s in self.stages],
+        }
+
+    def summary_lines(self) -> list[str]:
+        """Markdown lines for the report's PR section."""
+        lines = [*self.notes,
+                 f"PR mapping: {self.mapping['pr']['name']} (resident stages {self.mapping['pr']['static_stages'] or '-'}, "
+                 f"time-shared region: stages {self.mapping['pr']['region_stages']}); region "
+                 f"{self.region.columns['clb']} CLB / {self.region.columns['dsp']} DSP / {self.region.columns['bram']} "
+                 f"BRAM columns x {self.region.height} clock region(s), {self.region.frames} frames, "
+                 f"{self.partial_bitstream_bytes:,} B partial bitstream, {1e3 * self.reconfig_seconds:.3f} ms over "
+                 f"{self.port.upper()}.",
+                 "", "| schedule | batch | samples/s | mean latency | p99 latency | reconfigs/1000 | energy/sample |",
+                 "|---|---|---|---|---|---|---|"]
+        for s in self.schedules:
+            lines.append(f"| {s.name} | {s.batch_size} | {s.throughput_samples_per_s:,.0f} | "
+                         f"{_fmt_s(s.mean_latency_s)} | {_fmt_s(s.p99_latency_s)} | {s.reconfigs_per_1000:.1f} | "
+                         f"{1e6 * s.energy_j_per_sample:.2f} uJ |")
+        lines += ["", self.break_even_note]
+        return lines
+
+
+def _fmt_s(t: float) -> str:
+    return f"{1e3 * t:.3f} ms" if t >= 1e-3 else f"{1e6 * t:.2f} us"
+
+
+def stage_timings(stages: list[StageCost], mapping: Mapping, clock_hz: float, dma_bytes_per_s: float,
+                  dma_setup_s: float) -> list[StageTiming]:
+    """Per-stage timing. In a PR mapping every stage run streams its inputs from DDR and its
+    forwarded tensors back (one DMA run, ``dma_setup_s``); all resident, only stage 1 reads DDR
+    and the stages are chained on chip in one continuous stream."""
+    out = []
+    for s in stages:
+        core_ii, core_lat = s.ii_cycles / clock_hz, s.latency_cycles / clock_hz
+        if mapping.is_pr:
+            io = max(s.in_bytes, s.out_bytes) / dma_bytes_per_s
+            out.append(StageTiming(core_lat + s.in_bytes / dma_bytes_per_s, max(core_ii, io), dma_setup_s))
+        elif s.index == 1:
+            out.append(StageTiming(core_lat + s.in_bytes / dma_bytes_per_s, max(core_ii, s.in_bytes / dma_bytes_per_s)))
+        else:
+            out.append(StageTiming(core_lat, core_ii))
+    return out
+
+
+class _Model:
+    """Everything a simulation needs for one board and one set of stages."""
+
+    def __init__(self, stages, exit_units, exits, board, clock_mhz, margin, spec, power):
+        self.stages, self.exit_units, self.exits = stages, exit_units, exits
+        self.board, self.clock_hz, self.margin, self.spec, self.power = board, clock_mhz * 1e6, margin, spec, power
+        eu = {e.index: e.resources() for e in exit_units}
+        self.stage_w = []
+        for s in stages:
+            res = {r: s.resources()[r] + eu.get(s.index, {}).get(r, 0) for r in RESOURCES}
+            self.stage_w.append(power.dynamic_w(res, clock_mhz))
+        self.static_w = power.pl_static_w + power.ps_w
+
+    def run(self, mapping: Mapping, region: Region | None, batch: int, per_sample: bool = False) -> SimResult:
+        timings = stage_timings(self.stages, mapping, self.clock_hz, self.spec.dma_bytes_per_s, self.spec.dma_setup_s)
+        region_of = [mapping.region_of(s.index) for s in self.stages]
+        if not mapping.is_pr:
+            return simulate(self.exits, timings, [None] * len(self.stages), 1, RESIDENT_WINDOW, 0.0, pipelined=True)
+        window = 1 if per_sample or not mapping.static_stages else 2
+        return simulate(self.exits, timings, region_of, batch, window, region.reconfig_s)
+
+    def record(self, name: str, mapping: Mapping, batch: int, sim: SimResult, deadline=None) -> ScheduleRecord:
+        energy = energy_per_sample(sim, self.static_w, self.stage_w, self.power.reconfig_w)
+        return ScheduleRecord(name=name, batch_size=batch, throughput_samples_per_s=sim.throughput,
+                              mean_latency_s=sim.mean_latency, p99_latency_s=sim.p99_latency,
+                              reconfigs_per_1000=sim.reconfigs_per_1000, energy_j_per_sample=energy,
+                              mapping=mapping.name, deadline_s=deadline)
+
+
+def _check_inputs(stages: list[StageCost], rates: ExitProfile) -> None:
+    if len(stages) < 2:
+        raise PrError(f"partial reconfiguration needs at least 2 stages to time-share a region, got {len(stages)}")
+    if len(rates.rates) != len(stages):
+        raise PrError(f"{len(rates.rates)} exit rates for {len(stages)} stages; give one rate per exit")
+    if [s.index for s in stages] != list(range(1, len(stages) + 1)):
+        raise PrError(f"stage indices {[s.index for s in stages]} must be 1..{len(stages)} in order")
+    for s in stages:
+        if s.latency_cycles <= 0 or s.ii_cycles <= 0:
+            raise PrError(f"stage {s.index}: latency_cycles and ii_cycles must be positive")
+
+
+def evaluate_pr(stages: list[StageCost], exit_units: list[StageCost], exit_rates: ExitProfile | list[float], board,
+                clock_mhz: float | None = None, deadline_s: float | None = None, margin: float = 0.2,
+                batch_sizes: list[int] | None = None, samples: int = 20000, batch_size: int = DEFAULT_BATCH,
+                capacity_fraction: float = 1.0, region_budget: dict[str, float] | None = None,
+                seed: int = 0) -> PrResult:
+    """Evaluate the PR alternative (and the all-resident design) of a multi-exit network on a board.
+
+    capacity_fraction < 1 shrinks the device (to exercise the PR path when all stages fit);
+    region_budget caps the reconfigurable region's resources ({lut, ff, dsp, bram}).
+    """
+    rates = exit_rates if isinstance(exit_rates, ExitProfile) else ExitProfile(tuple(exit_rates))
+    _check_inputs(stages, rates)
+    spec, power = reconfig_spec(board), power_spec(board)
+    clock_mhz = float(clock_mhz or board.clock_mhz)
+    if not 0 < capacity_fraction <= 1:
+        raise PrError(f"capacity_fraction {capacity_fraction} must be in (0, 1]")
+    if deadline_s is not None and not deadline_s > 0:
+        raise PrError(f"latency bound {deadline_s} s is impossible; give a positive p99 bound in seconds")
+    capacity = {r: v * capacity_fraction for r, v in device_capacity(board).items()}
+    batch_sizes = sorted(set(batch_sizes or [2 ** i for i in range(13)]) | {1, batch_size})
+    if batch_sizes[0] < 1 or batch_sizes[-1] > samples:
+        raise PrError(f"batch sizes must be in 1..samples ({samples}); got {batch_sizes[0]}..{batch_sizes[-1]}")
+    model = _Model(stages, exit_units, draw_exits(rates, samples, seed), board, clock_mhz, margin, spec, power)
+
+    candidates, budget_misses = [], []
+    for m in candidate_mappings(len(stages)):
+        region = size_region([s for s in stages if s.index in m.region_stages], spec, margin) if m.is_pr else None
+        if region is not None and region_budget:
+            over = {r: (region.need[r], region_budget[r]) for r in region_budget if region.need[r] > region_budget[r]}
+            if over:
+                budget_misses.append((m, over))
+                continue
+        used = used_resources(m, stages, exit_units, spec, region)
+        ok = fits(used, capacity)
+        sim = model.run(m, region, batch_size) if ok else None
+        candidates.append({"mapping": m, "region": region, "used": used, "fits": ok, "sim": sim})
+    pr_fit = [c for c in candidates if c["mapping"].is_pr and c["fits"]]
+    if not pr_fit:
+        if budget_misses and not any(c["mapping"].is_pr for c in candidates):
+            m, over = budget_misses[0]
+            worst = ", ".join(f"{r} {need:g} > {cap:g}" for r, (need, cap) in over.items())
+            raise PrError(f"region budget is smaller than the largest stage it must hold ({worst}, with "
+                          f"{100 * margin:g} % margin); enlarge the region budget or split that stage")
+        raise PrError("no partial-reconfiguration mapping fits the device capacity "
+                      f"({', '.join(f'{r} {capacity[r]:g}' for r in RESOURCES)}); the static design alone uses "
+                      f"{', '.join(f'{r} {v:g}' for r, v in spec.static.items())}; use a larger board or smaller stages")
+    pr = max(pr_fit, key=lambda c: c["sim"].throughput)
+    resident = candidates[0]
+    fitting = [c for c in candidates if c["fits"]]
+    chosen = max(fitting, key=lambda c: c["sim"].throughput)
+    m, region = pr["mapping"], pr["region"]
+
+    notes = []
+    if resident["fits"]:
+        util = max(resident["used"][r] / capacity[r] for r in RESOURCES)
+        notes.append(f"All {len(stages)} stages fit the {board.part} at once (at most {100 * util:.1f} % of a "
+                     f"resource{'' if capacity_fraction == 1 else f' of the {100 * capacity_fraction:g} % capacity'}); "
+                     "the all-resident design is the better choice, and the PR alternative is evaluated below "
+                     "for comparison.")
+    else:
+        notes.append(f"Not all stages fit the {board.part}"
+                     f"{'' if capacity_fraction == 1 else f' at {100 * capacity_fraction:g} % capacity'}; "
+                     f"the {chosen['mapping'].name} mapping is chosen.")
+
+    per_sample = model.record("per_sample", m, 1, model.run(m, region, 1, per_sample=True))
+    batched = model.record("batched", m, batch_size, pr["sim"])
+    sweep_sims = {b: (pr["sim"] if b == batch_size else model.run(m, region, b)) for b in batch_sizes}
+    sweep = [{"batch_size": b, "throughput_samples_per_s": s.throughput, "mean_latency_s": s.mean_latency,
+              "p99_latency_s": s.p99_latency, "reconfigs_per_1000": s.reconfigs_per_1000} for b, s in sweep_sims.items()]
+    schedules = [per_sample, batched]
+    if deadline_s is not None:
+        schedules.append(_deadline(model, m, region, sweep_sims, deadline_s))
+    resident_sim = resident["sim"] or model.run(resident["mapping"], None, 1)
+    ar = model.record("all_resident", resident["mapping"], 1, resident_sim)
+    if resident["fits"]:
+        schedules.append(ar)
+    else:
+        notes.append("The all-resident design does not fit; its throughput below is only the reference for "
+                     "the break-even batch.")
+    be_batch, be_note = _break_even(model, m, region, sweep_sims, ar.throughput_samples_per_s, samples)
+    mapping = {"chosen": chosen["mapping"].to_dict(), "pr": m.to_dict(), "all_resident_fits": resident["fits"],
+               "candidates": [{**c["mapping"].to_dict(), "fits": c["fits"], "used": c["used"],
+                               "throughput_samples_per_s": c["sim"].throughput if c["sim"] else None}
+                              for c in candidates]}
+    return PrResult(board=board.name, part=board.part, clock_mhz=clock_mhz, port=spec.port,
+                    port_bytes_per_s=spec.port_bytes_per_s, margin=margin, samples=samples, mapping=mapping,
+                    region=region, all_resident_fits=resident["fits"], schedules=schedules, sweep=sweep,
+                    break_even_batch=be_batch, break_even_note=be_note, capacity=capacity, deadline_s=deadline_s,
+                    notes=notes, stages=list(stages))
+
+
+def _deadline(model: _Model, m: Mapping, region: Region, sims: dict[int, SimResult], bound: float) -> ScheduleRecord:
+    ok = {b: s for b, s in sims.items() if s.p99_latency <= bound}
+    if not ok:
+        best_b = min(sims, key=lambda b: sims[b].p99_latency)
+        raise PrError(f"no batch size meets the p99 latency bound {bound:g} s: the lowest p99 is "
+                      f"{sims[best_b].p99_latency:.3g} s (batch {best_b}); raise the bound to at least that")
+    b = max(ok, key=lambda b: ok[b].throughput)
+    return model.record("deadline", m, b, ok[b], deadline=bound)
+
+
+def _break_even(model: _Model, m: Mapping, region: Region, sims: dict[int, SimResult], resident_tp: float,
+                samples: int) -> tuple[int | None, str]:
+    """Smallest batch from which the PR design reaches BREAK_EVEN_FRACTION of the all-resident throughput."""
+    target = BREAK_EVEN_FRACTION * resident_tp
+    sizes = sorted(sims)
+    hit = next((b for b in sizes if sims[b].throughput >= target), None)
+    if hit is None:
+        best = max(sizes, key=lambda b: sims[b].throughput)
+        big = model.run(m, region, samples)        # one batch: reconfiguration fully amortised
+        why = _steady_state_why(model, m)
+        return None, (f"The PR design never reaches {100 * BREAK_EVEN_FRACTION:g} % of the all-resident throughput "
+                      f"({resident_tp:,.0f} samples/s): {sims[best].throughput:,.0f} samples/s at batch {best} "
+                      f"({100 * sims[best].throughput / resident_tp:.1f} %), {big.throughput:,.0f} samples/s "
+                      f"({100 * big.throughput / resident_tp:.1f} %) even with all {samples} samples in one batch. {why}")
+    lo = max([b for b in sizes if b < hit], default=0)
+    while hit - lo > 1:                           # refine between the sweep points
+        mid = (lo + hit) // 2
+        if model.run(m, region, mid).throughput >= target:
+            hit = mid
+        else:
+            lo = mid
+    return hit, (f"From batch {hit} the PR design reaches {100 * BREAK_EVEN_FRACTION:g} % of the all-resident "
+                 f"throughput ({resident_tp:,.0f} samples/s).")
+
+
+def _steady_state_why(model: _Model, m: Mapping) -> str:
+    clock = model.clock_hz
+    pr_t = stage_timings(model.stages, m, clock, model.spec.dma_bytes_per_s, model.spec.dma_setup_s)
+    ar_t = stage_timings(model.stages, Mapping("all_resident", (), ()), clock, model.spec.dma_bytes_per_s, 0.0)
+    reach = [float(np.mean(model.exits >= s.index)) for s in model.stages]
+    region_time = sum(r * t.interval_s for r, t, s in zip(reach, pr_t, model.stages) if s.index in m.region_stages)
+    static_time = max([r * t.interval_s for r, t, s in zip(reach, pr_t, model.stages) if s.index in m.static_stages],
+                      default=0.0)
+    ar_time = max(r * t.interval_s for r, t in zip(reach, ar_t))
+    return (f"Why: the time-shared region runs its stages one after another and each through DDR, "
+            f"{1e9 * max(region_time, static_time):.1f} ns per sample at best, while the resident stages overlap "
+            f"as one on-chip pipeline at {1e9 * ar_time:.1f} ns per sample (bottleneck stage), so the PR design is "
+            f"bounded by {100 * ar_time / max(region_time, static_time):.1f} % of it before any reconfiguration cost.")
+
+
+# ---- outputs ----------------------------------------------------------------------
+
+def plot_batch_sweep(result: PrResult, path: Path) -> Path:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    b = [r["batch_size"] for r in result.sweep]
+    tp = [r["throughput_samples_per_s"] for r in result.sweep]
+    p99 = [r["p99_latency_s"] for r in result.sweep]
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    ax.plot(b, tp, "o-", color="tab:blue", label="PR throughput")
+    ar = result.schedule("all_resident")
+    ref = ar.throughput_samples_per_s if ar else None
+    if ref:
+        ax.axhline(ref, color="tab:green", ls="--", label="all resident")
+        ax.axhline(BREAK_EVEN_FRACTION * ref, color="tab:green", ls=":", label=f"{100 * BREAK_EVEN_FRACTION:g} % of all resident")
+    if result.break_even_batch:
+        ax.axvline(result.break_even_batch, color="k", ls="-.", lw=1, label=f"break-even batch {result.break_even_batch}")
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xlabel("batch size (samples)")
+    ax.set_ylabel("throughput (samples/s)", color="tab:blue")
+    ax2 = ax.twinx()
+    ax2.plot(b, p99, "s-", color="tab:red", label="PR p99 latency")
+    if result.deadline_s:
+        ax2.axhline(result.deadline_s, color="tab:red", ls=":", label="p99 bound")
+    ax2.set_yscale("log")
+    ax2.set_ylabel("p99 latency (s)", color="tab:red")
+    lines = ax.get_legend_handles_labels()
+    lines2 = ax2.get_legend_handles_labels()
+    ax.legend(lines[0] + lines2[0], lines[1] + lines2[1], fontsize=7, loc="lower right")
+    ax.set_title(f"{result.board}: {result.mapping['pr']['name']} region, reconfiguration "
+                 f"{1e3 * result.reconfig_seconds:.2f} ms ({result.port.upper()})", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def write_pr_outputs(result: PrResult, out_dir: Path, stage_sources: dict[int, list[Path]] | None = None,
+                     static_sources: list[Path] | None = None, run_vivado: bool = False) -> dict[str, Path]:
+    """Write pr.json, pr_batch.png and dfx_project.tcl (+ the wrapper RTL) into out_dir; return the paths.
+
+    run_vivado: run the Tcl with ``vivado -mode batch`` when vivado is on PATH.
+    """
+    from .tcl import write_dfx_project
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {"json": out_dir / "pr.json", "plot": out_dir / "pr_batch.png"}
+    tmp = paths["json"].with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(result.to_dict(), indent=2) + "\n")
+    plot_batch_sweep(result, paths["plot"])
+    paths["tcl"] = write_dfx_project(result, out_dir, stage_sources=stage_sources, static_sources=static_sources,
+                                     run_vivado=run_vivado)
+    tmp.replace(paths["json"])
+    return paths
+
+
+def make_pr(report_json_path: str | Path, out_dir: str | Path, deadline_s: float | None = None,
+            capacity_fraction: float = 1.0, region_budget: dict[str, float] | None = None,
+            margin: float = 0.2, board=None) -> PrResult:
+    """CLI entry: read report.json (after `make synth`), evaluate PR, write the outputs into out_dir."""
+    from boards import load_board
+
+    path = Path(report_json_path)
+    if not path.is_file():
+        raise PrError(f"{path} does not exist; run `make synth BOARD=...` first")
+    report = json.loads(path.read_text())
+    stages, exit_units, rates, board_name = pr_inputs_from_report(report)
+    board = board or load_board(board_name or "pynq-z2")
+    result = evaluate_pr(stages, exit_units, rates, board, clock_mhz=report.get("clock_mhz"), deadline_s=deadline_s,
+                         margin=margin, capacity_fraction=capacity_fraction, region_budget=region_budget)
+    write_pr_outputs(result, Path(out_dir))
+    return result
