@@ -14,19 +14,26 @@ POLICY ?=
 BACKEND ?= Vitis
 IO_TYPE ?= io_parallel
 REUSE  ?= 1
+FLOW   ?=
+A      ?=
+B      ?=
+TOL    ?=
 PYTEST_ARGS ?=
 
 SYNTH_ARGS := --model $(MODEL) --board $(BOARD) --backend $(BACKEND) --io-type $(IO_TYPE) --reuse $(REUSE) \
-	$(if $(DATA),--data $(DATA)) $(if $(TRAIN),--train $(TRAIN)) $(if $(POLICY),--policy $(POLICY))
+	$(if $(DATA),--data $(DATA)) $(if $(TRAIN),--train $(TRAIN)) $(if $(POLICY),--policy $(POLICY)) \
+	$(if $(FLOW),--flow $(FLOW))
 
-.PHONY: venv synth test test-all exit-unit boards clean
+.PHONY: venv synth test test-all exit-unit boards compare clean
 
 venv: $(STAMP)
 
-# apt: Icarus Verilog (second simulator), g++/make (hls4ml C simulation, Verilator builds).
+# apt: Icarus Verilog (second simulator), g++/make (hls4ml C simulation, Verilator builds),
+# chromium (headless check that report.html renders its plots).
+APT_PACKAGES := iverilog g++ make chromium
 $(STAMP): pyproject.toml
-	@command -v iverilog >/dev/null && command -v g++ >/dev/null && command -v make >/dev/null || \
-	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iverilog g++ make; }
+	@missing=""; for p in $(APT_PACKAGES); do command -v $$p >/dev/null || missing=1; done; \
+	  if [ -n "$$missing" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PACKAGES); fi
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e .
@@ -38,6 +45,10 @@ synth: $(STAMP)
 
 exit-unit: $(STAMP)
 	$(PY) -m flows exit-unit
+
+compare: $(STAMP)
+	@test -n "$(A)" -a -n "$(B)" || { echo "usage: make compare A=<report.json> B=<report.json> [TOL='lut=5 accuracy=0.5']"; exit 2; }
+	$(PY) -m flows compare $(A) $(B) $(foreach t,$(TOL),--tol $(t))
 
 boards: $(STAMP)
 	$(PY) -m flows boards

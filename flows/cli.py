@@ -40,8 +40,18 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--io-type", default="io_parallel", choices=["io_parallel", "io_stream"])
     synth.add_argument("--reuse", default=[1], type=_reuse, help="reuse factor, or one per stage: 1,2,4")
     synth.add_argument("--no-hls", action="store_true", help="skip hls4ml conversion")
+    synth.add_argument("--flow", default=None, choices=["auto", "open", "vendor"],
+                       help="vendor needs vitis_hls and vivado on PATH; auto (default) uses them when found")
+    synth.add_argument("--cosim", action="store_true", help="vendor flow: also run HLS co-simulation")
 
     sub.add_parser("boards", help="list the known boards")
+
+    cmp = sub.add_parser("compare", help="compare two report.json files; exit 1 when B regresses A")
+    cmp.add_argument("a", type=Path)
+    cmp.add_argument("b", type=Path)
+    cmp.add_argument("--tol", action="append", default=[], metavar="METRIC=PCT",
+                     help="tolerance per metric in percent (accuracy in points), e.g. --tol lut=5")
+    cmp.add_argument("--markdown", type=Path, default=None, help="also write the table as Markdown here")
 
     eu = sub.add_parser("exit-unit", help="generate, verify and cost the exit-decision units")
     eu.add_argument("--build-root", default="build", type=Path)
@@ -74,7 +84,7 @@ def _synth(args, console) -> int:
     options = SynthOptions(model=args.model, board=args.board, data=args.data, build_root=args.build_root,
                            train=args.train, policy=args.policy, accuracy_drop=args.accuracy_drop,
                            backend=args.backend, io_type=args.io_type, reuse_factor=args.reuse,
-                           hls=not args.no_hls)
+                           hls=not args.no_hls, flow=args.flow, cosim=args.cosim)
     build = run_synth(options, console)
     print_report(build.report, console)
     for path in build.report_paths:
@@ -92,6 +102,12 @@ def _boards(args, console) -> int:
     return 0
 
 
+def _compare(args, console) -> int:
+    from flows.compare import Tolerances, compare_main
+
+    return compare_main(args.a, args.b, Tolerances.parse(args.tol), console, markdown=args.markdown)
+
+
 def _exit_unit(args, console) -> int:
     from exit_unit.flow import make_exit_unit
 
@@ -100,7 +116,7 @@ def _exit_unit(args, console) -> int:
     return 0
 
 
-COMMANDS = {"synth": _synth, "boards": _boards, "exit-unit": _exit_unit}
+COMMANDS = {"synth": _synth, "boards": _boards, "exit-unit": _exit_unit, "compare": _compare}
 
 if __name__ == "__main__":
     sys.exit(main())

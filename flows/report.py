@@ -72,6 +72,10 @@ class Report:
     tools: dict[str, str]
     notes: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
+    sweep: list[dict] = field(default_factory=list)   # accuracy vs cost as the calibration target sweeps
+    resources: dict | None = None                     # open (Yosys) or vendor resource records
+    sim: dict | None = None                           # pipeline simulation: latency, throughput, energy
+    pr: dict | None = None                            # partial-reconfiguration evaluation
     schema: int = SCHEMA
 
     def to_dict(self) -> dict[str, Any]:
@@ -91,13 +95,16 @@ def tool_versions() -> dict[str, str]:
             "qkeras": getattr(qkeras, "__version__", "0.9.0"), "hls4ml": hls4ml.__version__}
 
 
-def write_report(report: Report, out_dir: Path) -> tuple[Path, Path]:
-    """Write report.json and report.md atomically (a failed write leaves the old files)."""
+def write_report(report: Report, out_dir: Path) -> tuple[Path, Path, Path]:
+    """Write report.json, report.md and report.html atomically (a failed write leaves the old files)."""
+    from flows.html_report import to_html
+
     out_dir.mkdir(parents=True, exist_ok=True)
-    json_path, md_path = out_dir / "report.json", out_dir / "report.md"
-    _atomic_write(json_path, json.dumps(report.to_dict(), indent=2) + "\n")
-    _atomic_write(md_path, to_markdown(report))
-    return json_path, md_path
+    data = report.to_dict()
+    paths = out_dir / "report.json", out_dir / "report.md", out_dir / "report.html"
+    for path, text in zip(paths, (json.dumps(data, indent=2) + "\n", to_markdown(report), to_html(data))):
+        _atomic_write(path, text)
+    return paths
 
 
 def _atomic_write(path: Path, text: str) -> None:

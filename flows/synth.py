@@ -35,6 +35,8 @@ class SynthOptions:
     io_type: str = "io_parallel"
     reuse_factor: list[int] = field(default_factory=lambda: [1])   # one value, or one per stage
     hls: bool = True
+    flow: str | None = None           # "open", "vendor", or None: vendor when its tools are found
+    cosim: bool = False               # vendor flow: also run HLS co-simulation
 
 
 @dataclass
@@ -55,16 +57,25 @@ class Build:
     thresholds: list[int] = field(default_factory=list)
     evaluation: object = None
     calibration_eval: object = None
+    sweep: list[dict] = field(default_factory=list)
+    flow: str = "open"
     stage_records: list = field(default_factory=list)
+    hls_models: list = field(default_factory=list)
+    resources: dict | None = None
     notes: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
 
 
 def load_inputs(build: Build) -> None:
     from frontend.data import load_dataset
+    from flows.vendor.flow import select_flow
 
     opts = build.options
     build.board = load_board(opts.board)
+    build.flow, message = select_flow(opts.flow)
+    build.console.print(f"  {message}")
+    if build.flow == "vendor" and (opts.io_type != "io_stream" or not opts.hls):
+        raise FlowError("FLOW=vendor streams between stage IPs: use IO_TYPE=io_stream (and keep HLS on)")
     model_path = Path(opts.model)
     if not model_path.is_file():
         raise FlowError(f"model {opts.model} does not exist; pass MODEL=<spec.yaml or model.h5>")
@@ -149,6 +160,7 @@ def split_stages(build: Build) -> None:
 def calibrate_exits(build: Build) -> None:
     from frontend.calibrate import calibrate, evaluate, exit_configs, logit_codes
     from frontend.macs import baseline_macs, cumulative_exit_macs
+    from flows.sweep import threshold_sweep
 
     spec_cal = build.spec.calibration if build.spec else None
     policy = build.options.policy or (spec_cal.policy if spec_cal else "max_prob")
@@ -165,6 +177,7 @@ def calibrate_exits(build: Build) -> None:
     test_codes = logit_codes(build.model, build.stages, data.x_test)
     build.evaluation = evaluate(build.exit_configs, test_codes, data.y_test, build.thresholds, exit_macs, base)
     build.training["accuracy_drop_target"] = drop
+    build.sweep = threshold_sweep(build.exit_configs, cal_codes, data.y_cal, test_codes, data.y_test, exit_macs, base)
 
 
 def convert_hls(build: Build) -> None:
@@ -193,6 +206,7 @@ def convert_hls(build: Build) -> None:
                                           clock_period_ns=build.board.clock_period_ns,
                                           project_name=f"stage_{k}", input_format=input_format)
                 result = check_bit_exact(hls_model, stage.model, x)
+            build.hls_models.append(hls_model)
             record.hls_project, record.backend, record.io_type = str(project), opts.backend, opts.io_type
             record.reuse_factor = reuse[min(k - 1, len(reuse) - 1)]
             record.csim_bit_exact, record.csim_samples = result.bit_exact, result.samples
@@ -207,22 +221,36 @@ def convert_hls(build: Build) -> None:
             input_format = forwarded_format(stage.model, input_format)
 
 
+def vendor_synthesis(build: Build) -> None:
+    """With Vitis HLS and Vivado on PATH: HLS synthesis, IP, block design, bitstream and their reports."""
+    if build.flow != "vendor":
+        return
+    from exit_unit.generate import write_unit
+    from flows.vendor.flow import vendor_build
+
+    units = [write_unit(cfg, "parallel", build.out_dir / "rtl" / f"exit_unit_{k}")
+             for k, cfg in enumerate(build.exit_configs, start=1)]
+    build.resources = vendor_build(build.board, build.hls_models, units, build.out_dir / "vendor",
+                                   backend=build.options.backend, cosim=build.options.cosim,
+                                   progress=lambda title: build.console.print(f"  {title}"))
+
+
 def write_outputs(build: Build) -> None:
     from flows.report import DatasetInfo, Overall, Report, tool_versions, write_report
 
     ev, cal, data = build.evaluation, build.calibration_eval, build.dataset
     report = Report(
         model=build.name, board=build.board.name, part=build.board.part, clock_mhz=build.board.clock_mhz,
-        flow="open",
+        flow=build.flow,
         dataset=DatasetInfo(data.name, len(data.x_test), len(data.x_cal), len(data.x_train)),
         training=build.training, exits=ev.exits,
         overall=Overall(accuracy=ev.accuracy, final_exit_accuracy=ev.final_exit_accuracy, avg_macs=ev.avg_macs,
                         baseline_macs=ev.baseline_macs, accuracy_drop_target=build.training["accuracy_drop_target"],
                         calibration_accuracy=cal.accuracy, calibration_final_exit_accuracy=cal.final_exit_accuracy),
-        stages=build.stage_records, tools=tool_versions(), notes=build.notes, seconds=build.seconds)
+        stages=build.stage_records, tools=tool_versions(), notes=build.notes, seconds=build.seconds,
+        sweep=build.sweep, resources=build.resources)
     build.report = report
-    paths = write_report(report, build.out_dir)
-    build.report_paths = paths
+    build.report_paths = write_report(report, build.out_dir)
 
 
 STEPS: list[tuple[str, Callable[[Build], None]]] = [
@@ -231,6 +259,7 @@ STEPS: list[tuple[str, Callable[[Build], None]]] = [
     ("split into stages", split_stages),
     ("calibrate exits", calibrate_exits),
     ("convert stages with hls4ml", convert_hls),
+    ("vendor synthesis and implementation", vendor_synthesis),
     ("write report", write_outputs),
 ]
 
