@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import json
+import os
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +33,25 @@ class StageSimResult:
     @property
     def samples_per_second(self) -> float:
         return self.vectors / self.sim_seconds if self.sim_seconds else 0.0
+
+
+# A fully parallel core is 10^4..10^5 generated adders; g++ -Os on that C++ takes tens of
+# minutes on 2 cores, -O0 a fraction of it, and cocotb's per-cycle overhead dominates either way.
+VERILATOR_CXX_OPT = "-O0"
+
+
+@contextmanager
+def _verilator_cxx_opt(opt: str):
+    """Override the model's g++ optimisation for this build (make reads MAKEFLAGS assignments)."""
+    old = os.environ.get("MAKEFLAGS")
+    os.environ["MAKEFLAGS"] = f"{old or ''} OPT_FAST={opt} OPT_SLOW={opt}".strip()
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("MAKEFLAGS", None)
+        else:
+            os.environ["MAKEFLAGS"] = old
 
 
 def _as_bytes(words: list[int], width: int) -> np.ndarray:
@@ -63,8 +84,9 @@ def simulate_stage(rtl: StageRtl, x_codes: np.ndarray, expected: list[np.ndarray
         build_args.append("--no-public-flat-rw")
     start = time.perf_counter()
     try:
-        run_cocotb(sources, rtl.top, "tb_stage", TB_DIR, build_dir / simulator, simulator=simulator,
-                   extra_env=env, build_args=build_args)
+        with _verilator_cxx_opt(VERILATOR_CXX_OPT):
+            run_cocotb(sources, rtl.top, "tb_stage", TB_DIR, build_dir / simulator, simulator=simulator,
+                       extra_env=env, build_args=build_args)
     finally:
         total = time.perf_counter() - start
     result = json.loads(result_file.read_text())
