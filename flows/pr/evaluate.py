@@ -23,6 +23,8 @@ from .schedule import SimResult, StageTiming, draw_exits, energy_per_sample, sim
 BREAK_EVEN_FRACTION = 0.8
 RESIDENT_WINDOW = 64          # samples in flight in the all-resident pipeline (on-chip FIFOs)
 DEFAULT_BATCH = 1024
+BATCHES_PER_RUN = 4           # a simulated run holds at least this many batches
+MAX_BATCH = 1 << 20           # largest batch tried when looking for the break-even point
 
 
 @dataclass
@@ -55,6 +57,7 @@ class PrResult:
     break_even_batch: int | None
     break_even_note: str
     capacity: dict[str, float]
+    resident_throughput: float      # all-resident design (the break-even reference, even when it does not fit)
     deadline_s: float | None = None
     notes: list[str] = field(default_factory=list)
     stages: list[StageCost] = field(default_factory=list)
@@ -80,6 +83,7 @@ class PrResult:
             "schedules": [asdict(s) for s in self.schedules],
             "break_even_batch": self.break_even_batch, "break_even_fraction": BREAK_EVEN_FRACTION,
             "break_even_note": self.break_even_note, "deadline_s": self.deadline_s,
+            "resident_throughput_samples_per_s": self.resident_throughput,
             "sweep": self.sweep, "samples": self.samples, "notes": self.notes,
             "stages": [asdict(s) for s in self.stages],
         }
@@ -128,8 +132,9 @@ def stage_timings(stages: list[StageCost], mapping: Mapping, clock_hz: float, dm
 class _Model:
     """Everything a simulation needs for one board and one set of stages."""
 
-    def __init__(self, stages, exit_units, exits, board, clock_mhz, margin, spec, power):
-        self.stages, self.exit_units, self.exits = stages, exit_units, exits
+    def __init__(self, stages, exit_units, rates, samples, seed, board, clock_mhz, margin, spec, power):
+        self.stages, self.exit_units, self.rates, self.samples, self.seed = stages, exit_units, rates, samples, seed
+        self.exits = draw_exits(rates, samples, seed)
         self.board, self.clock_hz, self.margin, self.spec, self.power = board, clock_mhz * 1e6, margin, spec, power
         eu = {e.index: e.resources() for e in exit_units}
         self.stage_w = []
@@ -138,13 +143,24 @@ class _Model:
             self.stage_w.append(power.dynamic_w(res, clock_mhz))
         self.static_w = power.pl_static_w + power.ps_w
 
+    def exits_for(self, batch: int) -> np.ndarray:
+        """At least `samples` samples and at least BATCHES_PER_RUN batches, so big batches are not one-offs."""
+        n = max(self.samples, BATCHES_PER_RUN * batch)
+        if n > self.exits.size:
+            self.exits = draw_exits(self.rates, n, self.seed)
+        return self.exits[:n]
+
+    def timings(self, mapping: Mapping) -> list[StageTiming]:
+        return stage_timings(self.stages, mapping, self.clock_hz, self.spec.dma_bytes_per_s, self.spec.dma_setup_s)
+
     def run(self, mapping: Mapping, region: Region | None, batch: int, per_sample: bool = False) -> SimResult:
-        timings = stage_timings(self.stages, mapping, self.clock_hz, self.spec.dma_bytes_per_s, self.spec.dma_setup_s)
-        region_of = [mapping.region_of(s.index) for s in self.stages]
+        timings = self.timings(mapping)
         if not mapping.is_pr:
-            return simulate(self.exits, timings, [None] * len(self.stages), 1, RESIDENT_WINDOW, 0.0, pipelined=True)
+            return simulate(self.exits_for(1), timings, [None] * len(self.stages), 1, RESIDENT_WINDOW, 0.0,
+                            pipelined=True)
+        region_of = [mapping.region_of(s.index) for s in self.stages]
         window = 1 if per_sample or not mapping.static_stages else 2
-        return simulate(self.exits, timings, region_of, batch, window, region.reconfig_s)
+        return simulate(self.exits_for(batch), timings, region_of, batch, window, region.reconfig_s)
 
     def record(self, name: str, mapping: Mapping, batch: int, sim: SimResult, deadline=None) -> ScheduleRecord:
         energy = energy_per_sample(sim, self.static_w, self.stage_w, self.power.reconfig_w)
@@ -185,10 +201,10 @@ def evaluate_pr(stages: list[StageCost], exit_units: list[StageCost], exit_rates
     if deadline_s is not None and not deadline_s > 0:
         raise PrError(f"latency bound {deadline_s} s is impossible; give a positive p99 bound in seconds")
     capacity = {r: v * capacity_fraction for r, v in device_capacity(board).items()}
-    batch_sizes = sorted(set(batch_sizes or [2 ** i for i in range(13)]) | {1, batch_size})
-    if batch_sizes[0] < 1 or batch_sizes[-1] > samples:
-        raise PrError(f"batch sizes must be in 1..samples ({samples}); got {batch_sizes[0]}..{batch_sizes[-1]}")
-    model = _Model(stages, exit_units, draw_exits(rates, samples, seed), board, clock_mhz, margin, spec, power)
+    batch_sizes = sorted(set(batch_sizes or [2 ** i for i in range(17)]) | {1, batch_size})
+    if batch_sizes[0] < 1 or batch_sizes[-1] > MAX_BATCH:
+        raise PrError(f"batch sizes must be in 1..{MAX_BATCH}; got {batch_sizes[0]}..{batch_sizes[-1]}")
+    model = _Model(stages, exit_units, rates, samples, seed, board, clock_mhz, margin, spec, power)
 
     candidates, budget_misses = [], []
     for m in candidate_mappings(len(stages)):
@@ -245,7 +261,7 @@ def evaluate_pr(stages: list[StageCost], exit_units: list[StageCost], exit_rates
     else:
         notes.append("The all-resident design does not fit; its throughput below is only the reference for "
                      "the break-even batch.")
-    be_batch, be_note = _break_even(model, m, region, sweep_sims, ar.throughput_samples_per_s, samples)
+    be_batch, be_note = _break_even(model, m, region, sweep_sims, ar.throughput_samples_per_s)
     mapping = {"chosen": chosen["mapping"].to_dict(), "pr": m.to_dict(), "all_resident_fits": resident["fits"],
                "candidates": [{**c["mapping"].to_dict(), "fits": c["fits"], "used": c["used"],
                                "throughput_samples_per_s": c["sim"].throughput if c["sim"] else None}
@@ -253,7 +269,8 @@ def evaluate_pr(stages: list[StageCost], exit_units: list[StageCost], exit_rates
     return PrResult(board=board.name, part=board.part, clock_mhz=clock_mhz, port=spec.port,
                     port_bytes_per_s=spec.port_bytes_per_s, margin=margin, samples=samples, mapping=mapping,
                     region=region, all_resident_fits=resident["fits"], schedules=schedules, sweep=sweep,
-                    break_even_batch=be_batch, break_even_note=be_note, capacity=capacity, deadline_s=deadline_s,
+                    break_even_batch=be_batch, break_even_note=be_note, capacity=capacity,
+                    resident_throughput=ar.throughput_samples_per_s, deadline_s=deadline_s,
                     notes=notes, stages=list(stages))
 
 
@@ -268,43 +285,58 @@ def _deadline(model: _Model, m: Mapping, region: Region, sims: dict[int, SimResu
 
 
 def _break_even(model: _Model, m: Mapping, region: Region, sims: dict[int, SimResult], resident_tp: float,
-                samples: int) -> tuple[int | None, str]:
-    """Smallest batch from which the PR design reaches BREAK_EVEN_FRACTION of the all-resident throughput."""
+                ) -> tuple[int | None, str]:
+    """Smallest batch from which the PR design reaches BREAK_EVEN_FRACTION of the all-resident throughput.
+
+    Looked up in the sweep; past it, the steady-state estimate B >= r*R / (tau - rho) (r reconfigurations
+    of R seconds per batch, rho seconds of region work per sample, tau = 1 / target) is simulated.
+    """
     target = BREAK_EVEN_FRACTION * resident_tp
+    pct = f"{100 * BREAK_EVEN_FRACTION:g} %"
     sizes = sorted(sims)
     hit = next((b for b in sizes if sims[b].throughput >= target), None)
+    lo = max([b for b in sizes if hit is None or b < hit], default=0)
+    beyond = ""
     if hit is None:
-        best = max(sizes, key=lambda b: sims[b].throughput)
-        big = model.run(m, region, samples)        # one batch: reconfiguration fully amortised
-        why = _steady_state_why(model, m)
-        return None, (f"The PR design never reaches {100 * BREAK_EVEN_FRACTION:g} % of the all-resident throughput "
-                      f"({resident_tp:,.0f} samples/s): {sims[best].throughput:,.0f} samples/s at batch {best} "
-                      f"({100 * sims[best].throughput / resident_tp:.1f} %), {big.throughput:,.0f} samples/s "
-                      f"({100 * big.throughput / resident_tp:.1f} %) even with all {samples} samples in one batch. {why}")
-    lo = max([b for b in sizes if b < hit], default=0)
-    while hit - lo > 1:                           # refine between the sweep points
+        rho, sigma, r = _steady_state(model, m)
+        tau = 1.0 / target
+        why = (f"the time-shared region needs {1e9 * rho:.1f} ns of work per sample (its stages run one after "
+               f"another, each through DDR){'' if not m.static_stages else f' and the resident stages {1e9 * sigma:.1f} ns'}, "
+               f"while the all-resident pipeline overlaps all stages on chip at {1e9 / resident_tp:.1f} ns per sample; "
+               f"{pct} of it allows {1e9 * tau:.1f} ns")
+        if rho >= tau or sigma > tau:
+            return None, (f"The PR design never reaches {pct} of the all-resident throughput ({resident_tp:,.0f} "
+                          f"samples/s), whatever the batch size: {why}, so even with reconfiguration fully amortised "
+                          f"it stays at {100 * tau / max(rho, sigma) * BREAK_EVEN_FRACTION:.1f} % of it.")
+        estimate = math.ceil(r * region.reconfig_s / (tau - rho))
+        b = max(estimate, lo + 1)
+        while b <= MAX_BATCH and model.run(m, region, b).throughput < target:
+            lo, b = b, 2 * b
+        if b > MAX_BATCH:
+            return None, (f"The PR design does not reach {pct} of the all-resident throughput ({resident_tp:,.0f} "
+                          f"samples/s) up to batch {MAX_BATCH:,}: {why}; the steady-state estimate was batch "
+                          f"{estimate:,}.")
+        hit, beyond = b, f" (beyond the plotted sweep; steady-state estimate {estimate:,})"
+    while hit - lo > 1:                           # refine between the last miss and the first hit
         mid = (lo + hit) // 2
         if model.run(m, region, mid).throughput >= target:
             hit = mid
         else:
             lo = mid
-    return hit, (f"From batch {hit} the PR design reaches {100 * BREAK_EVEN_FRACTION:g} % of the all-resident "
-                 f"throughput ({resident_tp:,.0f} samples/s).")
+    return hit, (f"From batch {hit:,} the PR design reaches {pct} of the all-resident throughput "
+                 f"({resident_tp:,.0f} samples/s){beyond}.")
 
 
-def _steady_state_why(model: _Model, m: Mapping) -> str:
-    clock = model.clock_hz
-    pr_t = stage_timings(model.stages, m, clock, model.spec.dma_bytes_per_s, model.spec.dma_setup_s)
-    ar_t = stage_timings(model.stages, Mapping("all_resident", (), ()), clock, model.spec.dma_bytes_per_s, 0.0)
-    reach = [float(np.mean(model.exits >= s.index)) for s in model.stages]
-    region_time = sum(r * t.interval_s for r, t, s in zip(reach, pr_t, model.stages) if s.index in m.region_stages)
-    static_time = max([r * t.interval_s for r, t, s in zip(reach, pr_t, model.stages) if s.index in m.static_stages],
-                      default=0.0)
-    ar_time = max(r * t.interval_s for r, t in zip(reach, ar_t))
-    return (f"Why: the time-shared region runs its stages one after another and each through DDR, "
-            f"{1e9 * max(region_time, static_time):.1f} ns per sample at best, while the resident stages overlap "
-            f"as one on-chip pipeline at {1e9 * ar_time:.1f} ns per sample (bottleneck stage), so the PR design is "
-            f"bounded by {100 * ar_time / max(region_time, static_time):.1f} % of it before any reconfiguration cost.")
+def _steady_state(model: _Model, m: Mapping) -> tuple[float, float, int]:
+    """(region seconds per sample, busiest resident stage seconds per sample, reconfigurations per batch)."""
+    timings = model.timings(m)
+    reach = [model.rates.reach(s.index) for s in model.stages]
+    rho = sum(r * t.interval_s for r, t, s in zip(reach, timings, model.stages) if s.index in m.region_stages)
+    sigma = max([r * t.interval_s for r, t, s in zip(reach, timings, model.stages) if s.index in m.static_stages],
+                default=0.0)
+    if not m.static_stages:                     # nothing overlaps: one resource does everything
+        rho, sigma = rho, 0.0
+    return rho, sigma, len(m.region_stages)
 
 
 # ---- outputs ----------------------------------------------------------------------
@@ -319,10 +351,10 @@ def plot_batch_sweep(result: PrResult, path: Path) -> Path:
     p99 = [r["p99_latency_s"] for r in result.sweep]
     fig, ax = plt.subplots(figsize=(7, 4.2))
     ax.plot(b, tp, "o-", color="tab:blue", label="PR throughput")
-    ar = result.schedule("all_resident")
-    ref = ar.throughput_samples_per_s if ar else None
+    ref = result.resident_throughput
     if ref:
-        ax.axhline(ref, color="tab:green", ls="--", label="all resident")
+        ax.axhline(ref, color="tab:green", ls="--",
+                   label="all resident" + ("" if result.all_resident_fits else " (does not fit; reference)"))
         ax.axhline(BREAK_EVEN_FRACTION * ref, color="tab:green", ls=":", label=f"{100 * BREAK_EVEN_FRACTION:g} % of all resident")
     if result.break_even_batch:
         ax.axvline(result.break_even_batch, color="k", ls="-.", lw=1, label=f"break-even batch {result.break_even_batch}")
@@ -339,7 +371,7 @@ def plot_batch_sweep(result: PrResult, path: Path) -> Path:
     lines = ax.get_legend_handles_labels()
     lines2 = ax2.get_legend_handles_labels()
     ax.legend(lines[0] + lines2[0], lines[1] + lines2[1], fontsize=7, loc="lower right")
-    ax.set_title(f"{result.board}: {result.mapping['pr']['name']} region, reconfiguration "
+    ax.set_title(f"{result.board}: {result.mapping['pr']['name']} mapping, reconfiguration "
                  f"{1e3 * result.reconfig_seconds:.2f} ms ({result.port.upper()})", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=120)

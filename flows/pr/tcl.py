@@ -5,9 +5,12 @@ wrapper, module ``stage_rm``) with one reconfigurable module per stage; one PR
 configuration per stage, each naming a module for every partition; a pblock
 sized from the region estimate; ``pr_verify`` over all configurations; full and
 partial bitstreams. The static design is a block design (PS7, AXI DMA in
-simple mode, AXI GPIO driving the decoupler) plus the exit units and
-``pr_region_wrapper`` (``flows/pr/rtl``). Written always; run only when
-``vivado`` is on PATH.
+simple mode, AXI GPIO driving the decoupler) beside ``pr_region_wrapper``
+(``flows/pr/rtl``) in the generated top ``dfx_top.v``. Exit-unit Verilog given
+as ``static_sources`` is added to the static fileset; its wiring between the
+region and the DMA is not generated yet. Each reconfigurable module is a
+module ``stage_rm`` (same ports as the stand-in ``sim/pr/stage_rm_model.v``).
+Written always; run only when ``vivado`` is on PATH.
 """
 from __future__ import annotations
 
@@ -19,6 +22,7 @@ RTL_DIR = Path(__file__).resolve().parent / "rtl"
 PARTITION = "stage_rp"
 RM_MODULE = "stage_rm"
 RP_CELL = "u_region/u_rm"
+DATA_W = 32                   # AXI DMA stream width
 # xc7z020 fabric coordinates used to place the pblock: the right half of the middle
 # clock-region row (X1Y1), away from the PS in the top-left corner. Snapping is on, so
 # Vivado aligns the rectangle to reconfigurable-tile boundaries; pr_verify/DRC checks it.
@@ -44,13 +48,14 @@ def pblock_ranges(region) -> list[str]:
 
 
 def dfx_tcl(part: str, stages: list[int], region, name: str = "dfx_stages",
-            stage_sources: dict[int, list[str]] | None = None, static_sources: list[str] | None = None) -> str:
+            stage_sources: dict[int, list[str]] | None = None, static_sources: list[str] | None = None,
+            clock_mhz: float = 100.0, data_w: int = DATA_W) -> str:
     """The project Tcl as text. Paths are relative to the script's folder unless absolute."""
     stage_sources = stage_sources or {k: [f"rtl/stage_{k}/stage_rm_{k}.v"] for k in stages}
     missing = [k for k in stages if not stage_sources.get(k)]
     if missing:
         raise ValueError(f"no Verilog sources for stage(s) {missing}; pass stage_sources for every stage")
-    static = ["rtl/pr_decoupler.v", "rtl/pr_region_wrapper.v", *(static_sources or [])]
+    static = ["rtl/dfx_top.v", "rtl/pr_decoupler.v", "rtl/pr_region_wrapper.v", *(static_sources or [])]
     rm = {k: f"stage_{k}" for k in stages}
     cfg = {k: f"config_stage_{k}" for k in stages}
     t = [
@@ -63,32 +68,43 @@ def dfx_tcl(part: str, stages: list[int], region, name: str = "dfx_stages",
         f"create_project -force {name} [file join $here vivado] -part {part}",
         "set_property PR_FLOW 1 [current_project]",
         "",
-        "# ---- static design: PS7 + AXI DMA (simple mode) + AXI GPIO (decouple) in a block design",
+        "# ---- static design: PS7 + AXI DMA (simple mode) + AXI GPIO (decouple) in a block design;",
+        "# the region (decoupler + partition cell u_region/u_rm) sits in the RTL top dfx_top.v beside it",
         "create_bd_design static_bd",
         "create_bd_cell -type ip -vlnv xilinx.com:ip:processing_system7 ps7",
         "apply_bd_automation -rule xilinx.com:bd_rule:processing_system7 -config {make_external \"FIXED_IO, DDR\"} [get_bd_cells ps7]",
-        "set_property -dict [list CONFIG.PCW_USE_S_AXI_HP0 {1} CONFIG.PCW_FPGA0_PERIPHERAL_FREQMHZ {100}] [get_bd_cells ps7]",
+        f"set_property -dict [list CONFIG.PCW_USE_S_AXI_HP0 {{1}} CONFIG.PCW_FPGA0_PERIPHERAL_FREQMHZ {{{clock_mhz:g}}}] [get_bd_cells ps7]",
         "create_bd_cell -type ip -vlnv xilinx.com:ip:axi_dma dma",
-        "set_property -dict [list CONFIG.c_include_sg {0} CONFIG.c_sg_length_width {26}] [get_bd_cells dma]",
+        "set_property -dict [list CONFIG.c_include_sg {0} CONFIG.c_sg_length_width {26} "
+        f"CONFIG.c_m_axis_mm2s_tdata_width {{{data_w}}} CONFIG.c_s_axis_s2mm_tdata_width {{{data_w}}}] [get_bd_cells dma]",
         "create_bd_cell -type ip -vlnv xilinx.com:ip:axi_gpio decouple_gpio",
-        "set_property -dict [list CONFIG.C_GPIO_WIDTH {2} CONFIG.C_ALL_OUTPUTS {0} CONFIG.C_IS_DUAL {1} "
+        "set_property -dict [list CONFIG.C_GPIO_WIDTH {1} CONFIG.C_ALL_OUTPUTS {1} CONFIG.C_IS_DUAL {1} "
         "CONFIG.C_GPIO2_WIDTH {1} CONFIG.C_ALL_INPUTS_2 {1}] [get_bd_cells decouple_gpio]",
-        "apply_bd_automation -rule xilinx.com:bd_rule:axi4 -config {Master /ps7/M_AXI_GP0} [get_bd_intf_pins dma/S_AXI_LITE]",
-        "apply_bd_automation -rule xilinx.com:bd_rule:axi4 -config {Master /ps7/M_AXI_GP0} [get_bd_intf_pins decouple_gpio/S_AXI]",
-        "apply_bd_automation -rule xilinx.com:bd_rule:axi4 -config {Slave /ps7/S_AXI_HP0} [get_bd_intf_pins dma/M_AXI_MM2S]",
-        "apply_bd_automation -rule xilinx.com:bd_rule:axi4 -config {Slave /ps7/S_AXI_HP0} [get_bd_intf_pins dma/M_AXI_S2MM]",
-        "# the stream path DMA -> region wrapper (decoupler) -> exit units -> DMA, as module references",
-        "add_files -norecurse [lmap f [list " + " ".join(static) + "] {src $f}]",
-        "update_compile_order -fileset sources_1",
-        "create_bd_cell -type module -reference pr_region_wrapper region",
-        "connect_bd_intf_net [get_bd_intf_pins dma/M_AXIS_MM2S] [get_bd_intf_pins region/s_axis]",
-        "connect_bd_intf_net [get_bd_intf_pins region/m_axis] [get_bd_intf_pins dma/S_AXIS_S2MM]",
-        "connect_bd_net [get_bd_pins decouple_gpio/gpio_io_o] [get_bd_pins region/decouple_req]",
-        "connect_bd_net [get_bd_pins region/decouple_ack] [get_bd_pins decouple_gpio/gpio2_io_i]",
-        "apply_bd_automation -rule xilinx.com:bd_rule:clkrst -config {Clk /ps7/FCLK_CLK0} [get_bd_pins region/clk]",
+        "apply_bd_automation -rule xilinx.com:bd_rule:axi4 -config {Master /ps7/M_AXI_GP0 Clk Auto} [get_bd_intf_pins dma/S_AXI_LITE]",
+        "apply_bd_automation -rule xilinx.com:bd_rule:axi4 -config {Master /ps7/M_AXI_GP0 Clk Auto} [get_bd_intf_pins decouple_gpio/S_AXI]",
+        "apply_bd_automation -rule xilinx.com:bd_rule:axi4 -config {Slave /ps7/S_AXI_HP0 Clk Auto} [get_bd_intf_pins dma/M_AXI_MM2S]",
+        "apply_bd_automation -rule xilinx.com:bd_rule:axi4 -config {Slave /ps7/S_AXI_HP0 Clk Auto} [get_bd_intf_pins dma/M_AXI_S2MM]",
+        "create_bd_intf_port -mode Master -vlnv xilinx.com:interface:axis_rtl:1.0 to_region",
+        "create_bd_intf_port -mode Slave -vlnv xilinx.com:interface:axis_rtl:1.0 from_region",
+        "connect_bd_intf_net [get_bd_intf_pins dma/M_AXIS_MM2S] [get_bd_intf_ports to_region]",
+        "connect_bd_intf_net [get_bd_intf_ports from_region] [get_bd_intf_pins dma/S_AXIS_S2MM]",
+        "create_bd_port -dir O -type clk pl_clk",
+        "connect_bd_net [get_bd_pins ps7/FCLK_CLK0] [get_bd_ports pl_clk]",
+        "set_property CONFIG.ASSOCIATED_BUSIF {to_region:from_region} [get_bd_ports pl_clk]",
+        "create_bd_port -dir O -from 0 -to 0 -type rst pl_reset",
+        "connect_bd_net [get_bd_pins [get_bd_cells rst_ps7*]/peripheral_reset] [get_bd_ports pl_reset]",
+        "create_bd_port -dir O -from 0 -to 0 decouple_req",
+        "connect_bd_net [get_bd_pins decouple_gpio/gpio_io_o] [get_bd_ports decouple_req]",
+        "create_bd_port -dir I -from 0 -to 0 decouple_ack",
+        "connect_bd_net [get_bd_ports decouple_ack] [get_bd_pins decouple_gpio/gpio2_io_i]",
+        "assign_bd_address",
         "validate_bd_design",
         "save_bd_design",
-        "make_wrapper -files [get_files static_bd.bd] -top -import",
+        "make_wrapper -files [get_files static_bd.bd] -top",
+        "add_files -norecurse [file join $here vivado " + name + ".gen sources_1 bd static_bd hdl static_bd_wrapper.v]",
+        "add_files -norecurse [lmap f [list " + " ".join(static) + "] {src $f}]",
+        "set_property top dfx_top [current_fileset]",
+        "update_compile_order -fileset sources_1",
         "",
         "# ---- reconfigurable partition and one module per stage",
         f"create_partition_def -name {PARTITION} -module {RM_MODULE}",
@@ -100,7 +116,7 @@ def dfx_tcl(part: str, stages: list[int], region, name: str = "dfx_stages",
               f"add_files -norecurse [lmap f [list {files}] {{src $f}}] -of_objects [get_reconfig_modules {rm[k]}]"]
     t += ["", "# ---- PR configurations: every configuration assigns a module to every partition"]
     for k in stages:
-        t.append(f"create_pr_configuration -name {cfg[k]} -partitions [list static_bd_i/region/{RP_CELL}:{rm[k]}]")
+        t.append(f"create_pr_configuration -name {cfg[k]} -partitions [list {RP_CELL}:{rm[k]}]")
     t += [f"set_property PR_CONFIGURATION {cfg[stages[0]]} [get_runs impl_1]"]
     for k in stages[1:]:
         t.append(f"create_run impl_{cfg[k]} -parent_run impl_1 -flow {{Vivado Implementation 2020}} -pr_config {cfg[k]}")
@@ -109,7 +125,7 @@ def dfx_tcl(part: str, stages: list[int], region, name: str = "dfx_stages",
           "file mkdir [file dirname $xdc]",
           "set fh [open $xdc w]",
           "puts $fh \"create_pblock pblock_region\"",
-          f"puts $fh \"add_cells_to_pblock \\[get_pblocks pblock_region\\] \\[get_cells -hier -filter {{NAME =~ *{RP_CELL}}}\\]\"",
+          f"puts $fh \"add_cells_to_pblock \\[get_pblocks pblock_region\\] \\[get_cells {RP_CELL}\\]\"",
           *[f"puts $fh \"resize_pblock \\[get_pblocks pblock_region\\] -add {{{r}}}\"" for r in pblock_ranges(region)],
           "puts $fh \"set_property SNAPPING_MODE ON \\[get_pblocks pblock_region\\]\"",
           "puts $fh \"set_property RESET_AFTER_RECONFIG true \\[get_pblocks pblock_region\\]\"",
@@ -122,20 +138,63 @@ def dfx_tcl(part: str, stages: list[int], region, name: str = "dfx_stages",
           "launch_runs impl_1 " + " ".join(f"impl_{cfg[k]}" for k in stages[1:]) + " -to_step write_bitstream -jobs 2",
           "wait_on_run impl_1"]
     t += [f"wait_on_run impl_{cfg[k]}" for k in stages[1:]]
-    routed = [f"[file join $here vivado {name}.runs impl_1 static_bd_wrapper_routed.dcp]"] + [
-        f"[file join $here vivado {name}.runs impl_{cfg[k]} static_bd_wrapper_routed.dcp]" for k in stages[1:]]
+    routed = [f"[file join $here vivado {name}.runs impl_1 dfx_top_routed.dcp]"] + [
+        f"[file join $here vivado {name}.runs impl_{cfg[k]} dfx_top_routed.dcp]" for k in stages[1:]]
     t += [f"pr_verify -full_check -initial {routed[0]} -additional [list {' '.join(routed[1:])}] "
           "-file [file join $here vivado pr_verify.log]",
           "file mkdir [file join $here bitstreams]"]
     for k in stages:
         run = "impl_1" if k == stages[0] else f"impl_{cfg[k]}"
         t += [f"open_run {run}",
-              f"write_bitstream -force -cell static_bd_i/region/{RP_CELL} -bin_file "
+              f"write_bitstream -force -cell {RP_CELL} -bin_file "
               f"[file join $here bitstreams stage_{k}_partial.bit]"]
         if k == stages[0]:
             t.append("write_bitstream -force -bin_file [file join $here bitstreams full_stage_1.bit]")
         t.append("close_design")
     return "\n".join(t) + "\n"
+
+
+DFX_TOP = """`timescale 1ns / 1ps
+// Top of the DFX design (generated by flows.pr.tcl): the static block design (PS7, AXI DMA,
+// decouple GPIO) and the region wrapper whose cell u_rm is the reconfigurable partition.
+module dfx_top (
+    inout [14:0] DDR_addr, inout [2:0] DDR_ba, inout DDR_cas_n, inout DDR_ck_n, inout DDR_ck_p,
+    inout DDR_cke, inout DDR_cs_n, inout [3:0] DDR_dm, inout [31:0] DDR_dq, inout [3:0] DDR_dqs_n,
+    inout [3:0] DDR_dqs_p, inout DDR_odt, inout DDR_ras_n, inout DDR_reset_n, inout DDR_we_n,
+    inout FIXED_IO_ddr_vrn, inout FIXED_IO_ddr_vrp, inout [53:0] FIXED_IO_mio, inout FIXED_IO_ps_clk,
+    inout FIXED_IO_ps_porb, inout FIXED_IO_ps_srstb
+);
+    localparam integer DATA_W = {data_w};
+    wire clk;
+    wire [0:0] rst, decouple_req, decouple_ack;
+    wire [DATA_W-1:0] to_region_tdata, from_region_tdata;
+    wire to_region_tvalid, to_region_tready, to_region_tlast;
+    wire from_region_tvalid, from_region_tready, from_region_tlast;
+
+    static_bd_wrapper u_static (
+        .DDR_addr(DDR_addr), .DDR_ba(DDR_ba), .DDR_cas_n(DDR_cas_n), .DDR_ck_n(DDR_ck_n), .DDR_ck_p(DDR_ck_p),
+        .DDR_cke(DDR_cke), .DDR_cs_n(DDR_cs_n), .DDR_dm(DDR_dm), .DDR_dq(DDR_dq), .DDR_dqs_n(DDR_dqs_n),
+        .DDR_dqs_p(DDR_dqs_p), .DDR_odt(DDR_odt), .DDR_ras_n(DDR_ras_n), .DDR_reset_n(DDR_reset_n),
+        .DDR_we_n(DDR_we_n), .FIXED_IO_ddr_vrn(FIXED_IO_ddr_vrn), .FIXED_IO_ddr_vrp(FIXED_IO_ddr_vrp),
+        .FIXED_IO_mio(FIXED_IO_mio), .FIXED_IO_ps_clk(FIXED_IO_ps_clk), .FIXED_IO_ps_porb(FIXED_IO_ps_porb),
+        .FIXED_IO_ps_srstb(FIXED_IO_ps_srstb),
+        .pl_clk(clk), .pl_reset(rst), .decouple_req(decouple_req), .decouple_ack(decouple_ack),
+        .to_region_tdata(to_region_tdata), .to_region_tvalid(to_region_tvalid),
+        .to_region_tready(to_region_tready), .to_region_tlast(to_region_tlast), .to_region_tkeep(),
+        .from_region_tdata(from_region_tdata), .from_region_tvalid(from_region_tvalid),
+        .from_region_tready(from_region_tready), .from_region_tlast(from_region_tlast),
+        .from_region_tkeep({{(DATA_W/8){{1'b1}}}})
+    );
+
+    pr_region_wrapper #(.DATA_W(DATA_W)) u_region (
+        .clk(clk), .rst(rst[0]), .decouple_req(decouple_req[0]), .decouple_ack(decouple_ack[0]),
+        .s_axis_tdata(to_region_tdata), .s_axis_tvalid(to_region_tvalid), .s_axis_tready(to_region_tready),
+        .s_axis_tlast(to_region_tlast),
+        .m_axis_tdata(from_region_tdata), .m_axis_tvalid(from_region_tvalid), .m_axis_tready(from_region_tready),
+        .m_axis_tlast(from_region_tlast)
+    );
+endmodule
+"""
 
 
 def write_dfx_project(result, out_dir: Path, stage_sources: dict[int, list[Path]] | None = None,
@@ -147,10 +206,11 @@ def write_dfx_project(result, out_dir: Path, stage_sources: dict[int, list[Path]
     (out_dir / "rtl").mkdir(parents=True, exist_ok=True)
     for f in ("pr_decoupler.v", "pr_region_wrapper.v"):
         shutil.copyfile(RTL_DIR / f, out_dir / "rtl" / f)
+    (out_dir / "rtl" / "dfx_top.v").write_text(DFX_TOP.format(data_w=DATA_W))
     stages = list(result.mapping["pr"]["region_stages"])
     text = dfx_tcl(result.part, stages, result.region,
                    stage_sources={k: [str(p) for p in v] for k, v in stage_sources.items()} if stage_sources else None,
-                   static_sources=[str(p) for p in static_sources or []])
+                   static_sources=[str(p) for p in static_sources or []], clock_mhz=result.clock_mhz)
     path = out_dir / "dfx_project.tcl"
     path.write_text(text)
     vivado = find_vendor_tools().vivado

@@ -1,0 +1,135 @@
+"""DFX project Tcl: structure, one module per stage, complete configurations, pblock from the region estimate."""
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from boards import load_board
+from flows.pr import StageCost, evaluate_pr, write_pr_outputs
+from flows.pr.region import size_region
+from flows.pr.inputs import reconfig_spec
+from flows.pr.tcl import PARTITION, RP_CELL, dfx_tcl, pblock_ranges
+from flows.tools import find_vendor_tools, setup_verilator
+
+ROOT = Path(__file__).resolve().parents[2]
+STAGES = [StageCost(1, 3000, 2500, latency_cycles=12, in_bytes=128, out_bytes=128),
+          StageCost(2, 8000, 6000, dsp=12, bram=2, latency_cycles=15, in_bytes=128, out_bytes=96),
+          StageCost(3, 3000, 2000, latency_cycles=10, in_bytes=96)]
+
+
+def balanced(text: str) -> bool:
+    depth = {"[": 0, "{": 0}
+    pairs = {"]": "[", "}": "{"}
+    for line in text.splitlines():
+        line = line.replace("\\[", "").replace("\\]", "")
+        for ch in line:
+            if ch in depth:
+                depth[ch] += 1
+            elif ch in pairs:
+                depth[pairs[ch]] -= 1
+                if depth[pairs[ch]] < 0:
+                    return False
+    return all(v == 0 for v in depth.values())
+
+
+@pytest.fixture(scope="module")
+def outputs(tmp_path_factory):
+    board = load_board("pynq-z2")
+    result = evaluate_pr(STAGES, [], [0.5, 0.45, 0.05], board, samples=2000, batch_sizes=[1, 16, 256],
+                         batch_size=256, capacity_fraction=0.3)
+    out = tmp_path_factory.mktemp("pr")
+    return result, write_pr_outputs(result, out), out
+
+
+def test_tcl_has_every_dfx_step_in_order(outputs):
+    result, paths, _ = outputs
+    text = paths["tcl"].read_text()
+    steps = ["create_project", "set_property PR_FLOW 1", "create_bd_design", "processing_system7", "axi_dma",
+             "create_partition_def", "create_reconfig_module", "create_pr_configuration", "create_pblock",
+             "resize_pblock", "launch_runs impl_1", "pr_verify", "write_bitstream -force -cell"]
+    positions = [text.index(s) for s in steps]
+    assert positions == sorted(positions), "DFX steps out of order"
+    assert f"-part {result.part}" in text
+    assert balanced(text)
+
+
+def test_every_stage_has_a_module_and_every_configuration_is_complete(outputs):
+    result, paths, _ = outputs
+    text = paths["tcl"].read_text()
+    stages = result.mapping["pr"]["region_stages"]
+    partitions = re.findall(r"create_partition_def -name (\S+)", text)
+    assert partitions == [PARTITION]
+    modules = re.findall(r"create_reconfig_module -name (\S+) -partition_def \[get_partition_defs (\S+)\]", text)
+    assert modules == [(f"stage_{k}", PARTITION) for k in stages]
+    for name, _ in modules:
+        assert re.search(rf"add_files .* -of_objects \[get_reconfig_modules {name}\]", text), name
+    configs = dict(re.findall(r"create_pr_configuration -name (\S+) -partitions \[list ([^\]]*)\]", text))
+    assert len(configs) == len(stages)
+    cells = {RP_CELL}
+    for name, assignment in configs.items():
+        assigned = dict(a.split(":") for a in assignment.split())
+        assert set(assigned) == cells, f"{name} leaves a partition without a module"
+    # one implementation run per configuration, each verified and each writing its partial bitstream
+    runs = re.findall(r"-pr_config (\S+)", text) + re.findall(r"PR_CONFIGURATION (\S+) \[get_runs impl_1\]", text)
+    assert sorted(runs) == sorted(configs)
+    assert len(re.findall(r"write_bitstream -force -cell " + re.escape(RP_CELL), text)) == len(stages)
+    assert text.count("_partial.bit") == len(stages)
+
+
+def test_pblock_is_sized_from_the_region_estimate():
+    spec = reconfig_spec(load_board("pynq-z2"))
+    region = size_region(STAGES, spec, 0.2)
+    ranges = pblock_ranges(region)
+    x0, y0, x1, y1 = map(int, re.match(r"SLICE_X(\d+)Y(\d+):SLICE_X(\d+)Y(\d+)", ranges[0]).groups())
+    assert (x1 - x0 + 1) == 2 * region.columns["clb"]          # two slices per CLB column
+    assert (y1 - y0 + 1) == 50 * region.height                 # 50 CLB rows per clock region
+    dsp = [r for r in ranges if r.startswith("DSP48")]
+    assert (len(dsp) == 1) == (region.columns["dsp"] > 0)
+    text = dfx_tcl("xc7z020clg400-1", [1, 2, 3], region)
+    assert all(r in text for r in ranges)
+
+
+def test_missing_stage_sources_are_rejected():
+    spec = reconfig_spec(load_board("pynq-z2"))
+    region = size_region(STAGES, spec, 0.2)
+    with pytest.raises(ValueError, match=r"no Verilog sources for stage\(s\) \[3\]"):
+        dfx_tcl("xc7z020clg400-1", [1, 2, 3], region, stage_sources={1: ["a.v"], 2: ["b.v"]})
+
+
+def test_outputs_are_written_and_the_generated_top_lints(outputs, tmp_path):
+    _, paths, out = outputs
+    assert paths["json"].is_file() and paths["plot"].stat().st_size > 10_000
+    top = out / "rtl" / "dfx_top.v"
+    stub = tmp_path / "static_bd_wrapper.v"
+    ports = re.search(r"static_bd_wrapper u_static \((.*?)\);", top.read_text(), re.S).group(1)
+    names = re.findall(r"\.(\w+)\(", ports)
+    widths = {"DDR_addr": "[14:0]", "DDR_ba": "[2:0]", "DDR_dm": "[3:0]", "DDR_dq": "[31:0]", "DDR_dqs_n": "[3:0]",
+              "DDR_dqs_p": "[3:0]", "FIXED_IO_mio": "[53:0]", "to_region_tdata": "[31:0]",
+              "from_region_tdata": "[31:0]", "to_region_tkeep": "[3:0]", "from_region_tkeep": "[3:0]",
+              "pl_reset": "[0:0]", "decouple_req": "[0:0]", "decouple_ack": "[0:0]"}
+    inputs = {"to_region_tready", "from_region_tdata", "from_region_tvalid", "from_region_tlast",
+              "from_region_tkeep", "decouple_ack"}
+
+    def direction(n: str) -> str:
+        return "inout" if n.startswith(("DDR", "FIXED")) else "input" if n in inputs else "output"
+
+    stub.write_text("`timescale 1ns / 1ps\nmodule static_bd_wrapper (\n" + ",\n".join(
+        f"    {direction(n)} {widths.get(n, '')} {n}" for n in names) + "\n);\nendmodule\n")
+    root = setup_verilator()
+    proc = subprocess.run([str(root / "bin" / "verilator"), "--lint-only", "-Wall", "-Wno-PINCONNECTEMPTY",
+                           "-Wno-DECLFILENAME", "-Wno-UNUSED", "-Wno-UNDRIVEN", "--top-module", "dfx_top", str(top),
+                           str(stub), str(out / "rtl" / "pr_decoupler.v"), str(out / "rtl" / "pr_region_wrapper.v"),
+                           str(ROOT / "sim" / "pr" / "stage_rm_model.v")], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+@pytest.mark.skipif(find_vendor_tools().vivado is None, reason="vivado not on PATH")
+@pytest.mark.slow
+def test_vivado_accepts_the_project(outputs):
+    _, paths, out = outputs
+    vivado = shutil.which("vivado")
+    subprocess.run([vivado, "-mode", "batch", "-source", str(paths["tcl"]), "-nojournal"], cwd=out, check=True)
