@@ -30,7 +30,7 @@ module stream_shell #(
 );
     localparam integer AW = $clog2(LATENCY + 2);
     localparam integer DEPTH = 1 << AW;
-    localparam [AW:0] FULL = DEPTH;
+    localparam [AW:0] FULL = {1'b1, {AW{1'b0}}};  // DEPTH in AW+1 bits
 
     reg [LATENCY-1:0] valid_sr;
     reg [OUT_W-1:0] mem [0:DEPTH-1];

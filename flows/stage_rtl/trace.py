@@ -113,9 +113,9 @@ def _apply_activation(layer, act, x: Traced) -> Traced:
     name = getattr(act, "__name__", None)
     if name == "linear":
         return x
-    if name == "relu":  # exact, no rounding
-        return Traced(x.vars.relu(), FixedFormat(x.fmt.width, x.fmt.frac, signed=False)
-                      if x.fmt.signed else x.fmt)
+    if name == "relu":  # exact, no rounding; a signed format loses its sign bit
+        fmt = FixedFormat(max(1, x.fmt.width - 1), x.fmt.frac, signed=False) if x.fmt.signed else x.fmt
+        return Traced(x.vars.relu(), fmt)
     kind = type(act).__name__
     if kind not in ("quantized_bits", "quantized_relu"):
         raise UnsupportedLayer(layer, f"activation {act!r} is not supported; use quantized_bits/quantized_relu, "
@@ -149,6 +149,14 @@ def _require_channels_last(layer) -> None:
 # ---------------------------------------------------------------- layers
 
 
+def keras_relu(x):
+    """Stands for keras' relu in _apply_activation (matched by __name__)."""
+    return x
+
+
+keras_relu.__name__ = "relu"
+
+
 def _trace_qactivation(layer, x: Traced) -> Traced:
     return _apply_activation(layer, layer.quantizer, x)
 
@@ -159,6 +167,12 @@ def _trace_activation(layer, x: Traced) -> Traced:
 
 def _trace_identity(layer, x: Traced) -> Traced:  # Dropout at inference
     return x
+
+
+def _trace_relu_layer(layer, x: Traced) -> Traced:
+    if layer.max_value is not None or float(layer.negative_slope) != 0.0 or float(layer.threshold) != 0.0:
+        raise UnsupportedLayer(layer, "only ReLU() without max_value, negative_slope or threshold is supported")
+    return _apply_activation(layer, keras_relu, x)
 
 
 def _trace_flatten(layer, x: Traced) -> Traced:
@@ -250,7 +264,6 @@ def _pool_windows(layer, x: Traced):
             for c in range(channels):
                 cells = x.vars._vars[oh * sh:oh * sh + ph, ow * sw:ow * sw + pw, c].ravel()
                 yield (oh, ow, c), list(cells)
-    return
 
 
 def _pooled_shape(layer, x: Traced) -> tuple[int, int, int]:
@@ -285,7 +298,7 @@ def _trace_avgpool(layer, x: Traced) -> Traced:
 LAYER_TRACERS: dict[str, Callable[[object, Traced], Traced]] = {
     "QActivation": _trace_qactivation,
     "Activation": _trace_activation,
-    "ReLU": lambda layer, x: _apply_activation(layer, _relu_fn, x),
+    "ReLU": _trace_relu_layer,
     "Dropout": _trace_identity,
     "Flatten": _trace_flatten,
     "QDense": _trace_qdense,
@@ -296,13 +309,6 @@ LAYER_TRACERS: dict[str, Callable[[object, Traced], Traced]] = {
     "MaxPooling2D": _trace_maxpool,
     "AveragePooling2D": _trace_avgpool,
 }
-
-
-def _relu_fn(x):  # stands for keras.layers.ReLU() with default arguments
-    return x
-
-
-_relu_fn.__name__ = "relu"
 
 
 # ---------------------------------------------------------------- model walk

@@ -192,3 +192,14 @@ def test_stage_one_input_format_comes_from_its_input_quantiser(tmp_path):
     assert rtl.outputs[0].fmt == FixedFormat(16, 9, True)
     assert rtl.forwarded.fmt == FixedFormat(5, 4, False)
     assert (tmp_path / "stage.json").is_file() and (tmp_path / "s1.v").is_file()
+
+
+@pytest.mark.parametrize("relu", ["activation", "layer"])
+def test_float_relu_after_qdense_is_exact(relu, tmp_path):
+    in_fmt = FixedFormat(5, 3, True)
+    act = keras.layers.Activation("relu") if relu == "activation" else keras.layers.ReLU()
+    model = single_layer((5,), qk.QDense(4, kernel_quantizer="quantized_bits(4,0,alpha=1)",
+                                         bias_quantizer="quantized_bits(4,0,alpha=1)",
+                                         kernel_initializer=keras.initializers.RandomUniform(-1, 1, seed=9)), act)
+    rtl, got = assert_bit_exact(model, in_fmt, random_codes(in_fmt, 2000, (5,)), tmp_path)
+    assert not rtl.outputs[0].fmt.signed and got[0].min() == 0
