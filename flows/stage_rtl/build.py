@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,6 +43,12 @@ class StageRtl:
     register_bits: int  # da4ml's pipeline register bits (core only)
     build_seconds: float
     comb: CombLogic = field(repr=False)
+    lut_budget: int | None = None  # LUTs the caller allows this core (e.g. the board's total)
+
+    @property
+    def fits(self) -> bool | None:
+        """Whether da4ml's LUT estimate of the fully parallel core is within ``lut_budget``."""
+        return None if self.lut_budget is None else self.lut_estimate <= self.lut_budget
 
     @property
     def input_format(self) -> FixedFormat:
@@ -90,17 +97,25 @@ class StageRtl:
             "latency_cycles": self.latency_cycles, "pipeline_stages": self.pipeline_stages,
             "adder_levels_per_register": self.adder_levels_per_register,
             "lut_estimate": self.lut_estimate, "register_bits": self.register_bits,
-            "build_seconds": self.build_seconds,
+            "build_seconds": self.build_seconds, "lut_budget": self.lut_budget, "fits": self.fits,
             "packing": "element i of the C-order flatten at bits [i*W +: W]; tensors back to back from bit 0",
         }
 
 
+class StageTooLarge(UserWarning):
+    """A fully parallel stage core is estimated larger than its LUT budget."""
+
+
 def build_stage_rtl(stage_model, input_format: FixedFormat | None, out_dir: Path, name: str,
-                    adder_levels_per_register: int = ADDER_LEVELS_PER_REGISTER) -> StageRtl:
+                    adder_levels_per_register: int = ADDER_LEVELS_PER_REGISTER,
+                    lut_budget: int | None = None) -> StageRtl:
     """Trace ``stage_model`` and write its streaming Verilog core into ``out_dir``.
 
     input_format: None for stage 1 (taken from its input QActivation); for
     stage k > 1, the previous StageRtl's ``forwarded.fmt``.
+    lut_budget: if given and da4ml's LUT estimate exceeds it, the core is still
+    written (it simulates fine) but ``fits`` is False, stage.json says so and a
+    StageTooLarge warning is raised: a fully parallel core cannot be placed.
     """
     start = time.perf_counter()
     traced = trace_stage(stage_model, input_format)
@@ -115,8 +130,12 @@ def build_stage_rtl(stage_model, input_format: FixedFormat | None, out_dir: Path
         latency_cycles=emitted.latency_cycles, pipeline_stages=emitted.pipeline_stages,
         adder_levels_per_register=adder_levels_per_register,
         lut_estimate=float(comb.cost), register_bits=int(emitted.pipeline.reg_bits),
-        build_seconds=0.0, comb=comb)
+        build_seconds=0.0, comb=comb, lut_budget=lut_budget)
     rtl.build_seconds = time.perf_counter() - start
+    if rtl.fits is False:
+        warnings.warn(f"stage core {name}: da4ml estimates {comb.cost:.0f} LUTs for the fully parallel core, "
+                      f"over the budget of {lut_budget}; it cannot be placed as is (reduce filters/units or "
+                      "bit widths, or split the stage)", StageTooLarge, stacklevel=2)
     comb.save(out_dir / "comb.json")
     (out_dir / "stage.json").write_text(json.dumps(rtl.to_dict(), indent=2))
     return rtl

@@ -203,3 +203,15 @@ def test_float_relu_after_qdense_is_exact(relu, tmp_path):
                                          kernel_initializer=keras.initializers.RandomUniform(-1, 1, seed=9)), act)
     rtl, got = assert_bit_exact(model, in_fmt, random_codes(in_fmt, 2000, (5,)), tmp_path)
     assert not rtl.outputs[0].fmt.signed and got[0].min() == 0
+
+
+def test_core_over_its_lut_budget_is_flagged_not_silent(tmp_path):
+    import json
+
+    from flows.stage_rtl import StageTooLarge, build_stage_rtl
+
+    model = single_layer((6,), qk.QDense(4, kernel_quantizer="quantized_bits(6,0,alpha=1)",
+                                         bias_quantizer="quantized_bits(6,0,alpha=1)"))
+    with pytest.warns(StageTooLarge, match="over the budget of 5"):
+        rtl = build_stage_rtl(model, FixedFormat(6, 4, False), tmp_path, "dut", lut_budget=5)
+    assert rtl.fits is False and json.loads((tmp_path / "stage.json").read_text())["fits"] is False
