@@ -61,3 +61,24 @@ def verify_stage(stage_model, rtl: StageRtl, sample_codes: np.ndarray, n_random:
         sim = simulate_stage(rtl, x, want, build_dir, simulator=simulator, in_pause=in_pause,
                              out_pause=out_pause, seed=seed + 1)
     return StageVerification(len(sample_codes), n_random, ref_diff, sim)
+
+
+def build_and_verify_chain(stage_models: list, stage1_input_format: FixedFormat | None, x_real: np.ndarray,
+                           out_root: Path, n_random: int = 10_000, simulate: bool = True,
+                           lut_budget: int | None = None, names: list[str] | None = None,
+                           simulator: str = "verilator") -> list[tuple[StageRtl, StageVerification]]:
+    """Build every stage core (stage k's input format = stage k-1's forwarded format) and verify each.
+
+    Files: ``out_root/<name>/rtl`` (Verilog, stage.json) and ``out_root/<name>/sim`` (cocotb build).
+    """
+    from flows.stage_rtl import build_stage_rtl
+
+    names = names or [f"stage_{i + 1}" for i in range(len(stage_models))]
+    rtls: list[StageRtl] = []
+    for i, (model, name) in enumerate(zip(stage_models, names)):
+        fmt = rtls[-1].forwarded.fmt if rtls else stage1_input_format
+        rtls.append(build_stage_rtl(model, fmt, Path(out_root) / name / "rtl", name, lut_budget=lut_budget))
+    inputs = chain_inputs(stage_models, rtls, x_real)
+    return [(rtl, verify_stage(model, rtl, x, n_random, Path(out_root) / name / "sim", simulate=simulate,
+                               simulator=simulator, seed=i))
+            for i, (model, rtl, x, name) in enumerate(zip(stage_models, rtls, inputs, names))]

@@ -11,21 +11,14 @@ import pytest
 pytest.importorskip("qkeras")
 
 
-def _check_chain(models, input_formats, x_test, tmp_path, names, n_random=10_000):
-    from flows.stage_rtl import build_stage_rtl
-    from sim.stage.verify import chain_inputs, verify_stage
+def _check_chain(models, stage1_format, x_test, tmp_path, names, n_random=10_000):
+    from sim.stage.verify import build_and_verify_chain
 
-    rtls, prev = [], None
-    for model, fmt, name in zip(models, input_formats, names):
-        rtl = build_stage_rtl(model, prev.forwarded.fmt if prev else fmt, tmp_path / name / "rtl", name)
-        rtls.append(rtl)
-        prev = rtl
-    inputs = chain_inputs(models, rtls, x_test)
-    for model, rtl, x, name in zip(models, rtls, inputs, names):
-        check = verify_stage(model, rtl, x, n_random, tmp_path / name / "sim", seed=len(name))
-        assert check.reference_max_abs_diff == [0] * len(rtl.outputs), name
-        assert check.sim.vectors == len(x) + n_random
-        assert check.sim.max_abs_diff == [0] * len(rtl.outputs) and check.sim.mismatches == 0, name
+    for rtl, check in build_and_verify_chain(models, stage1_format, x_test, tmp_path, n_random, names=names):
+        assert check.reference_max_abs_diff == [0] * len(rtl.outputs), rtl.name
+        assert check.sim.vectors == check.samples + n_random == len(x_test) + n_random
+        assert check.sim.max_abs_diff == [0] * len(rtl.outputs) and check.sim.mismatches == 0, rtl.name
+        assert check.bit_exact
 
 
 # The Verilator build (~30-60 s per stage on 2 shared cores) dominates; 10,000 vectors simulate in ~2 s.
@@ -34,11 +27,11 @@ def _check_chain(models, input_formats, x_test, tmp_path, names, n_random=10_000
 def test_two_exit_model_rtl_is_bit_exact_under_back_pressure(n_random, digits_data, tmp_path):
     from sim.stage.testmodels import two_exit_stages
 
-    _check_chain(two_exit_stages(), [None, None], digits_data.x_test, tmp_path, ["two_exit_1", "two_exit_2"],
+    _check_chain(two_exit_stages(), None, digits_data.x_test, tmp_path, ["two_exit_1", "two_exit_2"],
                  n_random)
 
 
 @pytest.mark.slow
 def test_example_stage_rtl_is_bit_exact_under_back_pressure(digits_stages, digits_data, tmp_path):
-    _check_chain([s.model for s in digits_stages], [s.input_format for s in digits_stages], digits_data.x_test,
+    _check_chain([s.model for s in digits_stages], digits_stages[0].input_format, digits_data.x_test,
                  tmp_path, [f"stage_{s.index}" for s in digits_stages])
