@@ -31,7 +31,8 @@ RTL_DIR = Path(__file__).resolve().parent / "rtl"
 # Register placement for the parallel unit: tree levels of the top-1/top-2
 # scan per pipeline stage, and adder-tree levels per stage.
 PIPELINE = {"scan_levels_per_stage": 2, "sum_levels_per_stage": 4,
-            "register_lookups": {"max_prob": True, "entropy": False}}
+            "register_lookups": {"max_prob": True, "entropy": False},
+            "register_sums": {"max_prob": False, "entropy": True}}
 
 
 @dataclass
@@ -167,110 +168,84 @@ def _compare(cfg: ExitUnitConfig, conf: str) -> str:
 # ---------------------------------------------------------------- parallel
 def _parallel(cfg: ExitUnitConfig, top: str) -> tuple[str, int]:
     C, W = cfg.classes, cfg.logit.width
-    sg = cfg.logit.signed
-    cb = cfg.class_bits
     m = _Module()
-    z = [m.wire(f"w_z{i}", W, f"s_axis_tdata[{i * W + W - 1}:{i * W}]", sg) for i in range(C)]
-    per_stage = PIPELINE["scan_levels_per_stage"]
+    z = [m.wire(f"w_z{i}", W, f"s_axis_tdata[{i * W + W - 1}:{i * W}]", cfg.logit.signed) for i in range(C)]
+    idx = [m.wire(f"w_c{i}", cfg.class_bits, f"{cfg.class_bits}'d{i}") for i in range(C)]
+    out = _top2_pipeline(m, cfg, z, idx) if cfg.policy == "margin" else _softmax_pipeline(m, cfg, z, idx)
+    return _assemble(m, cfg, top, out, C * W), m.stages
 
-    def gt(a: str, b: str) -> str:
-        return f"({a} > {b})"  # both operands declared signed when the logits are
 
-    if cfg.policy == "margin":
-        # Top-2 tree: nodes (hi, lo, idx). Leaves pair up by compare-exchange.
-        nodes = []
-        for p in range(0, C - 1, 2):
-            a, b = z[p], z[p + 1]
-            sel = m.wire(f"w_l0s{p}", 1, gt(b, a))
-            hi = m.wire(f"w_l0h{p}", W, f"{sel} ? {b} : {a}", sg)
-            lo = m.wire(f"w_l0o{p}", W, f"{sel} ? {a} : {b}", sg)
-            ix = m.wire(f"w_l0i{p}", cb, f"{sel} ? {cb}'d{p + 1} : {cb}'d{p}")
-            nodes.append((hi, lo, ix))
-        if C % 2:
-            minc = cfg.logit.min_code % (1 << W)
-            lo = m.wire(f"w_l0o{C - 1}", W, f"{W}'d{minc}", sg)
-            nodes.append((z[C - 1], lo, m.wire(f"w_l0i{C - 1}", cb, f"{cb}'d{C - 1}")))
-        level = 1
-        carried: list[str] = []
-        while len(nodes) > 1:
-            if level % per_stage == 0:
-                regs = m.register([(s, W if j < 2 else cb, sg if j < 2 else False)
-                                   for n in nodes for j, s in enumerate(n)])
-                nodes = [tuple(regs[3 * i:3 * i + 3]) for i in range(len(nodes))]
-            nxt = []
-            for p in range(0, len(nodes) - 1, 2):
-                (a1, a2, ai), (b1, b2, bi) = nodes[p], nodes[p + 1]
-                t = f"l{level}n{p}"
-                sel = m.wire(f"w_{t}s", 1, gt(b1, a1))
-                hi = m.wire(f"w_{t}h", W, f"{sel} ? {b1} : {a1}", sg)
-                x = m.wire(f"w_{t}x", W, f"{sel} ? {a1} : {a2}", sg)
-                y = m.wire(f"w_{t}y", W, f"{sel} ? {b2} : {b1}", sg)
-                lo = m.wire(f"w_{t}o", W, f"{gt(y, x)} ? {y} : {x}", sg)
-                ix = m.wire(f"w_{t}i", cb, f"{sel} ? {bi} : {ai}")
-                nxt.append((hi, lo, ix))
-            if len(nodes) % 2:
-                nxt.append(nodes[-1])
-            nodes = nxt
-            level += 1
-        hi, lo, ix = nodes[0]
-        hi, lo, ix = m.register([(hi, W, sg), (lo, W, sg), (ix, cb, False)])
-        conf = m.wire("w_margin", W, f"{hi} - {lo}")
-        out = m.register([(conf, W, False), (ix, cb, False), (m.wire("w_exit", 1, _compare(cfg, conf)), 1, False)])
-        return _assemble(m, cfg, top, out, C * W), m.stages
-
-    # Top-1 tree with index, logits carried alongside.
-    nodes = [(z[i], None) for i in range(C)]
-    level = 0
-    zs = list(z)
+def _top2_pipeline(m: _Module, cfg: ExitUnitConfig, z: list[str], idx: list[str]) -> list[str]:
+    """margin: a tree of (top, second, class) nodes; leaves pair up by compare-exchange."""
+    C, W, sg, cb = cfg.classes, cfg.logit.width, cfg.logit.signed, cfg.class_bits
+    nodes = []
+    for p in range(0, C - 1, 2):
+        a, b = z[p], z[p + 1]
+        sel = m.wire(f"w_l0s{p}", 1, f"({b} > {a})")  # strictly greater: the lower index wins ties
+        nodes.append((m.wire(f"w_l0h{p}", W, f"{sel} ? {b} : {a}", sg),
+                      m.wire(f"w_l0o{p}", W, f"{sel} ? {a} : {b}", sg),
+                      m.wire(f"w_l0i{p}", cb, f"{sel} ? {idx[p + 1]} : {idx[p]}")))
+    if C % 2:
+        lowest = m.wire(f"w_l0o{C - 1}", W, f"{W}'d{cfg.logit.min_code % (1 << W)}", sg)
+        nodes.append((z[C - 1], lowest, idx[C - 1]))
+    level = 1
     while len(nodes) > 1:
-        if level and level % per_stage == 0:
-            regs = m.register([(v, W, sg) for v, _ in nodes] + [(i, cb, False) for _, i in nodes if i]
-                              + [(s, W, sg) for s in zs])
-            nv = regs[:len(nodes)]
-            rest = regs[len(nodes):]
-            ni = []
-            for _, i in nodes:
-                ni.append(rest.pop(0) if i else None)
-            zs = rest
-            nodes = list(zip(nv, ni))
+        if level % PIPELINE["scan_levels_per_stage"] == 0:
+            regs = m.register([(x, W if j < 2 else cb, sg and j < 2) for n in nodes for j, x in enumerate(n)])
+            nodes = [tuple(regs[3 * i:3 * i + 3]) for i in range(len(nodes))]
+        nxt = []
+        for p in range(0, len(nodes) - 1, 2):
+            (a1, a2, ai), (b1, b2, bi) = nodes[p], nodes[p + 1]
+            t = f"l{level}n{p}"
+            sel = m.wire(f"w_{t}s", 1, f"({b1} > {a1})")
+            # second = max(loser's top, winner's second)
+            x = m.wire(f"w_{t}x", W, f"{sel} ? {a1} : {a2}", sg)
+            y = m.wire(f"w_{t}y", W, f"{sel} ? {b2} : {b1}", sg)
+            nxt.append((m.wire(f"w_{t}h", W, f"{sel} ? {b1} : {a1}", sg),
+                        m.wire(f"w_{t}o", W, f"({y} > {x}) ? {y} : {x}", sg),
+                        m.wire(f"w_{t}i", cb, f"{sel} ? {bi} : {ai}")))
+        nodes = nxt + ([nodes[-1]] if len(nodes) % 2 else [])
+        level += 1
+    hi, lo, ix = m.register([(nodes[0][0], W, sg), (nodes[0][1], W, sg), (nodes[0][2], cb, False)])
+    conf = m.wire("w_margin", W, f"{hi} - {lo}")
+    return m.register([(conf, W, False), (ix, cb, False), (m.wire("w_exit", 1, _compare(cfg, conf)), 1, False)])
+
+
+def _softmax_pipeline(m: _Module, cfg: ExitUnitConfig, z: list[str], idx: list[str]) -> list[str]:
+    """max_prob / entropy: top-1 tree (logits carried alongside), distances, LUTs, sums, tail."""
+    C, W, sg, cb = cfg.classes, cfg.logit.width, cfg.logit.signed, cfg.class_bits
+    nodes, zs, level = list(zip(z, idx)), list(z), 0
+    while len(nodes) > 1:
+        if level and level % PIPELINE["scan_levels_per_stage"] == 0:
+            regs = m.register([(v, W, sg) for v, _ in nodes] + [(i, cb, False) for _, i in nodes]
+                              + [(x, W, sg) for x in zs])
+            n = len(nodes)
+            nodes, zs = list(zip(regs[:n], regs[n:2 * n])), regs[2 * n:]
         nxt = []
         for p in range(0, len(nodes) - 1, 2):
             (a, ai), (b, bi) = nodes[p], nodes[p + 1]
             t = f"l{level}n{p}"
-            # leaves carry their index as a constant
-            ai = ai or f"{cb}'d{nodes_index(level, p, C)}"
-            bi = bi or f"{cb}'d{nodes_index(level, p + 1, C)}"
-            sel = m.wire(f"w_{t}s", 1, gt(b, a))
-            v = m.wire(f"w_{t}v", W, f"{sel} ? {b} : {a}", sg)
-            ix = m.wire(f"w_{t}i", cb, f"{sel} ? {bi} : {ai}")
-            nxt.append((v, ix))
-        if len(nodes) % 2:
-            v, i = nodes[-1]
-            nxt.append((v, i or m.wire(f"w_l{level}i{len(nodes) - 1}", cb, f"{cb}'d{C - 1}")))
-        nodes = nxt
+            sel = m.wire(f"w_{t}s", 1, f"({b} > {a})")  # strictly greater: the lower index wins ties
+            nxt.append((m.wire(f"w_{t}v", W, f"{sel} ? {b} : {a}", sg), m.wire(f"w_{t}i", cb, f"{sel} ? {bi} : {ai}")))
+        nodes = nxt + ([nodes[-1]] if len(nodes) % 2 else [])
         level += 1
-    zmax, zidx = nodes[0]
-    regs = m.register([(zmax, W, sg), (zidx, cb, False)] + [(s, W, sg) for s in zs])
+    regs = m.register([(nodes[0][0], W, sg), (nodes[0][1], cb, False)] + [(x, W, sg) for x in zs])
     zmax, zidx, zs = regs[0], regs[1], regs[2:]
-    # Distances, LUT indices and lookups.
-    eb = _bits(cfg.exp_table.max())
+    eb, gb = _bits(cfg.exp_table.max()), _bits(cfg.xexp_table.max())
     terms, xterms = [], []
     for i, zi in enumerate(zs):
-        d = m.wire(f"w_d{i}", W, f"{zmax} - {zi}")
+        d = m.wire(f"w_d{i}", W, f"{zmax} - {zi}")  # >= 0 and < 2**W: W-bit modular difference is exact
         ix = m.wire(f"w_x{i}", cfg.index_bits, _lut_index_expr(cfg, d))
         terms.append(m.wire(f"w_e{i}", eb, f"exp_lut({ix})"))
         if cfg.policy == "entropy":
-            xterms.append(m.wire(f"w_g{i}", _bits(cfg.xexp_table.max()), f"xexp_lut({ix})"))
-    sb = cfg.sum_bits
+            xterms.append(m.wire(f"w_g{i}", gb, f"xexp_lut({ix})"))
     if PIPELINE["register_lookups"][cfg.policy]:
-        regs = m.register([(zidx, cb, False)] + [(t, eb, False) for t in terms]
-                          + [(t, _bits(cfg.xexp_table.max()), False) for t in xterms])
+        regs = m.register([(zidx, cb, False)] + [(t, eb, False) for t in terms] + [(t, gb, False) for t in xterms])
         zidx, terms, xterms = regs[0], regs[1:1 + C], regs[1 + C:]
-    trees = [("s", terms, sb)] + ([("a", xterms, cfg.xsum_bits)] if cfg.policy == "entropy" else [])
+    trees = [("s", terms, cfg.sum_bits)] + ([("a", xterms, cfg.xsum_bits)] if xterms else [])
     sums, (zidx,) = _adder_trees(m, trees, [(zidx, cb, False)])
-    s, a = sums[0], (sums[1] if cfg.policy == "entropy" else None)
-    out = _tail(m, cfg, s, a, zidx, register_sums=True)
-    return _assemble(m, cfg, top, out, C * W), m.stages
+    a = sums[1] if xterms else None
+    return _tail(m, cfg, sums[0], a, zidx, register_sums=PIPELINE["register_sums"][cfg.policy])
 
 
 def _tail(m: _Module, cfg: ExitUnitConfig, s: str, a: str | None, zidx: str, register_sums: bool) -> list[str]:
@@ -299,12 +274,6 @@ def _tail(m: _Module, cfg: ExitUnitConfig, s: str, a: str | None, zidx: str, reg
     t = m.wire("w_t", pw, f"{prod} >> ({cfg.product_shift} + {kk})")
     h = m.wire("w_h", cw, f"{lnm} + {t}[{cw - 1}:0]")
     return m.register([(h, cw, False), (zidx, cb, False), (m.wire("w_exit", 1, _compare(cfg, h)), 1, False)])
-
-
-def nodes_index(level: int, position: int, classes: int) -> int:
-    """Class index of a leaf (only leaves carry constant indices)."""
-    assert level == 0
-    return position
 
 
 def _adder_trees(m: _Module, trees: list[tuple[str, list[str], int]],
