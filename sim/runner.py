@@ -39,8 +39,14 @@ def failed_tests(results_xml: Path) -> list[str]:
 def run_cocotb(sources: list[Path], toplevel: str, test_module: str, test_dir: Path, build_dir: Path,
                simulator: str = "verilator", parameters: dict | None = None, extra_env: dict | None = None,
                waves: bool = False, build_args: list[str] | None = None, testcase: str | None = None,
-               includes: list[Path] | None = None) -> Path:
-    """Build and run; return results.xml, raise CocotbFailure if any test failed."""
+               includes: list[Path] | None = None, test_args: list[str] | None = None,
+               build: bool = True) -> Path:
+    """Build and run; return results.xml, raise CocotbFailure if any test failed.
+
+    ``build=False`` reruns the simulator built by an earlier call with the same
+    ``build_dir`` (e.g. once per scenario); ``test_args`` go to the simulator
+    executable (Verilator: ``--trace-file <path>``).
+    """
     from cocotb_tools.runner import get_runner
 
     setup_simulator(simulator)
@@ -51,16 +57,22 @@ def run_cocotb(sources: list[Path], toplevel: str, test_module: str, test_dir: P
     if simulator == "verilator":
         args += ["-Wno-fatal", "-Wno-WIDTH", "-Wno-UNUSED"]
     runner = get_runner(simulator)
-    runner.build(sources=[Path(s).resolve() for s in sources], hdl_toplevel=toplevel, build_dir=build_dir,
-                 parameters=parameters or {}, build_args=args, waves=waves, always=True,
-                 includes=[Path(i).resolve() for i in includes or []], log_file=build_dir / "build.log")
+    if build:
+        runner.build(sources=[Path(s).resolve() for s in sources], hdl_toplevel=toplevel, build_dir=build_dir,
+                     parameters=parameters or {}, build_args=args, waves=waves, always=True,
+                     includes=[Path(i).resolve() for i in includes or []], log_file=build_dir / "build.log")
     env = {k: str(v) for k, v in (extra_env or {}).items()}
     # cocotb imports the test module from test_dir; make sure our packages resolve too.
     env.setdefault("PYTHONPATH", os.pathsep.join([str(test_dir), *sys.path]))
-    results = runner.test(test_module=test_module, hdl_toplevel=toplevel, test_dir=test_dir, build_dir=build_dir,
-                          parameters=parameters or {}, extra_env=env, waves=waves, testcase=testcase,
-                          results_xml=str(build_dir / "results.xml"), log_file=build_dir / "sim.log")
-    failed = failed_tests(Path(results))
+    results = build_dir / "results.xml"
+    results.unlink(missing_ok=True)
+    try:
+        runner.test(test_module=test_module, hdl_toplevel=toplevel, test_dir=test_dir, build_dir=build_dir,
+                    parameters=parameters or {}, extra_env=env, waves=waves, testcase=testcase,
+                    test_args=list(test_args or []), results_xml=str(results), log_file=build_dir / "sim.log")
+    except SystemExit:
+        pass  # some cocotb runners exit on a failed test; results.xml says which one
+    failed = failed_tests(results)
     if failed:
         raise CocotbFailure(f"cocotb test(s) {', '.join(failed)} of {test_module} failed on {simulator} "
                             f"for {toplevel}; see {build_dir / 'sim.log'}")

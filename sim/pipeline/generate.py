@@ -1,0 +1,291 @@
+"""Generate the multi-exit pipeline top from stage cores and exit units.
+
+One generator, parameters in one place (``PipelineParams``). Per stage k the
+top instantiates (instance names are what the energy model reads in SAIF):
+
+* ``u_stage{k}``: the stage core (flows/stage_rtl stream top, in order, fixed latency);
+* ``u_ids{k}``: a FIFO of sample ids beside it, as deep as the core's shell can
+  hold, pushed when the core takes a sample and popped when it delivers one;
+* ``u_eu{k}``: the exit unit on the core's logits (threshold register ``thr{k}_*``);
+* ``u_side{k}``: id + forwarded tensor, queued beside the exit unit;
+* ``u_route{k}``: leaves as a result, or goes on through ``u_fifo{k+1}`` to
+  stage k+1 (conditional forwarding: later stages only see hard samples);
+* then ``u_out``, an output FIFO whose beat has one lane per exit, so results
+  of different exits leave in the same cycle (a one-result output port would
+  be a second bottleneck at full input rate: results of easy and hard samples
+  collide there and queue), or ``u_reorder`` (``reorder=True``): one result
+  per beat, in input order.
+
+Ports: ``s_axis_*`` the stage-1 input (packing of flows/stage_rtl/packing.py);
+``m_axis_tdata``: ``PipelineRtl.lanes`` lanes, lane i at [i*L +: L], each
+{valid, confidence, class, exit index, id} with the id in the low bits (field
+offsets: ``PipelineRtl.fields``; ``decode`` splits a beat); ``exits_enable`` (0: every
+sample runs to the last exit, the baseline on the same RTL); ``thr{k}_we``,
+``thr{k}_data``. Ids count accepted samples 0, 1, 2, ... mod 2**id_width.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from exit_unit.generate import GeneratedUnit
+from flows.stage_rtl import StageRtl
+
+RTL_DIR = Path(__file__).resolve().parent / "rtl"
+LIBRARY = [RTL_DIR / f for f in ("pl_fifo.v", "pl_reorder.v", "pl_exit_route.v")]
+TOP = "pipeline_top"
+
+
+@dataclass(frozen=True)
+class PipelineParams:
+    id_width: int = 16          # sample ids wrap mod 2**id_width (far above what is ever in flight)
+    fifo_depth: int = 4         # FIFO in front of every stage k > 1
+    output_fifo_depth: int = 2  # cuts the ready path from m_axis_tready into the exit units
+    reorder: bool = False       # deliver results in input order
+    reorder_slots_log2: int = 7  # reorder buffer: at most 2**this samples in flight
+
+    def __post_init__(self) -> None:
+        for name in ("fifo_depth", "output_fifo_depth"):
+            v = getattr(self, name)
+            if v < 2 or v & (v - 1):
+                raise ValueError(f"{name}={v} must be a power of two >= 2")
+        if not 1 <= self.reorder_slots_log2 < self.id_width:
+            raise ValueError(f"reorder_slots_log2={self.reorder_slots_log2} must be 1..id_width-1")
+
+
+@dataclass
+class PipelineRtl:
+    top: str
+    files: list[Path]
+    params: PipelineParams
+    stages: int
+    in_width: int
+    lanes: int                           # results per output beat
+    fields: dict[str, tuple[int, int]]   # field of a lane -> (bit offset, width); 'valid' is the top bit
+    threshold_widths: list[int]
+    module_groups: dict[str, list[str]] = field(default_factory=dict)  # energy group -> instance names
+
+    @property
+    def lane_width(self) -> int:
+        return sum(w for _, w in self.fields.values())
+
+    @property
+    def out_width(self) -> int:
+        return self.lanes * self.lane_width
+
+    def decode(self, beat: int) -> list[dict[str, int]]:
+        """The valid results of one output beat, lane 0 first."""
+        out = []
+        for i in range(self.lanes):
+            lane = beat >> (i * self.lane_width)
+            f = {name: (lane >> off) & ((1 << w) - 1) for name, (off, w) in self.fields.items()}
+            if f.pop("valid"):
+                out.append(f)
+        return out
+
+    def to_dict(self) -> dict:
+        return {"top": self.top, "files": [str(f) for f in self.files], "params": asdict(self.params),
+                "stages": self.stages, "in_width": self.in_width, "out_width": self.out_width, "lanes": self.lanes,
+                "fields": {k: list(v) for k, v in self.fields.items()}, "module_groups": self.module_groups}
+
+
+def _pow2_at_least(n: int) -> int:
+    return 1 << max(1, (n - 1).bit_length())
+
+
+def _check_chain(stages: list[StageRtl], units: list[GeneratedUnit]) -> None:
+    if not stages or len(stages) != len(units):
+        raise ValueError(f"got {len(stages)} stage cores and {len(units)} exit units; give one exit unit per stage")
+    for k, (st, eu) in enumerate(zip(stages, units), start=1):
+        logits = st.outputs[0]
+        if logits.size != eu.cfg.classes or logits.fmt != eu.cfg.logit:
+            raise ValueError(f"stage {k} logits {logits.shape} {logits.fmt} do not match exit unit {k} "
+                             f"({eu.cfg.classes} x {eu.cfg.logit}); build the unit from the stage's logit format")
+        if eu.ii != 1:
+            raise ValueError(f"exit unit {k} has II {eu.ii}; the pipeline needs the parallel variant (II = 1)")
+        last = k == len(stages)
+        if last != (st.forwarded is None):
+            raise ValueError(f"stage {k} {'forwards' if last else 'does not forward'} a tensor; "
+                             "only the last stage ends without one")
+        if not last and st.forwarded.bits != stages[k].in_width:
+            raise ValueError(f"stage {k} forwards {st.forwarded.bits} bits but stage {k + 1} takes "
+                             f"{stages[k].in_width}; build stage {k + 1} from stage {k}'s forwarded format")
+    if len({eu.cfg.class_bits for eu in units}) != 1:
+        raise ValueError("exit units disagree on the class count")
+
+
+def _stage_block(k: int, st: StageRtl, eu: GeneratedUnit, n: int, conf_max: int) -> str:
+    last = k == n
+    lw, ow = st.outputs[0].bits, st.out_width
+    conf_w, cls_w = eu.cfg.confidence_format.width, eu.cfg.class_bits
+    shell_depth = _pow2_at_least(st.latency_cycles + 2)   # stream_shell's FIFO depth: the ids always fit
+    side_depth = _pow2_at_least(eu.latency_cycles + 1)    # every sample inside the unit fits beside it
+    fwd = "1'b0" if last else f"st{k}_m_data[{ow - 1}:{lw}]"
+    pad = conf_max - conf_w
+    res = f"{{{{{pad}{{1'b0}}}}, res{k}_raw}}" if pad else f"res{k}_raw"
+    if last:
+        nxt = (f"wire [FWD{k}_W+ID_W-1:0] next{k}_data;  // the last exit lets every sample out\n"
+               f"    wire next{k}_valid;\n    wire next{k}_ready = 1'b0;")
+    else:
+        nxt = (f"wire [FWD{k}_W+ID_W-1:0] next{k}_data;\n    wire next{k}_valid, next{k}_ready;")
+    return f"""
+    // ---- stage {k}: core {st.top} (latency {st.latency_cycles}), exit unit {eu.top} (latency {eu.latency_cycles})
+    localparam FWD{k}_W = {1 if last else ow - lw};
+    wire [{ow - 1}:0] st{k}_m_data;
+    wire st{k}_s_ready, st{k}_m_valid, st{k}_m_ready, ids{k}_s_ready, ids{k}_m_valid;
+    wire [ID_W-1:0] st{k}_id;
+    assign in{k}_ready = st{k}_s_ready && ids{k}_s_ready;
+    {st.top} u_stage{k} (
+        .clk(clk), .rst(rst),
+        .s_axis_tdata(in{k}_data), .s_axis_tvalid(in{k}_valid && ids{k}_s_ready), .s_axis_tready(st{k}_s_ready),
+        .m_axis_tdata(st{k}_m_data), .m_axis_tvalid(st{k}_m_valid), .m_axis_tready(st{k}_m_ready));
+    pl_fifo #(.W(ID_W), .DEPTH({shell_depth})) u_ids{k} (
+        .clk(clk), .rst(rst),
+        .s_data(in{k}_id), .s_valid(in{k}_valid && st{k}_s_ready), .s_ready(ids{k}_s_ready),
+        .m_data(st{k}_id), .m_valid(ids{k}_m_valid), .m_ready(st{k}_m_valid && st{k}_m_ready));
+
+    wire [{conf_w + cls_w}:0] eu{k}_data;
+    wire eu{k}_s_ready, eu{k}_m_valid, eu{k}_m_ready, side{k}_s_ready, side{k}_m_valid, side{k}_m_ready;
+    wire [FWD{k}_W+ID_W-1:0] side{k}_data;
+    assign st{k}_m_ready = eu{k}_s_ready && side{k}_s_ready;
+    {eu.top} u_eu{k} (
+        .clk(clk), .rst(rst),
+        .s_axis_tdata(st{k}_m_data[{lw - 1}:0]), .s_axis_tvalid(st{k}_m_valid && side{k}_s_ready),
+        .s_axis_tready(eu{k}_s_ready),
+        .m_axis_tdata(eu{k}_data), .m_axis_tvalid(eu{k}_m_valid), .m_axis_tready(eu{k}_m_ready),
+        .thr_we(thr{k}_we), .thr_data(thr{k}_data));
+    pl_fifo #(.W(FWD{k}_W + ID_W), .DEPTH({side_depth})) u_side{k} (
+        .clk(clk), .rst(rst),
+        .s_data({{{fwd}, st{k}_id}}), .s_valid(st{k}_m_valid && eu{k}_s_ready), .s_ready(side{k}_s_ready),
+        .m_data(side{k}_data), .m_valid(side{k}_m_valid), .m_ready(side{k}_m_ready));
+
+    {nxt}
+    wire [{conf_w + cls_w}+EXIT_W+ID_W-1:0] res{k}_raw;
+    pl_exit_route #(.ID_W(ID_W), .FWD_W(FWD{k}_W), .CONF_W({conf_w}), .CLS_W(CLS_W), .EXIT_W(EXIT_W),
+                    .K({k}), .LAST({int(last)})) u_route{k} (
+        .exits_enable(exits_enable),
+        .dec_data(eu{k}_data), .dec_valid(eu{k}_m_valid), .dec_ready(eu{k}_m_ready),
+        .side_data(side{k}_data), .side_valid(side{k}_m_valid), .side_ready(side{k}_m_ready),
+        .res_data(res{k}_raw), .res_valid(res_valid[{k - 1}]), .res_ready(res_ready[{k - 1}]),
+        .next_data(next{k}_data), .next_valid(next{k}_valid), .next_ready(next{k}_ready));
+    assign res_data[{k - 1}*RES_W +: RES_W] = {res};
+"""
+
+
+def _forward_block(k: int, depth: int) -> str:
+    """FIFO from exit k-1's router into stage k: {forwarded tensor, id}."""
+    return f"""
+    // ---- into stage {k}: only samples exit {k - 1} did not let out
+    wire [FWD{k - 1}_W+ID_W-1:0] in{k}_word;
+    wire in{k}_valid, in{k}_ready;
+    wire [ID_W-1:0] in{k}_id = in{k}_word[ID_W-1:0];
+    wire [FWD{k - 1}_W-1:0] in{k}_data = in{k}_word[FWD{k - 1}_W+ID_W-1:ID_W];
+    pl_fifo #(.W(FWD{k - 1}_W + ID_W), .DEPTH({depth})) u_fifo{k} (
+        .clk(clk), .rst(rst),
+        .s_data(next{k - 1}_data), .s_valid(next{k - 1}_valid), .s_ready(next{k - 1}_ready),
+        .m_data(in{k}_word), .m_valid(in{k}_valid), .m_ready(in{k}_ready));
+"""
+
+
+def _top(stages: list[StageRtl], units: list[GeneratedUnit], p: PipelineParams) -> tuple[str, dict, int]:
+    n = len(stages)
+    cls_w = units[0].cfg.class_bits
+    exit_w = max(1, n.bit_length())
+    conf_max = max(u.cfg.confidence_format.width for u in units)
+    res_w = p.id_width + exit_w + cls_w + conf_max
+    fields = {"id": (0, p.id_width), "exit": (p.id_width, exit_w), "class": (p.id_width + exit_w, cls_w),
+              "confidence": (p.id_width + exit_w + cls_w, conf_max), "valid": (res_w, 1)}
+    lanes = 1 if p.reorder else n
+    thr_ports = "".join(f"    input thr{k}_we,\n    input [{u.cfg.confidence_format.width - 1}:0] thr{k}_data,\n"
+                        for k, u in enumerate(units, start=1))
+    body = []
+    for k, (st, eu) in enumerate(zip(stages, units), start=1):
+        if k > 1:
+            body.append(_forward_block(k, p.fifo_depth))
+        body.append(_stage_block(k, st, eu, n, conf_max))
+    if p.reorder:
+        out = f"""
+    // ---- results back in input order, one per beat
+    wire [RES_W-1:0] ro_data;
+    wire ro_ready;
+    assign res_ready = {{{n}{{1'b1}}}};
+    pl_reorder #(.N({n}), .W(RES_W), .ID_W(ID_W), .AW({p.reorder_slots_log2})) u_reorder (
+        .clk(clk), .rst(rst), .admit(s_axis_tvalid && s_axis_tready), .can_admit(can_admit),
+        .s_data(res_data), .s_valid(res_valid), .s_ready(ro_ready),
+        .m_data(ro_data), .m_valid(m_axis_tvalid), .m_ready(m_axis_tready));
+    assign m_axis_tdata = {{1'b1, ro_data}};
+"""
+    else:
+        # idle lanes read as zeros, not as whatever the exit unit's registers hold
+        lanes_expr = ", ".join(f"res_valid[{i}], {{RES_W{{res_valid[{i}]}}}} & res_data[{i}*RES_W +: RES_W]"
+                               for i in reversed(range(n)))
+        out = f"""
+    // ---- one lane per exit: results of different exits leave in the same beat
+    wire out_ready;
+    assign can_admit = 1'b1;
+    assign res_ready = {{{n}{{out_ready}}}};
+    pl_fifo #(.W({n}*(RES_W+1)), .DEPTH({p.output_fifo_depth})) u_out (
+        .clk(clk), .rst(rst),
+        .s_data({{{lanes_expr}}}), .s_valid(|res_valid), .s_ready(out_ready),
+        .m_data(m_axis_tdata), .m_valid(m_axis_tvalid), .m_ready(m_axis_tready));
+"""
+    text = f"""`timescale 1ns / 1ps
+// Generated by sim/pipeline/generate.py: {n}-exit pipeline. Do not edit; regenerate.
+// m_axis_tdata: {lanes} lane(s) of {{valid, confidence[{conf_max}], class[{cls_w}], exit index[{exit_w}], id[{p.id_width}]}}.
+// exits_enable = 0 sends every sample to the last exit (baseline on the same hardware).
+module {TOP} (
+    input clk,
+    input rst,
+    input [{stages[0].in_width - 1}:0] s_axis_tdata,
+    input s_axis_tvalid,
+    output s_axis_tready,
+    output [{lanes * (res_w + 1) - 1}:0] m_axis_tdata,
+    output m_axis_tvalid,
+    input m_axis_tready,
+{thr_ports}    input exits_enable
+);
+    localparam ID_W = {p.id_width};
+    localparam CLS_W = {cls_w};
+    localparam EXIT_W = {exit_w};
+    localparam CONF_W = {conf_max};
+    localparam RES_W = {res_w};
+
+    wire [{n}*RES_W-1:0] res_data;
+    wire [{n - 1}:0] res_valid, res_ready;
+    wire can_admit;
+
+    // ---- input: ids count accepted samples
+    reg [ID_W-1:0] next_id;
+    wire in1_valid = s_axis_tvalid && can_admit;
+    wire in1_ready;
+    wire [ID_W-1:0] in1_id = next_id;
+    wire [{stages[0].in_width - 1}:0] in1_data = s_axis_tdata;
+    assign s_axis_tready = in1_ready && can_admit;
+    always @(posedge clk) begin
+        if (rst) next_id <= 0;
+        else if (s_axis_tvalid && s_axis_tready) next_id <= next_id + 1'b1;
+    end
+{"".join(body)}{out}endmodule
+"""
+    return text, fields, lanes
+
+
+def write_pipeline(stages: list[StageRtl], units: list[GeneratedUnit], out_dir: Path,
+                   params: PipelineParams = PipelineParams()) -> PipelineRtl:
+    """Write ``pipeline_top.v`` into out_dir; return it with every source in compile order."""
+    _check_chain(stages, units)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    text, fields, lanes = _top(stages, units, params)
+    path = out_dir / f"{TOP}.v"
+    path.write_text(text)
+    files: list[Path] = []
+    for f in [*(f for st in stages for f in st.verilog_files), *(f for u in units for f in u.files), *LIBRARY, path]:
+        if Path(f).resolve() not in {Path(x).resolve() for x in files}:
+            files.append(Path(f))
+    n = len(stages)
+    groups = {f"stage_{k}": [f"u_stage{k}", f"u_ids{k}"] + ([f"u_fifo{k}"] if k > 1 else []) for k in range(1, n + 1)}
+    groups.update({f"exit_unit_{k}": [f"u_eu{k}", f"u_side{k}", f"u_route{k}"] for k in range(1, n + 1)})
+    groups["output"] = ["u_reorder" if params.reorder else "u_out"]
+    return PipelineRtl(top=TOP, files=files, params=params, stages=n, in_width=stages[0].in_width, lanes=lanes, fields=fields,
+                       threshold_widths=[u.cfg.confidence_format.width for u in units], module_groups=groups)

@@ -1,0 +1,399 @@
+"""simulate_pipeline: build the multi-exit pipeline RTL, stream a data set through it, measure.
+
+Steps, in order: stage cores (flows/stage_rtl) and exit units (exit_unit) ->
+pipeline top (generate.py) -> expected decisions from the software model
+(QKeras logit codes + ``frontend.calibrate.route``) -> one simulator build,
+then one simulator run per scenario (tb_pipeline.py) -> checks, latency and
+throughput per scenario -> energy from each measured run's SAIF (energy.py).
+
+Scenarios: ``early_exit`` and ``exits_off`` (measured: no output back-pressure,
+so latency is the hardware's, not the sink's; each writes a SAIF), and the
+checks ``back_pressure`` (random output stalls), ``all_exit_1`` and
+``all_to_end`` (threshold extremes). Every scenario is checked sample by
+sample against the software model.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .energy import EnergyCoefficients, RunEnergy, fifo_estimate, run_energy
+from .generate import PipelineParams, PipelineRtl, write_pipeline
+from .saif import read_saif
+
+TB_DIR = Path(__file__).resolve().parent
+MEASURED = ("early_exit", "exits_off")
+
+
+@dataclass
+class ScenarioResult:
+    name: str
+    samples: int
+    mismatches: int
+    lost: int
+    duplicated: int
+    out_of_order: int           # results whose id is below an earlier result's (allowed unless reorder)
+    cycles: int
+    wall_seconds: float
+    exit_at: np.ndarray         # per sample, 0 if lost
+    latency: np.ndarray         # per sample, cycles from input accepted to result valid (-1 if lost)
+    expected_exit: np.ndarray
+    energy: RunEnergy | None = None
+
+    @property
+    def mean_latency(self) -> float:
+        ok = self.latency >= 0
+        return float(self.latency[ok].mean()) if ok.any() else float("nan")
+
+    @property
+    def throughput(self) -> float:
+        return self.samples / self.cycles if self.cycles else 0.0
+
+    def to_dict(self) -> dict:
+        return {"mean_latency_cycles": self.mean_latency, "throughput_samples_per_cycle": self.throughput,
+                "energy_nj_per_sample": self.energy.per_sample_nj if self.energy else None,
+                "cycles": self.cycles}
+
+
+@dataclass
+class SimResult:
+    """The ``sim`` block of report.json (``to_dict``) and its Markdown (``to_markdown``)."""
+
+    simulator: str
+    samples: int
+    clock_mhz: float
+    scenarios: dict[str, ScenarioResult]
+    exits: list[dict]
+    saif: dict[str, str]
+    sim_seconds: float
+    build_seconds: float
+    rtl: PipelineRtl
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def mismatches(self) -> int:
+        return sum(s.mismatches for s in self.scenarios.values())
+
+    @property
+    def lost(self) -> int:
+        return sum(s.lost for s in self.scenarios.values())
+
+    @property
+    def duplicated(self) -> int:
+        return sum(s.duplicated for s in self.scenarios.values())
+
+    @property
+    def speedup(self) -> float:
+        return self.scenarios["exits_off"].mean_latency / self.scenarios["early_exit"].mean_latency
+
+    @property
+    def throughput_ratio(self) -> float:
+        return self.scenarios["early_exit"].throughput / self.scenarios["exits_off"].throughput
+
+    @property
+    def samples_per_second(self) -> float:
+        wall = sum(s.wall_seconds for s in self.scenarios.values())
+        return sum(s.samples for s in self.scenarios.values()) / wall if wall else 0.0
+
+    def to_dict(self) -> dict:
+        on, off = self.scenarios["early_exit"], self.scenarios["exits_off"]
+        hz = self.clock_mhz * 1e6
+        return {
+            "simulator": self.simulator, "samples": self.samples, "mismatches": self.mismatches,
+            "lost": self.lost, "duplicated": self.duplicated, "exits": self.exits,
+            "early_exit": {**on.to_dict(), "throughput_samples_per_s": on.throughput * hz},
+            "exits_off": {**off.to_dict(), "throughput_samples_per_s": off.throughput * hz},
+            "speedup": self.speedup, "throughput_ratio": self.throughput_ratio, "saif": self.saif,
+            "sim_seconds": self.sim_seconds, "build_seconds": self.build_seconds,
+            "sim_samples_per_second": self.samples_per_second,
+            "scenarios": {n: {"samples": s.samples, "mismatches": s.mismatches, "lost": s.lost,
+                              "duplicated": s.duplicated, "out_of_order": s.out_of_order, "cycles": s.cycles,
+                              "mean_latency_cycles": s.mean_latency} for n, s in self.scenarios.items()},
+            "pipeline": self.rtl.to_dict(), "notes": self.notes,
+        }
+
+    def to_markdown(self) -> str:
+        d = self.to_dict()
+        on, off = d["early_exit"], d["exits_off"]
+
+        def nj(v):
+            return "-" if v is None else f"{v:.2f}"
+
+        lines = ["## Pipeline simulation", "",
+                 f"{self.samples} samples on {self.simulator}, back to back; {d['mismatches']} mismatches against "
+                 f"the software model, {d['lost']} lost, {d['duplicated']} duplicated (all scenarios: "
+                 f"{', '.join(self.scenarios)}).", "",
+                 "| exit | samples | latency min | mean | max (cycles) | energy nJ/sample |",
+                 "|---:|---:|---:|---:|---:|---:|"]
+        for e in self.exits:
+            lat = e["latency_cycles"]
+            lines.append(f"| {e['index']} | {e['samples']} | {lat['min']} | {lat['mean']:.1f} | {lat['max']} | "
+                         f"{nj(e['energy_nj'])} |")
+        lines += ["", "| | mean latency (cycles) | throughput (samples/cycle) | samples/s | nJ/sample | cycles |",
+                  "|---|---:|---:|---:|---:|---:|"]
+        for name, r in (("early exits", on), ("exits off", off)):
+            lines.append(f"| {name} | {r['mean_latency_cycles']:.2f} | {r['throughput_samples_per_cycle']:.3f} | "
+                         f"{r['throughput_samples_per_s']:.3g} | {nj(r['energy_nj_per_sample'])} | {r['cycles']} |")
+        lines += ["", f"Speedup (exits-off / early-exit mean latency): **{d['speedup']:.2f}x**; throughput ratio "
+                  f"{d['throughput_ratio']:.3f}. Simulation {d['sim_seconds']:.1f} s "
+                  f"({d['sim_samples_per_second']:.0f} samples/s), build {d['build_seconds']:.1f} s."]
+        if self.saif:
+            lines += ["", "SAIF (Vivado: `read_saif` + `report_power`): "
+                      + ", ".join(f"`{p}`" for p in self.saif.values())]
+        lines += [f"- {n}" for n in self.notes]
+        return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------- software model
+def expected_route(stage_models: list, stage_rtls: list, configs: list, x_codes: np.ndarray,
+                   thresholds: list[int]) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+    """(exit 1..N, class, logit codes per exit) from the QKeras stages and the exit-unit reference."""
+    from frontend.calibrate import route
+    from sim.stage.verify import qkeras_codes
+
+    codes, x = [], x_codes
+    for model, rtl in zip(stage_models, stage_rtls):
+        outs = qkeras_codes(model, rtl, x)
+        codes.append(outs[0].reshape(len(x_codes), -1))
+        x = outs[-1]
+    exit_at, predicted = route(configs, codes, thresholds)
+    return exit_at, predicted, codes
+
+
+def extreme_thresholds(configs: list, codes: list[np.ndarray], thresholds: list[int]) -> dict[str, list[int]]:
+    """Threshold codes that let every sample out at exit 1, and none before the last exit."""
+    def pick(cfg, z, want: bool) -> int:
+        from exit_unit.reference import confidence
+        conf = confidence(cfg, z)
+        fmt = cfg.confidence_format
+        for code in (fmt.min_code, fmt.max_code):
+            if (cfg.exits(conf, code) == want).all():
+                return int(code)
+        return int(fmt.max_code if cfg.higher_is_confident == want else fmt.min_code)
+
+    early = configs[:-1]
+    return {"all_exit_1": [pick(configs[0], codes[0], True)] + thresholds[1:],
+            "all_to_end": [pick(c, z, False) for c, z in zip(early, codes)] + thresholds[-1:]}
+
+
+# ---------------------------------------------------------------- analysis
+def analyse(name: str, record_dir: Path, rtl: PipelineRtl, expected_exit: np.ndarray,
+            expected_class: np.ndarray) -> ScenarioResult:
+    rec = np.load(record_dir / f"{name}.npz")
+    meta = json.loads((record_dir / f"{name}.json").read_text())
+    n = len(expected_exit)
+    fields, firsts = [], []
+    for beat, first in zip(rec["words"], rec["first_valid"]):
+        for f in rtl.decode(int(beat)):
+            fields.append(f)
+            firsts.append(first)
+    accepted = rec["accepted"]
+    exit_at = np.zeros(n, dtype=np.int64)
+    cls = np.full(n, -1, dtype=np.int64)
+    latency = np.full(n, -1, dtype=np.int64)
+    seen = np.zeros(n, dtype=np.int64)
+    out_of_order, top, extra = 0, -1, 0
+    for f, first in zip(fields, firsts):
+        i = f["id"]
+        if i >= min(n, len(accepted)) or seen[i]:
+            extra += 1  # a second result for a sample, or an id never issued
+            if i < n:
+                seen[i] += 1
+            continue
+        seen[i] = 1
+        exit_at[i], cls[i], latency[i] = f["exit"], f["class"], int(first) - int(accepted[i])
+        out_of_order += i < top
+        top = max(top, i)
+    received = seen > 0
+    mismatches = int(np.sum(received & ((exit_at != expected_exit) | (cls != expected_class))))
+    return ScenarioResult(name, n, mismatches, int(np.sum(~received)), int(extra), int(out_of_order),
+                          int(meta["cycles"]), float(meta["wall_seconds"]), exit_at, latency, expected_exit)
+
+
+def estimate_resources(rtl: PipelineRtl, stage_rtls: list, units: list) -> dict[str, dict]:
+    """Per energy group: da4ml's LUT estimate + register bits for cores, LUTRAM FIFO estimates, Yosys-free."""
+    out = {}
+    idw = rtl.params.id_width
+    for k, (st, eu) in enumerate(zip(stage_rtls, units), start=1):
+        shell_depth = 1 << max(1, (st.latency_cycles + 1).bit_length())
+        shell = fifo_estimate(st.out_width, shell_depth)
+        ids = fifo_estimate(idw, shell_depth)
+        r = {"lut": st.lut_estimate + shell["lut"] + ids["lut"],
+             "ff": st.register_bits + st.latency_cycles + shell["ff"] + ids["ff"], "dsp": 0, "bram": 0}
+        if k > 1:
+            f = fifo_estimate(stage_rtls[k - 2].forwarded.bits + idw, rtl.params.fifo_depth)
+            r = {key: r[key] + f[key] for key in r}
+        out[f"stage_{k}"] = r
+        fw = st.forwarded.bits if st.forwarded else 1
+        side = fifo_estimate(fw + idw, 1 << max(1, eu.latency_cycles.bit_length()))
+        eu_res = EXIT_UNIT_RESOURCES.get(eu.top) or _exit_unit_estimate(eu)
+        out[f"exit_unit_{k}"] = {key: eu_res.get(key, 0) + side.get(key, 0) for key in ("lut", "ff", "dsp", "bram")}
+    lane = rtl.lane_width
+    if rtl.params.reorder:  # N write ports: the slots are flip-flops, read through a mux
+        slots = 1 << rtl.params.reorder_slots_log2
+        out["output"] = {"lut": slots * lane // 4 + slots, "ff": slots * (lane + 1) + 2 * idw, "dsp": 0, "bram": 0}
+    else:
+        out["output"] = fifo_estimate(rtl.out_width, rtl.params.output_fifo_depth)
+    return out
+
+
+EXIT_UNIT_RESOURCES: dict[str, dict] = {}  # exit-unit top -> Yosys counts, filled by callers that have them
+
+
+def _exit_unit_estimate(eu) -> dict:
+    """Cheap stand-in when no Yosys record is given: pipeline registers ~ latency x logit bits."""
+    c = eu.cfg
+    return {"lut": 12 * c.classes * c.logit.width // 4, "ff": eu.latency_cycles * c.classes * c.logit.width // 2,
+            "dsp": 1 if c.policy == "entropy" else 0, "bram": 0}
+
+
+# ---------------------------------------------------------------- the run
+def build_rtl(stage_models: list, configs: list, rtl_dir: Path, input_format=None, stage_rtls: list | None = None,
+              params: PipelineParams = PipelineParams()):
+    """Stage cores (unless given), parallel exit units and the pipeline top under ``rtl_dir``."""
+    from exit_unit.generate import write_unit
+    from flows.stage_rtl import build_stage_rtl
+
+    rtl_dir = Path(rtl_dir)
+    if stage_rtls is None:
+        stage_rtls, prev = [], None
+        for k, model in enumerate(stage_models, start=1):
+            fmt = prev.forwarded.fmt if prev else input_format
+            prev = build_stage_rtl(model, fmt, rtl_dir / f"stage_{k}", f"stage_{k}")
+            stage_rtls.append(prev)
+    units = [write_unit(cfg, "parallel", rtl_dir / "exit_units") for cfg in configs]
+    return write_pipeline(stage_rtls, units, rtl_dir, params), stage_rtls, units
+
+
+def simulate_pipeline(stage_models: list, exit_configs: list, thresholds: list[int], x: np.ndarray, out_dir: Path,
+                      board, *, input_format=None, logit_codes: list[np.ndarray] | None = None,
+                      stage_rtls: list | None = None, resources: dict[str, dict] | None = None,
+                      simulator: str = "verilator", samples: int | None = None, seed: int = 0,
+                      back_pressure: float = 0.3, extremes: bool = True,
+                      params: PipelineParams = PipelineParams()) -> SimResult:
+    """Build the pipeline for these stages and exit units and stream ``x`` (real inputs) through it.
+
+    out_dir: ``build/<model>/<board>``: RTL goes to ``rtl/pipeline/``, simulator
+    output and SAIF files to ``sim/``. board: a ``boards.Board`` (clock, energy
+    coefficients). logit_codes: the exits' logit codes on ``x`` from the whole
+    QKeras model, as the calibration saw them (default: from the stage models).
+    resources: per energy group ({stage_k, exit_unit_k, output} -> lut/ff/dsp/bram),
+    e.g. Yosys records; default: estimates. samples: the first ``samples`` of x.
+    Raises ValueError on inconsistent inputs.
+    """
+    from exit_unit.reference import decide
+    from sim.runner import run_cocotb
+    from sim.stage.run import VERILATOR_CXX_OPT, _verilator_cxx_opt
+
+    if len(stage_models) != len(exit_configs) or len(thresholds) != len(exit_configs):
+        raise ValueError(f"{len(stage_models)} stages, {len(exit_configs)} exit configs and {len(thresholds)} "
+                         "thresholds: give one of each per exit")
+    if simulator not in ("verilator", "icarus"):
+        raise ValueError(f"unknown simulator {simulator!r}; use verilator or icarus")
+    x = np.asarray(x)[:samples] if samples else np.asarray(x)
+    n = len(x)
+    if n == 0:
+        raise ValueError("no samples to simulate; pass a non-empty x (or samples > 0)")
+    if n > 1 << params.id_width:
+        raise ValueError(f"{n} samples exceed the 2**{params.id_width} sample ids; raise PipelineParams.id_width")
+    out_dir = Path(out_dir).resolve()
+    rtl, stage_rtls, units = build_rtl(stage_models, exit_configs, out_dir / "rtl" / "pipeline", input_format,
+                                       stage_rtls, params)
+    x_codes = stage_rtls[0].input_format.quantize(x).reshape((n,) + stage_rtls[0].input.shape)
+    exit_on, class_on, codes = expected_route(stage_models, stage_rtls, exit_configs, x_codes, thresholds)
+    if logit_codes is not None:
+        from frontend.calibrate import route
+
+        given = [np.asarray(c)[:n] for c in logit_codes]
+        if any(not np.array_equal(g, c) for g, c in zip(given, codes)):
+            raise ValueError("the stage models' logit codes differ from the given whole-model codes; "
+                             "the stages are not a split of that model")
+        exit_on, class_on = route(exit_configs, given, thresholds)
+    nexit = len(exit_configs)
+    expected = {"early_exit": (exit_on, class_on),
+                "exits_off": (np.full(n, nexit), decide(exit_configs[-1], codes[-1], thresholds[-1]).cls),
+                "back_pressure": (exit_on, class_on)}
+    scenarios = [{"name": "early_exit", "exits_enable": True, "thresholds": thresholds, "out_pause": 0.0},
+                 {"name": "exits_off", "exits_enable": False, "thresholds": thresholds, "out_pause": 0.0},
+                 {"name": "back_pressure", "exits_enable": True, "thresholds": thresholds,
+                  "out_pause": back_pressure, "seed": seed}]
+    if extremes:
+        from frontend.calibrate import route
+
+        for name, thr in extreme_thresholds(exit_configs, codes, list(thresholds)).items():
+            scenarios.append({"name": name, "exits_enable": True, "thresholds": thr, "out_pause": 0.0})
+            expected[name] = route(exit_configs, codes, thr)
+
+    sim_dir = out_dir / "sim"
+    record_dir = sim_dir / "pipeline_records"
+    record_dir.mkdir(parents=True, exist_ok=True)
+    from flows.stage_rtl import pack
+    words = pack([stage_rtls[0].input], [x_codes])
+    nbytes = (rtl.in_width + 7) // 8
+    vectors = record_dir / "vectors.npz"
+    np.savez(vectors, inputs=np.array([np.frombuffer(w.to_bytes(nbytes, "little"), dtype=np.uint8) for w in words]))
+    for sc in scenarios:
+        sc["thresholds"] = [int(t) for t in sc["thresholds"]]
+    sources, build_args, saif = list(rtl.files), [], {}
+    if simulator == "verilator":
+        control = sim_dir / "public_ports.vlt"
+        control.write_text(f'`verilator_config\npublic_flat_rw -module "{rtl.top}" -var "*"\n')
+        sources.insert(0, control)  # only the top ports need VPI access; the runner reads the language from the last
+        build_args = ["--no-public-flat-rw", "--trace-saif"]
+        runs = [([sc], sc["name"]) for sc in scenarios if sc["name"] in MEASURED]
+        runs.append(([sc for sc in scenarios if sc["name"] not in MEASURED], None))
+    else:
+        runs = [(scenarios, None)]
+    build_dir = sim_dir / f"pipeline_{simulator}"
+    totals = []
+    with _verilator_cxx_opt(VERILATOR_CXX_OPT):
+        for i, (group, saif_name) in enumerate(runs):
+            spec = record_dir / f"scenarios_{i}.json"
+            spec.write_text(json.dumps(group))
+            test_args = []
+            if saif_name:
+                saif[saif_name] = str(sim_dir / f"{saif_name}.saif")
+                test_args = ["--trace-file", saif[saif_name]]
+            start = time.perf_counter()
+            run_cocotb(sources, rtl.top, "tb_pipeline", TB_DIR, build_dir, simulator=simulator,
+                       extra_env={"TB_VECTORS": vectors, "TB_SCENARIOS": spec, "TB_OUT_DIR": record_dir},
+                       waves=simulator == "verilator", build_args=build_args, test_args=test_args, build=i == 0)
+            totals.append(time.perf_counter() - start)
+    results = {sc["name"]: analyse(sc["name"], record_dir, rtl, *expected[sc["name"]]) for sc in scenarios}
+    first_walls = sum(results[sc["name"]].wall_seconds for sc in runs[0][0])
+    build_seconds = totals[0] - first_walls
+    sim_seconds = sum(totals) - build_seconds
+
+    notes = []
+    if saif:
+        coeffs = EnergyCoefficients.from_board(board)
+        res = resources or estimate_resources(rtl, stage_rtls, units)
+        notes.append("energy: toggles from the SAIF of each measured run; resources "
+                     + ("given by the caller" if resources else "estimated (da4ml cost model, LUTRAM FIFOs)")
+                     + f"; coefficients from boards/{board.name}.yaml energy:/power: (estimates)")
+        for name in MEASURED:
+            act = read_saif(Path(saif[name]))
+            top_path = act.find("u_stage1").rsplit("/", 1)[0]
+            r = results[name]
+            results[name].energy = run_energy(act, top_path, rtl.module_groups, res, coeffs, n, r.cycles)
+    else:
+        notes.append(f"no energy figures: {simulator} runs write no SAIF (use verilator)")
+    on = results["early_exit"]
+    reached = {}
+    for k in range(1, nexit + 1):
+        reached[f"stage_{k}"] = reached[f"exit_unit_{k}"] = int(np.sum(exit_on >= k))
+    per_exit = on.energy.per_exit_nj(reached, nexit) if on.energy else [None] * nexit
+    exits = []
+    for k in range(1, nexit + 1):
+        here = (on.exit_at == k) & (on.latency >= 0)
+        lat = on.latency[here]
+        exits.append({"index": k, "samples": int(here.sum()),
+                      "latency_cycles": {"min": int(lat.min()) if lat.size else None,
+                                         "mean": float(lat.mean()) if lat.size else None,
+                                         "max": int(lat.max()) if lat.size else None},
+                      "energy_nj": per_exit[k - 1] if here.any() else None})
+    return SimResult(simulator, n, board.clock_mhz, results, exits, saif, sim_seconds, build_seconds, rtl, notes)

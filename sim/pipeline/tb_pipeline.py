@@ -1,0 +1,123 @@
+"""cocotb testbench of the generated multi-exit pipeline (sim/pipeline/generate.py).
+
+Inputs (convention of sim/runner.py): ``TB_VECTORS`` -> .npz ``inputs`` (N,
+in_bytes), little-endian bytes of the packed stage-1 input words;
+``TB_SCENARIOS`` -> JSON list of {name, exits_enable, thresholds, out_pause,
+seed}; ``TB_OUT_DIR``: where each scenario's records go.
+
+Each scenario resets the pipeline, writes the threshold registers, sets
+``exits_enable`` and streams every input back to back (the source never
+idles; the pipeline's s_axis_tready alone paces it) while the sink applies
+random back-pressure with probability ``out_pause``. A monitor samples both
+handshakes every clock: it records the cycle each sample was accepted and,
+for each result, the cycle its m_axis_tvalid first rose and the word. Output:
+``<name>.npz`` with ``accepted`` (N,), ``words`` (as uint64 pieces),
+``first_valid``, ``handshake`` and ``<name>.json`` {cycles, wall_seconds}.
+Checking against the software model happens in Python (simulate.analyse).
+"""
+from __future__ import annotations
+
+import json
+import os
+import random
+import time
+from pathlib import Path
+
+import cocotb
+import numpy as np
+from cocotb.clock import Clock
+from cocotb.triggers import ClockCycles, RisingEdge
+from cocotbext.axi import AxiStreamBus, AxiStreamFrame, AxiStreamSink, AxiStreamSource
+
+DRAIN_CYCLES = 64  # after the last expected result, keep watching for duplicates
+
+
+def random_pauses(probability: float, seed: int):
+    rng = random.Random(seed)
+    while True:
+        yield rng.random() < probability
+
+
+class PipelineTB:
+    """Owns the clock, the reset, the stream drivers and the handshake monitor."""
+
+    def __init__(self, dut):
+        self.dut = dut
+        self.cycle = 0
+        self.accepted: list[int] = []
+        self.results: list[tuple[int, int, int]] = []  # (word, first valid cycle, handshake cycle)
+        self._start: int | None = None
+        cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
+        self.source = AxiStreamSource(AxiStreamBus.from_prefix(dut, "s_axis"), dut.clk, dut.rst, byte_lanes=1)
+        self.sink = AxiStreamSink(AxiStreamBus.from_prefix(dut, "m_axis"), dut.clk, dut.rst, byte_lanes=1)
+        self.source.log.setLevel("WARNING")
+        self.sink.log.setLevel("WARNING")
+        cocotb.start_soon(self._monitor())
+
+    async def _monitor(self) -> None:
+        d = self.dut
+        while True:
+            await RisingEdge(d.clk)
+            self.cycle += 1
+            if d.rst.value:
+                continue
+            if d.s_axis_tvalid.value and d.s_axis_tready.value:
+                self.accepted.append(self.cycle)
+            if d.m_axis_tvalid.value:
+                if self._start is None:
+                    self._start = self.cycle
+                if d.m_axis_tready.value:
+                    self.results.append((int(d.m_axis_tdata.value), self._start, self.cycle))
+                    self._start = None
+
+    async def reset(self, thresholds: list[int], exits_enable: bool) -> None:
+        d = self.dut
+        d.rst.value = 1
+        d.exits_enable.value = int(exits_enable)
+        for k in range(1, len(thresholds) + 1):
+            getattr(d, f"thr{k}_we").value = 0
+        await ClockCycles(d.clk, 3)
+        d.rst.value = 0
+        for k, code in enumerate(thresholds, start=1):  # the threshold registers reset to 0: write them
+            getattr(d, f"thr{k}_we").value = 1
+            getattr(d, f"thr{k}_data").value = int(code)
+        await RisingEdge(d.clk)
+        for k in range(1, len(thresholds) + 1):
+            getattr(d, f"thr{k}_we").value = 0
+        await RisingEdge(d.clk)
+        self.accepted, self.results, self._start = [], [], None
+        self.sink.clear()
+
+    async def run(self, words: list[int], out_pause: float, seed: int) -> int:
+        """Stream every word; return the cycles from the first accept to the last result."""
+        self.sink.set_pause_generator(random_pauses(out_pause, seed) if out_pause > 0 else None)
+        if out_pause <= 0:
+            self.sink.pause = False  # a removed generator leaves its last value behind
+        start = self.cycle
+        for w in words:
+            await self.source.send(AxiStreamFrame([w]))
+        limit = start + 20 * len(words) + 2000
+        while len(self.results) < len(words) and self.cycle < limit:
+            await RisingEdge(self.dut.clk)
+        await ClockCycles(self.dut.clk, DRAIN_CYCLES)
+        end = self.results[-1][2] if self.results else self.cycle
+        return end - (self.accepted[0] if self.accepted else start) + 1
+
+
+@cocotb.test()
+async def pipeline_scenarios(dut):
+    """Run every scenario of TB_SCENARIOS and record handshakes (checked in Python)."""
+    inputs = np.load(os.environ["TB_VECTORS"])["inputs"]
+    words = [int.from_bytes(row.tobytes(), "little") for row in inputs]
+    out_dir = Path(os.environ["TB_OUT_DIR"])
+    tb = PipelineTB(dut)
+    for sc in json.loads(Path(os.environ["TB_SCENARIOS"]).read_text()):
+        await tb.reset(sc["thresholds"], sc["exits_enable"])
+        wall = time.perf_counter()
+        cycles = await tb.run(words, float(sc["out_pause"]), int(sc.get("seed", 0)))
+        wall = time.perf_counter() - wall
+        res = np.array(tb.results, dtype=object).reshape(-1, 3)
+        np.savez(out_dir / f"{sc['name']}.npz", accepted=np.array(tb.accepted, dtype=np.int64),
+                 words=np.array([str(w) for w in res[:, 0]]), first_valid=res[:, 1].astype(np.int64),
+                 handshake=res[:, 2].astype(np.int64))
+        (out_dir / f"{sc['name']}.json").write_text(json.dumps({"cycles": cycles, "wall_seconds": wall}))
