@@ -189,15 +189,16 @@ def evaluate_pr(stages: list[StageCost], exit_units: list[StageCost], exit_rates
                 seed: int = 0) -> PrResult:
     """Evaluate the PR alternative (and the all-resident design) of a multi-exit network on a board.
 
-    capacity_fraction < 1 shrinks the device (to exercise the PR path when all stages fit);
+    capacity_fraction < 1 shrinks the device (to exercise the PR path when all stages fit); > 1 models a
+    hypothetical larger device of the same family (same frame and column figures), noted in the result;
     region_budget caps the reconfigurable region's resources ({lut, ff, dsp, bram}).
     """
     rates = exit_rates if isinstance(exit_rates, ExitProfile) else ExitProfile(tuple(exit_rates))
     _check_inputs(stages, rates)
     spec, power = reconfig_spec(board), power_spec(board)
     clock_mhz = float(clock_mhz or board.clock_mhz)
-    if not 0 < capacity_fraction <= 1:
-        raise PrError(f"capacity_fraction {capacity_fraction} must be in (0, 1]")
+    if not 0 < capacity_fraction <= 10:
+        raise PrError(f"capacity_fraction {capacity_fraction} must be in (0, 10]")
     if deadline_s is not None and not deadline_s > 0:
         raise PrError(f"latency bound {deadline_s} s is impossible; give a positive p99 bound in seconds")
     capacity = {r: v * capacity_fraction for r, v in device_capacity(board).items()}
@@ -206,9 +207,16 @@ def evaluate_pr(stages: list[StageCost], exit_units: list[StageCost], exit_rates
         raise PrError(f"batch sizes must be in 1..{MAX_BATCH}; got {batch_sizes[0]}..{batch_sizes[-1]}")
     model = _Model(stages, exit_units, rates, samples, seed, board, clock_mhz, margin, spec, power)
 
-    candidates, budget_misses = [], []
+    candidates, budget_misses, unplaceable = [], [], []
     for m in candidate_mappings(len(stages)):
-        region = size_region([s for s in stages if s.index in m.region_stages], spec, margin) if m.is_pr else None
+        region = None
+        if m.is_pr:
+            try:
+                region = size_region([s for s in stages if s.index in m.region_stages], spec, margin,
+                                     width_scale=max(1.0, capacity_fraction))
+            except PrError as exc:
+                unplaceable.append(str(exc))
+                continue
         if region is not None and region_budget:
             over = {r: (region.need[r], region_budget[r]) for r in region_budget if region.need[r] > region_budget[r]}
             if over:
@@ -225,9 +233,19 @@ def evaluate_pr(stages: list[StageCost], exit_units: list[StageCost], exit_rates
             worst = ", ".join(f"{r} {need:g} > {cap:g}" for r, (need, cap) in over.items())
             raise PrError(f"region budget is smaller than the largest stage it must hold ({worst}, with "
                           f"{100 * margin:g} % margin); enlarge the region budget or split that stage")
-        raise PrError("no partial-reconfiguration mapping fits the device capacity "
-                      f"({', '.join(f'{r} {capacity[r]:g}' for r in RESOURCES)}); the static design alone uses "
-                      f"{', '.join(f'{r} {v:g}' for r, v in spec.static.items())}; use a larger board or smaller stages")
+        prs = [c for c in candidates if c["mapping"].is_pr]
+        if not prs:
+            raise PrError(f"no partial-reconfiguration mapping fits {board.part}: {unplaceable[0]}; use a larger "
+                          "device, or smaller stage cores (e.g. HLS with a higher reuse factor)")
+        best = min(prs, key=lambda c: max(c["used"][r] / capacity[r] for r in RESOURCES))
+        over = ", ".join(f"{r} {best['used'][r]:,.0f} > {capacity[r]:,.0f}" for r in RESOURCES
+                         if best["used"][r] > capacity[r])
+        big = max(stages, key=lambda s: s.lut)
+        raise PrError(f"no partial-reconfiguration mapping fits {board.part}: the smallest, {best['mapping'].name} "
+                      f"(region for stages {list(best['mapping'].region_stages)} sized for "
+                      f"{best['region'].need['lut']:,.0f} LUT with {100 * margin:g} % margin, plus the static design "
+                      f"and exit units), needs {over}; the largest stage (stage {big.index}) alone has {big.lut:,} LUT. "
+                      "Use a larger device, or smaller stage cores (e.g. HLS with a higher reuse factor)")
     pr = max(pr_fit, key=lambda c: c["sim"].throughput)
     resident = candidates[0]
     fitting = [c for c in candidates if c["fits"]]
@@ -235,16 +253,19 @@ def evaluate_pr(stages: list[StageCost], exit_units: list[StageCost], exit_rates
     m, region = pr["mapping"], pr["region"]
 
     notes = []
+    if capacity_fraction != 1:
+        notes.append(f"Capacity-constrained what-if: device resources scaled to {100 * capacity_fraction:g} % of the "
+                     f"{board.part} ({', '.join(f'{r} {capacity[r]:,.0f}' for r in RESOURCES)}).")
     if resident["fits"]:
         util = max(resident["used"][r] / capacity[r] for r in RESOURCES)
         notes.append(f"All {len(stages)} stages fit the {board.part} at once (at most {100 * util:.1f} % of a "
-                     f"resource{'' if capacity_fraction == 1 else f' of the {100 * capacity_fraction:g} % capacity'}); "
+                     f"resource{'' if capacity_fraction == 1 else ' of the scaled capacity'}); "
                      "the all-resident design is the better choice, and the PR alternative is evaluated below "
                      "for comparison.")
     else:
         notes.append(f"Not all stages fit the {board.part}"
                      f"{'' if capacity_fraction == 1 else f' at {100 * capacity_fraction:g} % capacity'}; "
-                     f"the {chosen['mapping'].name} mapping is chosen.")
+                     f"the {chosen['mapping'].name} mapping is chosen (highest throughput of those that fit).")
 
     per_sample = model.record("per_sample", m, 1, model.run(m, region, 1, per_sample=True))
     batched = model.record("batched", m, batch_size, pr["sim"])
@@ -397,6 +418,25 @@ def write_pr_outputs(result: PrResult, out_dir: Path, stage_sources: dict[int, l
                                      run_vivado=run_vivado)
     tmp.replace(paths["json"])
     return paths
+
+
+def pr_block(report: dict, out_dir: str | Path, deadline_s: float | None = None, **options) -> dict:
+    """The report's ``pr`` block from a report dict (writing the outputs into out_dir).
+
+    When PR cannot be evaluated (no resources yet, nothing fits, impossible bound) the block is
+    ``{"error": <the one-line reason>}`` so the report still says why.
+    """
+    from boards import load_board
+
+    try:
+        stages, exit_units, rates, board_name = pr_inputs_from_report(report)
+        board = options.pop("board", None) or load_board(board_name or "pynq-z2")
+        result = evaluate_pr(stages, exit_units, rates, board, clock_mhz=report.get("clock_mhz"),
+                             deadline_s=deadline_s, **options)
+    except PrError as exc:
+        return {"error": str(exc)}
+    paths = write_pr_outputs(result, Path(out_dir))
+    return {**result.to_dict(), "files": {k: str(v) for k, v in paths.items()}}
 
 
 def make_pr(report_json_path: str | Path, out_dir: str | Path, deadline_s: float | None = None,

@@ -82,6 +82,7 @@ class ReconfigSpec:
     dsp_per_column: int
     bram_per_column: int
     frames: dict[str, int]             # clb, dsp, bram, bram_content: frames per column per clock region
+    columns_per_row: dict[str, int]    # clb, dsp, bram columns across one clock-region row
     static: dict[str, float]           # static region cost (PS glue, DMA, interconnect, decoupler)
     dma_bytes_per_s: float
     dma_setup_s: float
@@ -142,6 +143,11 @@ def reconfig_spec(board) -> ReconfigSpec:
     for key in ("clb", "dsp", "bram", "bram_content"):
         fig = _figure(frames_block, key, "reconfiguration.frames_per_column")
         frames[key], sources[f"frames_{key}"] = int(fig.value), fig.source
+    row_block = block.get("columns_per_row") or {}
+    columns_per_row = {}
+    for key in ("clb", "dsp", "bram"):
+        fig = _figure(row_block, key, "reconfiguration.columns_per_row")
+        columns_per_row[key], sources[f"columns_per_row_{key}"] = int(fig.value), fig.source
     static_block = block.get("static_region") or {}
     static = {k: float(static_block.get(k, 0)) for k in RESOURCES}
     sources["static_region"] = str(static_block.get("source", ""))
@@ -150,7 +156,7 @@ def reconfig_spec(board) -> ReconfigSpec:
         overhead_bytes=int(vals["overhead_bytes"]), clock_region_rows=int(vals["clock_region_rows"]),
         lut_per_clb_column=int(vals["lut_per_clb_column"]), ff_per_clb_column=int(vals["ff_per_clb_column"]),
         dsp_per_column=int(vals["dsp_per_column"]), bram_per_column=int(vals["bram_per_column"]),
-        frames=frames, static=static, dma_bytes_per_s=vals["dma_bytes_per_s"], dma_setup_s=vals["dma_setup_s"],
+        frames=frames, columns_per_row=columns_per_row, static=static, dma_bytes_per_s=vals["dma_bytes_per_s"], dma_setup_s=vals["dma_setup_s"],
         sources=sources)
 
 

@@ -29,8 +29,12 @@ class Region:
         return asdict(self)
 
 
-def size_region(stages: list[StageCost], spec: ReconfigSpec, margin: float) -> Region:
-    """Smallest pblock (fewest frames) holding the largest of ``stages`` plus ``margin``."""
+def size_region(stages: list[StageCost], spec: ReconfigSpec, margin: float, width_scale: float = 1.0) -> Region:
+    """Smallest pblock (fewest frames) holding the largest of ``stages`` plus ``margin``.
+
+    The pblock must fit across one clock-region row (``columns_per_row``, times ``width_scale``
+    for a hypothetical wider device); PrError when no height makes it fit.
+    """
     if not stages:
         raise PrError("a reconfigurable region needs at least one stage")
     if margin < 0:
@@ -43,9 +47,15 @@ def size_region(stages: list[StageCost], spec: ReconfigSpec, margin: float) -> R
                            math.ceil(need["ff"] / (spec.ff_per_clb_column * h))),
                 "dsp": math.ceil(need["dsp"] / (spec.dsp_per_column * h)),
                 "bram": math.ceil(need["bram"] / (spec.bram_per_column * h))}
+        if any(cols[c] > spec.columns_per_row[c] * width_scale for c in cols):
+            continue
         frames = h * (cols["clb"] * f["clb"] + cols["dsp"] * f["dsp"] + cols["bram"] * (f["bram"] + f["bram_content"]))
         if best is None or frames < best[0]:
             best = (frames, h, cols)
+    if best is None:
+        raise PrError(f"a region for stages {[s.index for s in stages]} ({need['lut']:,.0f} LUT, {need['dsp']:g} DSP, "
+                      f"{need['bram']:g} BRAM with {100 * margin:g} % margin) does not fit in "
+                      f"{spec.clock_region_rows} clock-region rows of {spec.columns_per_row} columns")
     frames, h, cols = best
     provides = {"lut": cols["clb"] * spec.lut_per_clb_column * h, "ff": cols["clb"] * spec.ff_per_clb_column * h,
                 "dsp": cols["dsp"] * spec.dsp_per_column * h, "bram": cols["bram"] * spec.bram_per_column * h}

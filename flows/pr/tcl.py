@@ -34,7 +34,7 @@ def pblock_ranges(region) -> list[str]:
     """Site ranges for the pblock: columns counted leftwards from the right edge of row Y1."""
     o, h = PBLOCK_ORIGIN, region.height
     y0 = 0 if h == 3 else o["row_y"] if h == 1 else 0
-    ranges = [f"SLICE_X{o['slice_x_max'] - 2 * region.columns['clb'] + 1}Y{y0}:"
+    ranges = [f"SLICE_X{max(0, o['slice_x_max'] - 2 * region.columns['clb'] + 1)}Y{y0}:"
               f"SLICE_X{o['slice_x_max']}Y{y0 + h * o['rows_per_region'] - 1}"]
     if region.columns["dsp"]:
         d0 = y0 // o["rows_per_region"] * o["dsp_rows_per_region"]

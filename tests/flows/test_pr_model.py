@@ -95,7 +95,7 @@ def test_region_budget_smaller_than_every_stage_is_rejected(board):
 
 
 def test_device_too_small_for_any_mapping_is_rejected(board):
-    with pytest.raises(PrError, match="no partial-reconfiguration mapping fits"):
+    with pytest.raises(PrError, match="no partial-reconfiguration mapping fits .*the largest stage"):
         evaluate_pr(STAGES, [], RATES, board, samples=500, batch_sizes=[1, 8], capacity_fraction=0.05)
 
 
@@ -122,3 +122,18 @@ def test_inputs_are_read_from_a_report_dict():
     assert [e.lut for e in exit_units] == [200]
     with pytest.raises(PrError, match="no resources.stages block"):
         pr_inputs_from_report({k: v for k, v in report.items() if k != "resources"})
+
+
+def test_region_wider_than_a_clock_region_row_is_not_placeable(spec):
+    with pytest.raises(PrError, match="does not fit in 3 clock-region rows"):
+        size_region([StageCost(1, lut=60000, ff=1000)], spec, margin=0.2)
+    tall = size_region([StageCost(1, lut=30000, ff=1000)], spec, margin=0.0)
+    assert tall.columns["clb"] <= 44 and tall.height >= 2
+
+
+def test_pr_block_reports_why_instead_of_failing(tmp_path):
+    from flows.pr import pr_block
+
+    block = pr_block({"exits": []}, tmp_path)
+    assert list(block) == ["error"] and "no resources.stages block" in block["error"]
+    assert not any(tmp_path.iterdir())
