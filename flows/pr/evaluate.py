@@ -400,16 +400,27 @@ def plot_batch_sweep(result: PrResult, path: Path) -> Path:
     return path
 
 
-def write_pr_outputs(result: PrResult, out_dir: Path, stage_sources: dict[int, list[Path]] | None = None,
+def write_pr_outputs(result: PrResult, out_dir: Path, stage_manifests: dict[int, Path | dict] | None = None,
                      static_sources: list[Path] | None = None, run_vivado: bool = False) -> dict[str, Path]:
     """Write pr.json, pr_batch.png and dfx_project.tcl (+ the wrapper RTL) into out_dir; return the paths.
 
+    stage_manifests: {stage index: flows/stage_rtl ``stage.json``}; each region stage's core is then
+    wrapped as a reconfigurable module (rtl/stage_<k>/stage_rm_<k>.v). Without them the Tcl names
+    placeholder files rtl/stage_<k>/stage_rm_<k>.v. static_sources: e.g. the exit units' Verilog.
     run_vivado: run the Tcl with ``vivado -mode batch`` when vivado is on PATH.
     """
+    from .rm import rm_sources_from_manifests
     from .tcl import write_dfx_project
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    region_stages = result.mapping["pr"]["region_stages"]
+    stage_sources = None
+    if stage_manifests:
+        absent = [k for k in region_stages if k not in stage_manifests]
+        if absent:
+            raise PrError(f"no stage RTL manifest for region stage(s) {absent}; pass stage.json of every stage")
+        stage_sources = rm_sources_from_manifests({k: stage_manifests[k] for k in region_stages}, out_dir / "rtl")
     paths = {"json": out_dir / "pr.json", "plot": out_dir / "pr_batch.png"}
     tmp = paths["json"].with_suffix(".json.tmp")
     tmp.write_text(json.dumps(result.to_dict(), indent=2) + "\n")
@@ -420,7 +431,8 @@ def write_pr_outputs(result: PrResult, out_dir: Path, stage_sources: dict[int, l
     return paths
 
 
-def pr_block(report: dict, out_dir: str | Path, deadline_s: float | None = None, **options) -> dict:
+def pr_block(report: dict, out_dir: str | Path, deadline_s: float | None = None,
+             stage_manifests: dict[int, Path | dict] | None = None, **options) -> dict:
     """The report's ``pr`` block from a report dict (writing the outputs into out_dir).
 
     When PR cannot be evaluated (no resources yet, nothing fits, impossible bound) the block is
@@ -433,15 +445,15 @@ def pr_block(report: dict, out_dir: str | Path, deadline_s: float | None = None,
         board = options.pop("board", None) or load_board(board_name or "pynq-z2")
         result = evaluate_pr(stages, exit_units, rates, board, clock_mhz=report.get("clock_mhz"),
                              deadline_s=deadline_s, **options)
+        paths = write_pr_outputs(result, Path(out_dir), stage_manifests=stage_manifests)
     except PrError as exc:
         return {"error": str(exc)}
-    paths = write_pr_outputs(result, Path(out_dir))
     return {**result.to_dict(), "files": {k: str(v) for k, v in paths.items()}}
 
 
 def make_pr(report_json_path: str | Path, out_dir: str | Path, deadline_s: float | None = None,
             capacity_fraction: float = 1.0, region_budget: dict[str, float] | None = None,
-            margin: float = 0.2, board=None) -> PrResult:
+            margin: float = 0.2, board=None, stage_manifests: dict[int, Path | dict] | None = None) -> PrResult:
     """CLI entry: read report.json (after `make synth`), evaluate PR, write the outputs into out_dir."""
     from boards import load_board
 
@@ -453,5 +465,5 @@ def make_pr(report_json_path: str | Path, out_dir: str | Path, deadline_s: float
     board = board or load_board(board_name or "pynq-z2")
     result = evaluate_pr(stages, exit_units, rates, board, clock_mhz=report.get("clock_mhz"), deadline_s=deadline_s,
                          margin=margin, capacity_fraction=capacity_fraction, region_budget=region_budget)
-    write_pr_outputs(result, Path(out_dir))
+    write_pr_outputs(result, Path(out_dir), stage_manifests=stage_manifests)
     return result

@@ -189,6 +189,11 @@ def _bytes_of(shape: list[int] | None, element_bytes: int) -> int:
     return int(math.prod(shape) * element_bytes) if shape else 0
 
 
+def _stream_bytes(bits: int | None, word_bits: int = 32) -> int:
+    """Bytes one sample occupies on the 32-bit DMA stream."""
+    return int(math.ceil(bits / word_bits) * word_bits // 8) if bits else 0
+
+
 def pr_inputs_from_report(report: dict, element_bytes: int = 2):
     """(stages, exit_units, rates, board_name) from a report.json dict.
 
@@ -197,7 +202,8 @@ def pr_inputs_from_report(report: dict, element_bytes: int = 2):
     ``exits[*].exit_rate``; latency from ``sim.stages[*]`` / ``sim.exits[*]``
     ``latency_cycles`` (a number or {mean: ...}) else the resource record's
     ``latency_cycles``, else 1. DDR traffic per sample is the stage input and the
-    forwarded tensor (next stage's input) at ``element_bytes`` per element.
+    forwarded tensor (next stage's input) at ``element_bytes`` per element, or, when a ``sim.stages`` or
+    resources record has the core's port widths (``in_width``/``out_width`` bits), whole 32-bit DMA words.
     """
     res_stages = _records(report.get("resources"), "stages")
     if not res_stages:
@@ -219,6 +225,11 @@ def pr_inputs_from_report(report: dict, element_bytes: int = 2):
         if rec.get("ii_cycles") is not None:
             ii[int(rec["index"])] = float(rec["ii_cycles"])
     shapes = {int(s["index"]): s.get("input_shape") for s in report.get("stages") or []}
+    widths: dict[int, dict] = {}     # port widths in bits, when the stage RTL step recorded them
+    for rec in _records(sim, "stages") + res_stages:
+        for key in ("in_width", "out_width"):
+            if rec.get(key):
+                widths.setdefault(int(rec["index"]), {})[key] = int(rec[key])
     stages = []
     for r in sorted(res_stages, key=lambda r: r["index"]):
         k = int(r["index"])
@@ -226,7 +237,9 @@ def pr_inputs_from_report(report: dict, element_bytes: int = 2):
             index=k, lut=int(r["lut"]), ff=int(r["ff"]), dsp=int(r.get("dsp", 0)), bram=float(r.get("bram", 0)),
             latency_cycles=float(lat.get(k, r.get("latency_cycles") or 1)),
             ii_cycles=float(ii.get(k, r.get("ii_cycles") or 1)),
-            in_bytes=_bytes_of(shapes.get(k), element_bytes), out_bytes=_bytes_of(shapes.get(k + 1), element_bytes)))
+            in_bytes=_stream_bytes(widths.get(k, {}).get("in_width")) or _bytes_of(shapes.get(k), element_bytes),
+            out_bytes=(_stream_bytes(widths.get(k, {}).get("out_width")) if k in widths
+                       else _bytes_of(shapes.get(k + 1), element_bytes))))
     if len(stages) != len(rates.rates):
         raise PrError(f"report has resources for {len(stages)} stages but {len(rates.rates)} exit rates; "
                       "rerun `make synth` so both come from the same model")

@@ -133,3 +133,21 @@ def test_vivado_accepts_the_project(outputs):
     _, paths, out = outputs
     vivado = shutil.which("vivado")
     subprocess.run([vivado, "-mode", "batch", "-source", str(paths["tcl"]), "-nojournal"], cwd=out, check=True)
+
+
+def test_stage_manifests_become_reconfigurable_modules_in_the_tcl(tmp_path):
+    board = load_board("pynq-z2")
+    result = evaluate_pr(STAGES, [], [0.5, 0.45, 0.05], board, samples=2000, batch_sizes=[1, 16], batch_size=16,
+                         capacity_fraction=0.3)
+    core = [str(ROOT / "sim" / "pr" / "stage_core_model.v"), str(ROOT / "flows" / "stage_rtl" / "stream_shell.v")]
+    manifests = {k: {"top": "stage_core_model", "in_width": 40, "out_width": 72, "verilog_files": core}
+                 for k in (1, 2, 3)}
+    paths = write_pr_outputs(result, tmp_path, stage_manifests=manifests)
+    text = paths["tcl"].read_text()
+    for k in result.mapping["pr"]["region_stages"]:
+        wrapper = tmp_path / "rtl" / f"stage_{k}" / f"stage_rm_{k}.v"
+        assert wrapper.is_file() and "module stage_rm" in wrapper.read_text()
+        line = next(ln for ln in text.splitlines() if f"get_reconfig_modules stage_{k}]" in ln and "add_files" in ln)
+        assert str(wrapper.resolve()) in line and "axis_stage_adapter.v" in line and "stage_core_model.v" in line
+    with pytest.raises(Exception, match=r"no stage RTL manifest for region stage\(s\) \[3\]"):
+        write_pr_outputs(result, tmp_path / "again", stage_manifests={1: manifests[1], 2: manifests[2]})
