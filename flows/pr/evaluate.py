@@ -235,8 +235,10 @@ def evaluate_pr(stages: list[StageCost], exit_units: list[StageCost], exit_rates
                           f"{100 * margin:g} % margin); enlarge the region budget or split that stage")
         prs = [c for c in candidates if c["mapping"].is_pr]
         if not prs:
-            raise PrError(f"no partial-reconfiguration mapping fits {board.part}: {unplaceable[0]}; use a larger "
-                          "device, or smaller stage cores (e.g. HLS with a higher reuse factor)")
+            big = max(stages, key=lambda s: s.lut)
+            raise PrError(f"no partial-reconfiguration mapping fits {board.part}: {unplaceable[0]}; the largest "
+                          f"stage (stage {big.index}) alone has {big.lut:,} LUT. Use a larger device, or smaller "
+                          "stage cores (e.g. HLS with a higher reuse factor)")
         best = min(prs, key=lambda c: max(c["used"][r] / capacity[r] for r in RESOURCES))
         over = ", ".join(f"{r} {best['used'][r]:,.0f} > {capacity[r]:,.0f}" for r in RESOURCES
                          if best["used"][r] > capacity[r])

@@ -55,7 +55,8 @@ def size_region(stages: list[StageCost], spec: ReconfigSpec, margin: float, widt
     if best is None:
         raise PrError(f"a region for stages {[s.index for s in stages]} ({need['lut']:,.0f} LUT, {need['dsp']:g} DSP, "
                       f"{need['bram']:g} BRAM with {100 * margin:g} % margin) does not fit in "
-                      f"{spec.clock_region_rows} clock-region rows of {spec.columns_per_row} columns")
+                      f"{spec.clock_region_rows} clock-region rows of {spec.columns_per_row['clb']} CLB / "
+                      f"{spec.columns_per_row['dsp']} DSP / {spec.columns_per_row['bram']} BRAM columns")
     frames, h, cols = best
     provides = {"lut": cols["clb"] * spec.lut_per_clb_column * h, "ff": cols["clb"] * spec.ff_per_clb_column * h,
                 "dsp": cols["dsp"] * spec.dsp_per_column * h, "bram": cols["bram"] * spec.bram_per_column * h}

@@ -62,7 +62,7 @@ def test_dma_setup_is_paid_once_per_run():
     assert sim.latencies_s.tolist() == [6.0, 7.0, 8.0]
 
 
-# ---- the evaluation on example-scale figures (digits example: 3 stages, calibrated exit rates) ----
+# ---- the evaluation: small hand-made stages with the digits example's calibrated exit rates ----
 
 EXAMPLE = [StageCost(1, 3000, 2500, latency_cycles=12, in_bytes=128, out_bytes=128),
            StageCost(2, 8000, 6000, latency_cycles=15, in_bytes=128, out_bytes=96),
@@ -81,14 +81,14 @@ def example(board):
     return evaluate_pr(EXAMPLE, [], RATES, board, deadline_s=0.02, samples=4000, batch_sizes=SWEEP)
 
 
-def test_batched_beats_per_sample_tenfold_on_the_example(example):
+def test_batched_beats_per_sample_tenfold_with_the_example_exit_rates(example):
     per_sample, batched = example.schedule("per_sample"), example.schedule("batched")
     assert batched.throughput_samples_per_s >= 10 * per_sample.throughput_samples_per_s
     assert batched.reconfigs_per_1000 < per_sample.reconfigs_per_1000
     assert batched.energy_j_per_sample < per_sample.energy_j_per_sample
 
 
-def test_example_fits_at_once_and_still_evaluates_pr(example):
+def test_stages_that_fit_at_once_still_get_the_pr_alternative(example):
     assert example.all_resident_fits and example.mapping["chosen"]["name"] == "all_resident"
     assert example.mapping["pr"]["name"] in ("single_region", "mixed")
     assert "fit the" in example.notes[0] and "PR alternative" in example.notes[0]
@@ -131,3 +131,24 @@ def test_capacity_constrained_variant_chooses_a_pr_mapping_and_explains_break_ev
     assert "all_resident" not in [s.name for s in res.schedules]
     # one region doing every stage in turn cannot reach 80 % of the overlapped pipeline: the note says why
     assert res.break_even_batch is None and "never reaches" in res.break_even_note
+
+
+# Yosys synth_xilinx of the digits example's da4ml stage cores (fully parallel, II 1) and exit units,
+# measured with flows.yosys on the trained example; DMA bytes from the cores' port widths.
+MEASURED = [StageCost(1, 32118, 8980, latency_cycles=11, in_bytes=48, out_bytes=68),
+            StageCost(2, 53731, 14307, latency_cycles=11, in_bytes=48, out_bytes=56),
+            StageCost(3, 23278, 6702, latency_cycles=10, in_bytes=36, out_bytes=20)]
+EXIT_UNITS = [StageCost(k, 1263, 529) for k in (1, 2, 3)]
+
+
+def test_measured_example_cores_do_not_fit_the_xc7z020_and_the_error_names_stage_2(board):
+    with pytest.raises(PrError, match=r"no partial-reconfiguration mapping fits .*stage \(stage 2\) alone has 53,731 LUT"):
+        evaluate_pr(MEASURED, EXIT_UNITS, RATES, board, samples=2000, batch_sizes=[1, 16])
+
+
+def test_measured_example_on_a_larger_what_if_device_time_shares_one_region(board):
+    res = evaluate_pr(MEASURED, EXIT_UNITS, RATES, board, samples=4000, batch_sizes=SWEEP, capacity_fraction=1.5)
+    assert res.mapping["chosen"]["name"] == "single_region" and not res.all_resident_fits
+    assert res.region.bitstream_bytes > 2_000_000          # most of the fabric: ~16 ms over PCAP
+    per_sample, batched = res.schedule("per_sample"), res.schedule("batched")
+    assert batched.throughput_samples_per_s >= 10 * per_sample.throughput_samples_per_s
