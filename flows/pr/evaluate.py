@@ -372,7 +372,7 @@ def plot_batch_sweep(result: PrResult, path: Path) -> Path:
     b = [r["batch_size"] for r in result.sweep]
     tp = [r["throughput_samples_per_s"] for r in result.sweep]
     p99 = [r["p99_latency_s"] for r in result.sweep]
-    fig, ax = plt.subplots(figsize=(7, 4.2))
+    fig, ax = plt.subplots(figsize=(7, 4.8))
     ax.plot(b, tp, "o-", color="tab:blue", label="PR throughput")
     ref = result.resident_throughput
     if ref:
@@ -393,10 +393,10 @@ def plot_batch_sweep(result: PrResult, path: Path) -> Path:
     ax2.set_ylabel("p99 latency (s)", color="tab:red")
     lines = ax.get_legend_handles_labels()
     lines2 = ax2.get_legend_handles_labels()
-    ax.legend(lines[0] + lines2[0], lines[1] + lines2[1], fontsize=7, loc="lower right")
+    fig.legend(lines[0] + lines2[0], lines[1] + lines2[1], fontsize=7, loc="lower center", ncol=3, frameon=False)
     ax.set_title(f"{result.board}: {result.mapping['pr']['name']} mapping, reconfiguration "
                  f"{1e3 * result.reconfig_seconds:.2f} ms ({result.port.upper()})", fontsize=9)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.12, 1, 1))
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
