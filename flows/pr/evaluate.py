@@ -407,8 +407,8 @@ def write_pr_outputs(result: PrResult, out_dir: Path, stage_manifests: dict[int,
     """Write pr.json, pr_batch.png and dfx_project.tcl (+ the wrapper RTL) into out_dir; return the paths.
 
     stage_manifests: {stage index: flows/stage_rtl ``stage.json``}; each region stage's core is then
-    wrapped as a reconfigurable module (rtl/stage_<k>/stage_rm_<k>.v). Without them the Tcl names
-    placeholder files rtl/stage_<k>/stage_rm_<k>.v. exit_unit: a ``flows.pr.static.StaticExitUnit`` (one
+    wrapped as a reconfigurable module (rtl/stage_<k>/stage_rm_<k>.v), each resident one as a static
+    module (rtl/stage_<k>/stage_res_<k>.v). Without them the Tcl names those files as placeholders. exit_unit: a ``flows.pr.static.StaticExitUnit`` (one
     generated exit unit shared by the region's stages; its decision is appended to every result).
     run_vivado: run the Tcl with ``vivado -mode batch`` when vivado is on PATH.
     """
@@ -417,13 +417,14 @@ def write_pr_outputs(result: PrResult, out_dir: Path, stage_manifests: dict[int,
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    region_stages = result.mapping["pr"]["region_stages"]
+    needed = result.mapping["pr"]["static_stages"] + result.mapping["pr"]["region_stages"]
     stage_sources = None
     if stage_manifests:
-        absent = [k for k in region_stages if k not in stage_manifests]
+        absent = [k for k in needed if k not in stage_manifests]
         if absent:
-            raise PrError(f"no stage RTL manifest for region stage(s) {absent}; pass stage.json of every stage")
-        stage_sources = rm_sources_from_manifests({k: stage_manifests[k] for k in region_stages}, out_dir / "rtl")
+            raise PrError(f"no stage RTL manifest for stage(s) {sorted(absent)}; pass stage.json of every stage")
+        stage_sources = rm_sources_from_manifests({k: stage_manifests[k] for k in needed}, out_dir / "rtl",
+                                                  resident=tuple(result.mapping["pr"]["static_stages"]))
     paths = {"json": out_dir / "pr.json", "plot": out_dir / "pr_batch.png"}
     tmp = paths["json"].with_suffix(".json.tmp")
     tmp.write_text(json.dumps(result.to_dict(), indent=2) + "\n")

@@ -50,8 +50,12 @@ endmodule
 
 
 def write_stage_rm(index: int, core_top: str, in_width: int, out_width: int, core_files: list[Path],
-                   out_dir: Path, core_params: dict[str, int] | None = None, data_w: int = DATA_W) -> list[Path]:
+                   out_dir: Path, core_params: dict[str, int] | None = None, data_w: int = DATA_W,
+                   resident: bool = False) -> list[Path]:
     """Write ``stage_rm_<index>.v`` (module stage_rm) into out_dir; return every file the module needs.
+
+    resident: the same wrapper as a static module ``stage_res_<index>`` (file ``stage_res_<index>.v``)
+    for a stage that stays resident in a mixed mapping.
 
     core_top: a stage core with ports clk, rst, s_axis_tdata[in_width], s_axis_tvalid/tready,
     m_axis_tdata[out_width], m_axis_tvalid/tready (flows/stage_rtl's streaming top).
@@ -66,21 +70,24 @@ def write_stage_rm(index: int, core_top: str, in_width: int, out_width: int, cor
         params = " #(" + ", ".join(f".{k}({v})" for k, v in core_params.items()) + ")"
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"stage_rm_{index}.v"
+    module = f"stage_res_{index}" if resident else RM_MODULE
+    path = out_dir / (f"{module}.v" if resident else f"stage_rm_{index}.v")
     path.write_text(TEMPLATE.format(index=index, core=core_top, in_w=in_width, out_w=out_width, data_w=data_w,
-                                    rm=RM_MODULE, params=params))
+                                    rm=module, params=params))
     return [path, ADAPTER, *[Path(f) for f in core_files]]
 
 
-def rm_sources_from_manifests(manifests: dict[int, Path | dict], out_dir: Path) -> dict[int, list[Path]]:
-    """Write the stage_rm wrapper of each stage from its flows/stage_rtl manifest (``stage.json``
-    path or dict); return {stage index: absolute source files} for the DFX Tcl."""
+def rm_sources_from_manifests(manifests: dict[int, Path | dict], out_dir: Path,
+                              resident: tuple[int, ...] = ()) -> dict[int, list[Path]]:
+    """Write the stage_rm wrapper of each stage (stage_res_<k> for the ``resident`` ones) from its
+    flows/stage_rtl manifest (``stage.json`` path or dict); return {stage index: absolute source files}."""
     import json
 
     sources = {}
     for k, manifest in sorted(manifests.items()):
         m = json.loads(Path(manifest).read_text()) if not isinstance(manifest, dict) else manifest
         files = write_stage_rm(k, m["top"], int(m["in_width"]), int(m["out_width"]),
-                               [Path(f) for f in m["verilog_files"]], Path(out_dir) / f"stage_{k}")
+                               [Path(f) for f in m["verilog_files"]], Path(out_dir) / f"stage_{k}",
+                               resident=k in resident)
         sources[k] = [Path(f).resolve() for f in files]
     return sources

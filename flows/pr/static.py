@@ -1,5 +1,7 @@
-"""The static stream path of the DFX design: DMA -> region (decoupler + stage_rm) -> exit tap
-(+ exit unit) -> DMA, written as ``pr_static_path.v`` from one template."""
+"""The static stream paths of the DFX design, written as ``pr_static_path.v`` from one template:
+DMA -> region (decoupler + stage_rm) -> exit tap (+ exit unit) -> DMA, and for each stage that
+stays resident (mixed mapping) DMA -> stage_res_<k> -> exit tap (+ its exit unit) -> DMA.
+``thr_sel`` picks whose exit threshold ``thr_we`` writes: 0 the region's, k resident stage k's."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -38,8 +40,9 @@ module pr_static_path #(
     input rst,
     input decouple_req,
     output decouple_ack,
-    input thr_we,                 // write the exit threshold of the stage now loaded
-    input [THR_W-1:0] thr_data,
+    input thr_we,                 // write an exit threshold (the loaded stage's when thr_sel = 0)
+    input [2:0] thr_sel,
+    input [THR_W-1:0] thr_data,{resident_ports}
     input [DATA_W-1:0] s_axis_tdata,
     input s_axis_tvalid,
     output s_axis_tready,
@@ -51,6 +54,7 @@ module pr_static_path #(
 );
     wire [DATA_W-1:0] r_tdata;
     wire r_tvalid, r_tready, r_tlast;
+    wire region_thr_we = thr_we && thr_sel == 3'd0;
 
     pr_region_wrapper #(.DATA_W(DATA_W)) u_region (
         .clk(clk), .rst(rst), .decouple_req(decouple_req), .decouple_ack(decouple_ack),
@@ -61,49 +65,83 @@ module pr_static_path #(
 """
 
 WITH_EXIT = """
-    wire [{logit_w}-1:0] eu_s_tdata;
-    wire [{dec_w}-1:0] eu_m_tdata;
-    wire eu_s_tvalid, eu_s_tready, eu_m_tvalid, eu_m_tready;
+    wire [{logit_w}-1:0] {p}eu_s_tdata;
+    wire [{dec_w}-1:0] {p}eu_m_tdata;
+    wire {p}eu_s_tvalid, {p}eu_s_tready, {p}eu_m_tvalid, {p}eu_m_tready;
 
-    pr_exit_tap #(.DATA_W(DATA_W), .LOGIT_W({logit_w}), .DEC_W({dec_w})) u_tap (
+    pr_exit_tap #(.DATA_W(DATA_W), .LOGIT_W({logit_w}), .DEC_W({dec_w})) u_{p}tap (
         .clk(clk), .rst(rst),
-        .s_axis_tdata(r_tdata), .s_axis_tvalid(r_tvalid), .s_axis_tready(r_tready), .s_axis_tlast(r_tlast),
-        .m_axis_tdata(m_axis_tdata), .m_axis_tvalid(m_axis_tvalid), .m_axis_tready(m_axis_tready),
-        .m_axis_tlast(m_axis_tlast),
-        .eu_s_tdata(eu_s_tdata), .eu_s_tvalid(eu_s_tvalid), .eu_s_tready(eu_s_tready),
-        .eu_m_tdata(eu_m_tdata), .eu_m_tvalid(eu_m_tvalid), .eu_m_tready(eu_m_tready)
+        .s_axis_tdata({src}_tdata), .s_axis_tvalid({src}_tvalid), .s_axis_tready({src}_tready),
+        .s_axis_tlast({src}_tlast),
+        .m_axis_tdata({dst}_tdata), .m_axis_tvalid({dst}_tvalid), .m_axis_tready({dst}_tready),
+        .m_axis_tlast({dst}_tlast),
+        .eu_s_tdata({p}eu_s_tdata), .eu_s_tvalid({p}eu_s_tvalid), .eu_s_tready({p}eu_s_tready),
+        .eu_m_tdata({p}eu_m_tdata), .eu_m_tvalid({p}eu_m_tvalid), .eu_m_tready({p}eu_m_tready)
     );
 
-    {eu_top} u_exit (
+    {eu_top} u_{p}exit (
         .clk(clk), .rst(rst),
-        .s_axis_tdata(eu_s_tdata), .s_axis_tvalid(eu_s_tvalid), .s_axis_tready(eu_s_tready),
-        .m_axis_tdata(eu_m_tdata), .m_axis_tvalid(eu_m_tvalid), .m_axis_tready(eu_m_tready),
-        .thr_we(thr_we), .thr_data(thr_data)
+        .s_axis_tdata({p}eu_s_tdata), .s_axis_tvalid({p}eu_s_tvalid), .s_axis_tready({p}eu_s_tready),
+        .m_axis_tdata({p}eu_m_tdata), .m_axis_tvalid({p}eu_m_tvalid), .m_axis_tready({p}eu_m_tready),
+        .thr_we({thr_we}), .thr_data(thr_data)
     );
-endmodule
 """
 
 WITHOUT_EXIT = """
-    // no exit unit given: results go to the DMA as they are (thr_we / thr_data unused)
-    assign m_axis_tdata = r_tdata;
-    assign m_axis_tvalid = r_tvalid;
-    assign r_tready = m_axis_tready;
-    assign m_axis_tlast = r_tlast;
-endmodule
+    // no exit unit given: results go to the DMA as they are
+    assign {dst}_tdata = {src}_tdata;
+    assign {dst}_tvalid = {src}_tvalid;
+    assign {src}_tready = {dst}_tready;
+    assign {dst}_tlast = {src}_tlast;
+"""
+
+RESIDENT_PORTS = """
+    input [DATA_W-1:0] res{k}_s_axis_tdata,
+    input res{k}_s_axis_tvalid,
+    output res{k}_s_axis_tready,
+    input res{k}_s_axis_tlast,
+    output [DATA_W-1:0] res{k}_m_axis_tdata,
+    output res{k}_m_axis_tvalid,
+    input res{k}_m_axis_tready,
+    output res{k}_m_axis_tlast,"""
+
+RESIDENT = """
+    // resident stage {k}: its own DMA stream, core and exit unit
+    wire [DATA_W-1:0] res{k}_tdata;
+    wire res{k}_tvalid, res{k}_tready, res{k}_tlast;
+    stage_res_{k} #(.DATA_W(DATA_W)) u_res{k} (
+        .clk(clk), .rst(rst),
+        .s_axis_tdata(res{k}_s_axis_tdata), .s_axis_tvalid(res{k}_s_axis_tvalid),
+        .s_axis_tready(res{k}_s_axis_tready), .s_axis_tlast(res{k}_s_axis_tlast),
+        .m_axis_tdata(res{k}_tdata), .m_axis_tvalid(res{k}_tvalid), .m_axis_tready(res{k}_tready),
+        .m_axis_tlast(res{k}_tlast)
+    );
 """
 
 
-def write_static_path(out_dir: Path, exit_unit: StaticExitUnit | None = None, data_w: int = DATA_W) -> list[Path]:
-    """Write pr_static_path.v into out_dir; return it with every static source it needs."""
+def write_static_path(out_dir: Path, exit_unit: StaticExitUnit | None = None, resident: tuple[int, ...] = (),
+                      data_w: int = DATA_W) -> list[Path]:
+    """Write pr_static_path.v into out_dir; return it with every static source it needs.
+
+    resident: stages that stay resident (each needs a module stage_res_<k>, see flows.pr.rm)."""
     if exit_unit is not None and exit_unit.decision_width > data_w:
         raise ValueError(f"exit decision ({exit_unit.decision_width} bits) is wider than the {data_w}-bit stream; "
                          "widen the DMA stream or use a narrower confidence")
+    if any(not 1 <= k <= 7 for k in resident):
+        raise ValueError(f"resident stages {list(resident)}: thr_sel addresses stages 1..7")
     text = HEADER.format(data_w=data_w, thr_w=exit_unit.threshold_width if exit_unit else 1,
-                         tail="pr_exit_tap + exit unit" if exit_unit else "(no exit unit)")
-    if exit_unit:
-        text += WITH_EXIT.format(logit_w=exit_unit.logit_width, dec_w=exit_unit.decision_width, eu_top=exit_unit.top)
-    else:
-        text += WITHOUT_EXIT
+                         tail="pr_exit_tap + exit unit" if exit_unit else "(no exit unit)",
+                         resident_ports="".join(RESIDENT_PORTS.format(k=k) for k in resident))
+    paths = [("", "r", "m_axis", "region_thr_we")] + [
+        (f"res{k}_", f"res{k}", f"res{k}_m_axis", f"thr_we && thr_sel == 3'd{k}") for k in resident]
+    text += "".join(RESIDENT.format(k=k) for k in resident)
+    for prefix, src, dst, thr_we in paths:
+        if exit_unit:
+            text += WITH_EXIT.format(logit_w=exit_unit.logit_width, dec_w=exit_unit.decision_width,
+                                     eu_top=exit_unit.top, p=prefix, src=src, dst=dst, thr_we=thr_we)
+        else:
+            text += WITHOUT_EXIT.format(src=src, dst=dst)
+    text += "endmodule\n"
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "pr_static_path.v"

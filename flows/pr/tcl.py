@@ -48,14 +48,39 @@ def pblock_ranges(region) -> list[str]:
 
 def dfx_tcl(part: str, stages: list[int], region, name: str = "dfx_stages",
             stage_sources: dict[int, list[str]] | None = None, static_sources: list[str] | None = None,
-            clock_mhz: float = 100.0, data_w: int = DATA_W) -> str:
-    """The project Tcl as text. Paths are relative to the script's folder unless absolute."""
+            clock_mhz: float = 100.0, data_w: int = DATA_W, resident: tuple[int, ...] = (),
+            resident_sources: dict[int, list[str]] | None = None) -> str:
+    """The project Tcl as text. Paths are relative to the script's folder unless absolute.
+
+    resident: stages that stay resident (mixed mapping), each with its own AXI DMA and static
+    module stage_res_<k> (resident_sources, default rtl/stage_<k>/stage_res_<k>.v)."""
+    resident_sources = resident_sources or {k: [f"rtl/stage_{k}/stage_res_{k}.v"] for k in resident}
     stage_sources = stage_sources or {k: [f"rtl/stage_{k}/stage_rm_{k}.v"] for k in stages}
     missing = [k for k in stages if not stage_sources.get(k)]
     if missing:
         raise ValueError(f"no Verilog sources for stage(s) {missing}; pass stage_sources for every stage")
     static = ["rtl/dfx_top.v", *(static_sources or ["rtl/pr_static_path.v", "rtl/pr_decoupler.v",
                                                    "rtl/pr_region_wrapper.v", "rtl/pr_exit_tap.v"])]
+    for k in resident:
+        static += [f for f in resident_sources[k] if f not in static]
+    busif = ":".join(["to_region", "from_region", *[f"res{k}_{d}" for k in resident for d in ("to", "from")]])
+    resident_bd = []
+    for k in resident:
+        resident_bd += [
+            f"create_bd_cell -type ip -vlnv xilinx.com:ip:axi_dma dma_res{k}",
+            "set_property -dict [list CONFIG.c_include_sg {0} CONFIG.c_sg_length_width {26} "
+            f"CONFIG.c_m_axis_mm2s_tdata_width {{{data_w}}} CONFIG.c_s_axis_s2mm_tdata_width {{{data_w}}}] "
+            f"[get_bd_cells dma_res{k}]",
+            f"apply_bd_automation -rule xilinx.com:bd_rule:axi4 -config {{Master /ps7/M_AXI_GP0 Clk Auto}} "
+            f"[get_bd_intf_pins dma_res{k}/S_AXI_LITE]",
+            f"apply_bd_automation -rule xilinx.com:bd_rule:axi4 -config {{Slave /ps7/S_AXI_HP0 Clk Auto}} "
+            f"[get_bd_intf_pins dma_res{k}/M_AXI_MM2S]",
+            f"apply_bd_automation -rule xilinx.com:bd_rule:axi4 -config {{Slave /ps7/S_AXI_HP0 Clk Auto}} "
+            f"[get_bd_intf_pins dma_res{k}/M_AXI_S2MM]",
+            f"create_bd_intf_port -mode Master -vlnv xilinx.com:interface:axis_rtl:1.0 res{k}_to",
+            f"create_bd_intf_port -mode Slave -vlnv xilinx.com:interface:axis_rtl:1.0 res{k}_from",
+            f"connect_bd_intf_net [get_bd_intf_pins dma_res{k}/M_AXIS_MM2S] [get_bd_intf_ports res{k}_to]",
+            f"connect_bd_intf_net [get_bd_intf_ports res{k}_from] [get_bd_intf_pins dma_res{k}/S_AXIS_S2MM]"]
     rm = {k: f"stage_{k}" for k in stages}
     cfg = {k: f"config_stage_{k}" for k in stages}
     t = [
@@ -93,7 +118,8 @@ def dfx_tcl(part: str, stages: list[int], region, name: str = "dfx_stages",
         "connect_bd_intf_net [get_bd_intf_ports from_region] [get_bd_intf_pins dma/S_AXIS_S2MM]",
         "create_bd_port -dir O -type clk pl_clk",
         "connect_bd_net [get_bd_pins ps7/FCLK_CLK0] [get_bd_ports pl_clk]",
-        "set_property CONFIG.ASSOCIATED_BUSIF {to_region:from_region} [get_bd_ports pl_clk]",
+        *resident_bd,
+        f"set_property CONFIG.ASSOCIATED_BUSIF {{{busif}}} [get_bd_ports pl_clk]",
         "create_bd_port -dir O -from 0 -to 0 -type rst pl_reset",
         "connect_bd_net [get_bd_pins [get_bd_cells rst_ps7*]/peripheral_reset] [get_bd_ports pl_reset]",
         "create_bd_port -dir O -from 0 -to 0 decouple_req",
@@ -159,10 +185,35 @@ def dfx_tcl(part: str, stages: list[int], region, name: str = "dfx_stages",
     return "\n".join(t) + "\n"
 
 
+RESIDENT_WIRES = """
+    wire [DATA_W-1:0] res{k}_to_tdata, res{k}_from_tdata;
+    wire res{k}_to_tvalid, res{k}_to_tready, res{k}_to_tlast, res{k}_from_tvalid, res{k}_from_tready, res{k}_from_tlast;"""
+RESIDENT_BD = """
+        .res{k}_to_tdata(res{k}_to_tdata), .res{k}_to_tvalid(res{k}_to_tvalid), .res{k}_to_tready(res{k}_to_tready),
+        .res{k}_to_tlast(res{k}_to_tlast), .res{k}_to_tkeep(),
+        .res{k}_from_tdata(res{k}_from_tdata), .res{k}_from_tvalid(res{k}_from_tvalid),
+        .res{k}_from_tready(res{k}_from_tready), .res{k}_from_tlast(res{k}_from_tlast),
+        .res{k}_from_tkeep({{(DATA_W/8){{1'b1}}}}),"""
+RESIDENT_PATH = """
+        .res{k}_s_axis_tdata(res{k}_to_tdata), .res{k}_s_axis_tvalid(res{k}_to_tvalid),
+        .res{k}_s_axis_tready(res{k}_to_tready), .res{k}_s_axis_tlast(res{k}_to_tlast),
+        .res{k}_m_axis_tdata(res{k}_from_tdata), .res{k}_m_axis_tvalid(res{k}_from_tvalid),
+        .res{k}_m_axis_tready(res{k}_from_tready), .res{k}_m_axis_tlast(res{k}_from_tlast),"""
+
+
+def dfx_top_verilog(data_w: int, thr_w: int, resident: tuple[int, ...] = ()) -> str:
+    """dfx_top.v: the block design wrapper beside pr_static_path (one DMA stream per resident stage)."""
+    return DFX_TOP.format(data_w=data_w, thr_w=thr_w,
+                          resident_wires="".join(RESIDENT_WIRES.format(k=k) for k in resident),
+                          resident_bd="".join(RESIDENT_BD.format(k=k) for k in resident),
+                          resident_path="".join(RESIDENT_PATH.format(k=k) for k in resident))
+
+
 DFX_TOP = """`timescale 1ns / 1ps
 // Top of the DFX design (generated by flows.pr.tcl): the static block design (PS7, AXI DMA,
 // GPIOs) and the stream path pr_static_path, whose cell u_region/u_rm is the reconfigurable
-// partition. Software writes the exit threshold as thr_word = {{toggle bit 31, code}}.
+// partition. Software writes an exit threshold as thr_word = {{toggle bit 31, target [30:28]
+// (0: the region's stage, k: resident stage k), code}}.
 module dfx_top (
     inout [14:0] DDR_addr, inout [2:0] DDR_ba, inout DDR_cas_n, inout DDR_ck_n, inout DDR_ck_p,
     inout DDR_cke, inout DDR_cs_n, inout [3:0] DDR_dm, inout [31:0] DDR_dq, inout [3:0] DDR_dqs_n,
@@ -177,7 +228,7 @@ module dfx_top (
     wire [31:0] thr_word;
     wire [DATA_W-1:0] to_region_tdata, from_region_tdata;
     wire to_region_tvalid, to_region_tready, to_region_tlast;
-    wire from_region_tvalid, from_region_tready, from_region_tlast;
+    wire from_region_tvalid, from_region_tready, from_region_tlast;{resident_wires}
     reg thr_toggle;
     always @(posedge clk) thr_toggle <= thr_word[31];
 
@@ -189,7 +240,7 @@ module dfx_top (
         .FIXED_IO_mio(FIXED_IO_mio), .FIXED_IO_ps_clk(FIXED_IO_ps_clk), .FIXED_IO_ps_porb(FIXED_IO_ps_porb),
         .FIXED_IO_ps_srstb(FIXED_IO_ps_srstb),
         .pl_clk(clk), .pl_reset(rst), .decouple_req(decouple_req), .decouple_ack(decouple_ack),
-        .thr_word(thr_word),
+        .thr_word(thr_word),{resident_bd}
         .to_region_tdata(to_region_tdata), .to_region_tvalid(to_region_tvalid),
         .to_region_tready(to_region_tready), .to_region_tlast(to_region_tlast), .to_region_tkeep(),
         .from_region_tdata(from_region_tdata), .from_region_tvalid(from_region_tvalid),
@@ -199,7 +250,7 @@ module dfx_top (
 
     pr_static_path #(.DATA_W(DATA_W), .THR_W(THR_W)) u_path (
         .clk(clk), .rst(rst[0]), .decouple_req(decouple_req[0]), .decouple_ack(decouple_ack[0]),
-        .thr_we(thr_word[31] ^ thr_toggle), .thr_data(thr_word[THR_W-1:0]),
+        .thr_we(thr_word[31] ^ thr_toggle), .thr_sel(thr_word[30:28]), .thr_data(thr_word[THR_W-1:0]),{resident_path}
         .s_axis_tdata(to_region_tdata), .s_axis_tvalid(to_region_tvalid), .s_axis_tready(to_region_tready),
         .s_axis_tlast(to_region_tlast),
         .m_axis_tdata(from_region_tdata), .m_axis_tvalid(from_region_tvalid), .m_axis_tready(from_region_tready),
@@ -221,17 +272,20 @@ def write_dfx_project(result, out_dir: Path, stage_sources: dict[int, list[Path]
     rtl = out_dir / "rtl"
     rtl.mkdir(parents=True, exist_ok=True)
     static = []
-    for f in write_static_path(rtl, exit_unit):
+    for f in write_static_path(rtl, exit_unit, tuple(result.mapping["pr"]["static_stages"])):
         local = rtl / f.name
         if f.resolve() != local.resolve():
             shutil.copyfile(f, local)
         static.append(f"rtl/{f.name}")
     thr_w = exit_unit.threshold_width if exit_unit else 1
-    (rtl / "dfx_top.v").write_text(DFX_TOP.format(data_w=DATA_W, thr_w=thr_w))
+    resident = tuple(result.mapping["pr"]["static_stages"])
+    (rtl / "dfx_top.v").write_text(dfx_top_verilog(DATA_W, thr_w, resident))
     stages = list(result.mapping["pr"]["region_stages"])
-    text = dfx_tcl(result.part, stages, result.region,
-                   stage_sources={k: [str(p) for p in v] for k, v in stage_sources.items()} if stage_sources else None,
-                   static_sources=static, clock_mhz=result.clock_mhz)
+    region_sources = {k: [str(p) for p in v] for k, v in (stage_sources or {}).items() if k in stages}
+    res_sources = {k: [str(p) for p in v] for k, v in (stage_sources or {}).items() if k in resident}
+    text = dfx_tcl(result.part, stages, result.region, stage_sources=region_sources or None,
+                   static_sources=static, clock_mhz=result.clock_mhz, resident=resident,
+                   resident_sources=res_sources or None)
     path = out_dir / "dfx_project.tcl"
     path.write_text(text)
     vivado = find_vendor_tools().vivado

@@ -43,6 +43,7 @@ async def decisions_follow_every_result_across_a_reconfiguration(dut):
 
     dut.decouple_req.value = 0
     dut.thr_we.value = 0
+    dut.thr_sel.value = 0
     dut.thr_data.value = thr0
     dut.rst.value = 1
     await ClockCycles(dut.clk, 3)

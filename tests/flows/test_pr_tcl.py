@@ -100,32 +100,67 @@ def test_missing_stage_sources_are_rejected():
         dfx_tcl("xc7z020clg400-1", [1, 2, 3], region, stage_sources={1: ["a.v"], 2: ["b.v"]})
 
 
-def test_outputs_are_written_and_the_generated_top_lints(outputs, tmp_path):
-    """dfx_top + the static path (no exit unit here) elaborate against a stub of the block design."""
-    _, paths, out = outputs
-    assert paths["json"].is_file() and paths["plot"].stat().st_size > 10_000
+def lint_top(out: Path, tmp_path: Path, extra: list[Path]) -> None:
+    """dfx_top + the static path elaborate (verilator -Wall) against a stub of the block design."""
     top = out / "rtl" / "dfx_top.v"
     stub = tmp_path / "static_bd_wrapper.v"
     ports = re.search(r"static_bd_wrapper u_static \((.*?)\);", top.read_text(), re.S).group(1)
     names = re.findall(r"\.(\w+)\(", ports)
-    widths = {"DDR_addr": "[14:0]", "DDR_ba": "[2:0]", "DDR_dm": "[3:0]", "DDR_dq": "[31:0]", "DDR_dqs_n": "[3:0]",
-              "DDR_dqs_p": "[3:0]", "FIXED_IO_mio": "[53:0]", "to_region_tdata": "[31:0]",
-              "from_region_tdata": "[31:0]", "to_region_tkeep": "[3:0]", "from_region_tkeep": "[3:0]",
-              "pl_reset": "[0:0]", "decouple_req": "[0:0]", "decouple_ack": "[0:0]", "thr_word": "[31:0]"}
-    inputs = {"to_region_tready", "from_region_tdata", "from_region_tvalid", "from_region_tlast",
-              "from_region_tkeep", "decouple_ack"}
 
     def direction(n: str) -> str:
-        return "inout" if n.startswith(("DDR", "FIXED")) else "input" if n in inputs else "output"
+        if n.startswith(("DDR", "FIXED")):
+            return "inout"
+        into_bd = ("from" in n and not n.endswith("tready")) or ("_to" in n and n.endswith("tready"))
+        return "input" if into_bd or n == "decouple_ack" else "output"
+
+    def width(n: str) -> str:
+        fixed = {"DDR_addr": "[14:0]", "DDR_ba": "[2:0]", "DDR_dm": "[3:0]", "DDR_dq": "[31:0]",
+                 "DDR_dqs_n": "[3:0]", "DDR_dqs_p": "[3:0]", "FIXED_IO_mio": "[53:0]", "thr_word": "[31:0]",
+                 "pl_reset": "[0:0]", "decouple_req": "[0:0]", "decouple_ack": "[0:0]"}
+        return fixed.get(n, "[31:0]" if n.endswith("tdata") else "[3:0]" if n.endswith("tkeep") else "")
 
     stub.write_text("`timescale 1ns / 1ps\nmodule static_bd_wrapper (\n" + ",\n".join(
-        f"    {direction(n)} {widths.get(n, '')} {n}" for n in names) + "\n);\nendmodule\n")
+        f"    {direction(n)} {width(n)} {n}" for n in names) + "\n);\nendmodule\n")
     root = setup_verilator()
     proc = subprocess.run([str(root / "bin" / "verilator"), "--lint-only", "-Wall", "-Wno-PINCONNECTEMPTY",
                            "-Wno-DECLFILENAME", "-Wno-UNUSED", "-Wno-UNDRIVEN", "--top-module", "dfx_top",
-                           *map(str, sorted((out / "rtl").glob("*.v"))), str(stub),
-                           str(ROOT / "sim" / "pr" / "stage_rm_model.v")], capture_output=True, text=True)
+                           *map(str, sorted((out / "rtl").rglob("*.v"))), str(stub), *map(str, extra)],
+                          capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+def test_outputs_are_written_and_the_generated_top_lints(outputs, tmp_path):
+    _, paths, out = outputs
+    assert paths["json"].is_file() and paths["plot"].stat().st_size > 10_000
+    lint_top(out, tmp_path, [ROOT / "sim" / "pr" / "stage_rm_model.v"])
+
+
+def test_mixed_mapping_gives_the_resident_stage_its_own_dma_and_module(tmp_path):
+    board = load_board("pynq-z2")
+    result = evaluate_pr(STAGES, [], [0.5, 0.45, 0.05], board, samples=2000, batch_sizes=[1, 64], batch_size=64)
+    assert result.mapping["pr"]["name"] == "mixed" and result.mapping["pr"]["static_stages"] == [1]
+    core = [str(ROOT / "sim" / "pr" / "stage_core_model.v"), str(ROOT / "flows" / "stage_rtl" / "stream_shell.v")]
+    manifests = {k: {"top": "stage_core_model", "in_width": 40, "out_width": 72, "verilog_files": core}
+                 for k in (1, 2, 3)}
+    from exit_unit.generate import write_unit
+    from exit_unit.reference import config_for_exit
+    from flows.pr.static import StaticExitUnit
+    from frontend.fixedpoint import FixedFormat
+
+    unit = write_unit(config_for_exit(4, FixedFormat(16, 9, True), "margin"), "parallel", tmp_path / "eu")
+    out = tmp_path / "pr"
+    paths = write_pr_outputs(result, out, stage_manifests=manifests, exit_unit=StaticExitUnit.from_generated(unit))
+    text = paths["tcl"].read_text()
+    assert (out / "rtl" / "pr_static_path.v").read_text().count(f"{unit.top} u_") == 2   # region + resident
+    assert "create_bd_cell -type ip -vlnv xilinx.com:ip:axi_dma dma_res1" in text
+    assert "res1_to" in text and "stage_res_1.v" in text
+    assert "create_reconfig_module -name stage_1 " not in text
+    assert "module stage_res_1" in (out / "rtl" / "stage_1" / "stage_res_1.v").read_text()
+    # the RM wrappers (module stage_rm) are not part of the static top: lint only the static side
+    for rm in (out / "rtl").rglob("stage_rm_*.v"):
+        rm.unlink()
+    lint_top(out, tmp_path, [ROOT / "sim" / "pr" / "stage_rm_model.v", ROOT / "flows" / "pr" / "rtl" / "axis_stage_adapter.v",
+                             *map(Path, core)])
 
 
 @pytest.mark.skipif(find_vendor_tools().vivado is None, reason="vivado not on PATH")
@@ -150,7 +185,7 @@ def test_stage_manifests_become_reconfigurable_modules_in_the_tcl(tmp_path):
         assert wrapper.is_file() and "module stage_rm" in wrapper.read_text()
         line = next(ln for ln in text.splitlines() if f"get_reconfig_modules stage_{k}]" in ln and "add_files" in ln)
         assert str(wrapper.resolve()) in line and "axis_stage_adapter.v" in line and "stage_core_model.v" in line
-    with pytest.raises(Exception, match=r"no stage RTL manifest for region stage\(s\) \[3\]"):
+    with pytest.raises(Exception, match=r"no stage RTL manifest for stage\(s\) \[3\]"):
         write_pr_outputs(result, tmp_path / "again", stage_manifests={1: manifests[1], 2: manifests[2]})
 
 
