@@ -27,6 +27,7 @@ from .saif import read_saif
 
 TB_DIR = Path(__file__).resolve().parent
 MEASURED = ("early_exit", "exits_off")
+DA4ML_PRIMITIVES = ("shift_adder", "negative", "mux", "multiplier", "lookup_table")
 
 
 @dataclass
@@ -42,7 +43,9 @@ class ScenarioResult:
     exit_at: np.ndarray         # per sample, 0 if lost
     latency: np.ndarray         # per sample, cycles from input accepted to result valid (-1 if lost)
     expected_exit: np.ndarray
+    predicted: np.ndarray       # per sample, the class the hardware returned (-1 if lost)
     energy: RunEnergy | None = None
+    accuracy: float | None = None  # against the labels, when given
 
     @property
     def mean_latency(self) -> float:
@@ -56,7 +59,7 @@ class ScenarioResult:
     def to_dict(self) -> dict:
         return {"mean_latency_cycles": self.mean_latency, "throughput_samples_per_cycle": self.throughput,
                 "energy_nj_per_sample": self.energy.per_sample_nj if self.energy else None,
-                "cycles": self.cycles}
+                "cycles": self.cycles, "accuracy": self.accuracy}
 
 
 @dataclass
@@ -120,8 +123,8 @@ class SimResult:
         d = self.to_dict()
         on, off = d["early_exit"], d["exits_off"]
 
-        def nj(v):
-            return "-" if v is None else f"{v:.2f}"
+        def nj(v, fmt=".2f"):
+            return "-" if v is None else format(v, fmt)
 
         lines = ["## Pipeline simulation", "",
                  f"{self.samples} samples on {self.simulator}, back to back; {d['mismatches']} mismatches against "
@@ -131,13 +134,14 @@ class SimResult:
                  "|---:|---:|---:|---:|---:|---:|"]
         for e in self.exits:
             lat = e["latency_cycles"]
-            lines.append(f"| {e['index']} | {e['samples']} | {lat['min']} | {lat['mean']:.1f} | {lat['max']} | "
-                         f"{nj(e['energy_nj'])} |")
-        lines += ["", "| | mean latency (cycles) | throughput (samples/cycle) | samples/s | nJ/sample | cycles |",
-                  "|---|---:|---:|---:|---:|---:|"]
+            lines.append(f"| {e['index']} | {e['samples']} | {nj(lat['min'], 'd')} | {nj(lat['mean'], '.1f')} | "
+                         f"{nj(lat['max'], 'd')} | {nj(e['energy_nj'])} |")
+        lines += ["", "| | mean latency (cycles) | throughput (samples/cycle) | samples/s | nJ/sample | cycles | "
+                  "accuracy |", "|---|---:|---:|---:|---:|---:|---:|"]
         for name, r in (("early exits", on), ("exits off", off)):
             lines.append(f"| {name} | {r['mean_latency_cycles']:.2f} | {r['throughput_samples_per_cycle']:.3f} | "
-                         f"{r['throughput_samples_per_s']:.3g} | {nj(r['energy_nj_per_sample'])} | {r['cycles']} |")
+                         f"{r['throughput_samples_per_s']:.3g} | {nj(r['energy_nj_per_sample'])} | {r['cycles']} | "
+                         f"{nj(r['accuracy'], '.4f')} |")
         lines += ["", f"Speedup (exits-off / early-exit mean latency): **{d['speedup']:.2f}x**; throughput ratio "
                   f"{d['throughput_ratio']:.3f}. Simulation {d['sim_seconds']:.1f} s "
                   f"({d['sim_samples_per_second']:.0f} samples/s), build {d['build_seconds']:.1f} s."]
@@ -211,27 +215,32 @@ def analyse(name: str, record_dir: Path, rtl: PipelineRtl, expected_exit: np.nda
     received = seen > 0
     mismatches = int(np.sum(received & ((exit_at != expected_exit) | (cls != expected_class))))
     return ScenarioResult(name, n, mismatches, int(np.sum(~received)), int(extra), int(out_of_order),
-                          int(meta["cycles"]), float(meta["wall_seconds"]), exit_at, latency, expected_exit)
+                          int(meta["cycles"]), float(meta["wall_seconds"]), exit_at, latency, expected_exit, cls)
 
 
-def estimate_resources(rtl: PipelineRtl, stage_rtls: list, units: list) -> dict[str, dict]:
-    """Per energy group: da4ml's LUT estimate + register bits for cores, LUTRAM FIFO estimates, Yosys-free."""
+def estimate_resources(rtl: PipelineRtl, stage_rtls: list, units: list,
+                       cores: dict[str, dict] | None = None) -> dict[str, dict]:
+    """Resources per energy group: the cores (``cores``, e.g. Yosys records keyed stage_k / exit_unit_k,
+    else estimates: da4ml's LUT cost model + register bits for stage cores, a register/LUT count for exit
+    units) plus the pipeline's own FIFOs (LUTRAM estimates)."""
+    cores = cores or {}
     out = {}
     idw = rtl.params.id_width
+
+    def add(*parts: dict) -> dict:
+        return {key: sum(p.get(key, 0) for p in parts) for key in ("lut", "ff", "dsp", "bram")}
+
     for k, (st, eu) in enumerate(zip(stage_rtls, units), start=1):
         shell_depth = 1 << max(1, (st.latency_cycles + 1).bit_length())
-        shell = fifo_estimate(st.out_width, shell_depth)
-        ids = fifo_estimate(idw, shell_depth)
-        r = {"lut": st.lut_estimate + shell["lut"] + ids["lut"],
-             "ff": st.register_bits + st.latency_cycles + shell["ff"] + ids["ff"], "dsp": 0, "bram": 0}
+        core = cores.get(f"stage_{k}") or add({"lut": st.lut_estimate, "ff": st.register_bits + st.latency_cycles},
+                                              fifo_estimate(st.out_width, shell_depth))
+        parts = [core, fifo_estimate(idw, shell_depth)]
         if k > 1:
-            f = fifo_estimate(stage_rtls[k - 2].forwarded.bits + idw, rtl.params.fifo_depth)
-            r = {key: r[key] + f[key] for key in r}
-        out[f"stage_{k}"] = r
+            parts.append(fifo_estimate(stage_rtls[k - 2].forwarded.bits + idw, rtl.params.fifo_depth))
+        out[f"stage_{k}"] = add(*parts)
         fw = st.forwarded.bits if st.forwarded else 1
         side = fifo_estimate(fw + idw, 1 << max(1, eu.latency_cycles.bit_length()))
-        eu_res = EXIT_UNIT_RESOURCES.get(eu.top) or _exit_unit_estimate(eu)
-        out[f"exit_unit_{k}"] = {key: eu_res.get(key, 0) + side.get(key, 0) for key in ("lut", "ff", "dsp", "bram")}
+        out[f"exit_unit_{k}"] = add(cores.get(f"exit_unit_{k}") or _exit_unit_estimate(eu), side)
     lane = rtl.lane_width
     if rtl.params.reorder:  # N write ports: the slots are flip-flops, read through a mux
         slots = 1 << rtl.params.reorder_slots_log2
@@ -241,7 +250,16 @@ def estimate_resources(rtl: PipelineRtl, stage_rtls: list, units: list) -> dict[
     return out
 
 
-EXIT_UNIT_RESOURCES: dict[str, dict] = {}  # exit-unit top -> Yosys counts, filled by callers that have them
+def cores_from_resources_block(block: dict | None) -> dict[str, dict]:
+    """{stage_k, exit_unit_k: counts} from the flow's resources block (flows.synth.resources_block)."""
+    if not block:
+        return {}
+    out = {}
+    for kind in ("stages", "exit_units"):
+        for r in block.get(kind, []):
+            name = f"{'stage' if kind == 'stages' else 'exit_unit'}_{r['index']}"
+            out[name] = {key: r.get(key, 0) for key in ("lut", "ff", "dsp", "bram")}
+    return out
 
 
 def _exit_unit_estimate(eu) -> dict:
@@ -271,9 +289,9 @@ def build_rtl(stage_models: list, configs: list, rtl_dir: Path, input_format=Non
 
 def simulate_pipeline(stage_models: list, exit_configs: list, thresholds: list[int], x: np.ndarray, out_dir: Path,
                       board, *, input_format=None, logit_codes: list[np.ndarray] | None = None,
-                      stage_rtls: list | None = None, resources: dict[str, dict] | None = None,
+                      stage_rtls: list | None = None, cores: dict[str, dict] | None = None,
                       simulator: str = "verilator", samples: int | None = None, seed: int = 0,
-                      back_pressure: float = 0.3, extremes: bool = True,
+                      back_pressure: float = 0.3, extremes: bool = True, labels: np.ndarray | None = None,
                       params: PipelineParams = PipelineParams()) -> SimResult:
     """Build the pipeline for these stages and exit units and stream ``x`` (real inputs) through it.
 
@@ -281,8 +299,9 @@ def simulate_pipeline(stage_models: list, exit_configs: list, thresholds: list[i
     output and SAIF files to ``sim/``. board: a ``boards.Board`` (clock, energy
     coefficients). logit_codes: the exits' logit codes on ``x`` from the whole
     QKeras model, as the calibration saw them (default: from the stage models).
-    resources: per energy group ({stage_k, exit_unit_k, output} -> lut/ff/dsp/bram),
-    e.g. Yosys records; default: estimates. samples: the first ``samples`` of x.
+    cores: resources of the cores ({stage_k, exit_unit_k} -> lut/ff/dsp/bram), e.g. the
+X
+    labels: true classes of x; adds the hardware's accuracy with exits on and off.
     Raises ValueError on inconsistent inputs.
     """
     from exit_unit.reference import decide
@@ -341,7 +360,10 @@ def simulate_pipeline(stage_models: list, exit_configs: list, thresholds: list[i
     sources, build_args, saif = list(rtl.files), [], {}
     if simulator == "verilator":
         control = sim_dir / "public_ports.vlt"
-        control.write_text(f'`verilator_config\npublic_flat_rw -module "{rtl.top}" -var "*"\n')
+        # the da4ml primitives (one instance per adder) are not traced: their outputs are nets of the
+        # core_stage modules anyway, and tracing their ports would multiply the SAIF size and sim time
+        untraced = "".join(f'tracing_off -file "*_{p}.v"\n' for p in DA4ML_PRIMITIVES)
+        control.write_text(f'`verilator_config\npublic_flat_rw -module "{rtl.top}" -var "*"\n{untraced}')
         sources.insert(0, control)  # only the top ports need VPI access; the runner reads the language from the last
         build_args = ["--no-public-flat-rw", "--trace-saif"]
         runs = [([sc], sc["name"]) for sc in scenarios if sc["name"] in MEASURED]
@@ -364,6 +386,10 @@ def simulate_pipeline(stage_models: list, exit_configs: list, thresholds: list[i
                        waves=simulator == "verilator", build_args=build_args, test_args=test_args, build=i == 0)
             totals.append(time.perf_counter() - start)
     results = {sc["name"]: analyse(sc["name"], record_dir, rtl, *expected[sc["name"]]) for sc in scenarios}
+    if labels is not None:
+        y = np.asarray(labels)[:n]
+        for r in results.values():
+            r.accuracy = float(np.mean(r.predicted == y))
     first_walls = sum(results[sc["name"]].wall_seconds for sc in runs[0][0])
     build_seconds = totals[0] - first_walls
     sim_seconds = sum(totals) - build_seconds
@@ -371,9 +397,10 @@ def simulate_pipeline(stage_models: list, exit_configs: list, thresholds: list[i
     notes = []
     if saif:
         coeffs = EnergyCoefficients.from_board(board)
-        res = resources or estimate_resources(rtl, stage_rtls, units)
-        notes.append("energy: toggles from the SAIF of each measured run; resources "
-                     + ("given by the caller" if resources else "estimated (da4ml cost model, LUTRAM FIFOs)")
+        res = estimate_resources(rtl, stage_rtls, units, cores)
+        notes.append("energy: toggles from the SAIF of each measured run; core resources "
+                     + ("from the caller's synthesis records" if cores else "estimated (da4ml cost model)")
+                     + ", pipeline FIFOs estimated (LUTRAM)"
                      + f"; coefficients from boards/{board.name}.yaml energy:/power: (estimates)")
         for name in MEASURED:
             act = read_saif(Path(saif[name]))
@@ -397,3 +424,21 @@ def simulate_pipeline(stage_models: list, exit_configs: list, thresholds: list[i
                                          "max": int(lat.max()) if lat.size else None},
                       "energy_nj": per_exit[k - 1] if here.any() else None})
     return SimResult(simulator, n, board.clock_mhz, results, exits, saif, sim_seconds, build_seconds, rtl, notes)
+
+
+def simulate_build(build, simulator: str = "verilator", samples: int | None = None, **options) -> SimResult:
+    """simulate_pipeline on a flows.synth Build: its stages (and stage cores and Yosys records when the
+    flow made them), exit configs, thresholds, test split and board.
+
+    RTL goes to ``<build.out_dir>/rtl/pipeline``, SAIF to ``<build.out_dir>/sim``.
+    """
+    from frontend.calibrate import logit_codes
+
+    x = build.dataset.x_test[:samples] if samples else build.dataset.x_test
+    y = build.dataset.y_test[:len(x)]
+    codes = logit_codes(build.model, build.stages, x)
+    return simulate_pipeline([s.model for s in build.stages], build.exit_configs, build.thresholds, x,
+                             build.out_dir, build.board, input_format=build.stages[0].input_format,
+                             logit_codes=codes, stage_rtls=getattr(build, "stage_rtls", None) or None,
+                             cores=cores_from_resources_block(getattr(build, "resources", None)),
+                             simulator=simulator, labels=y, **options)
