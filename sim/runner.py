@@ -69,7 +69,8 @@ def run_cocotb(sources: list[Path], toplevel: str, test_module: str, test_dir: P
     try:
         runner.test(test_module=test_module, hdl_toplevel=toplevel, test_dir=test_dir, build_dir=build_dir,
                     parameters=parameters or {}, extra_env=env, waves=waves, testcase=testcase,
-                    test_args=list(test_args or []), results_xml=str(results), log_file=build_dir / "sim.log")
+                    test_args=list(test_args or []), hdl_toplevel_lang=None if build else "verilog",
+                    results_xml=str(results), log_file=build_dir / "sim.log")
     except SystemExit:
         pass  # some cocotb runners exit on a failed test; results.xml says which one
     failed = failed_tests(results)
