@@ -245,10 +245,11 @@ module {TOP} (
     input m_axis_tready,
 {thr_ports}    input exits_enable
 );
+    // ids*_m_valid only mirror the cores' m_valid, and the last router's next* outputs go nowhere
+    // verilator lint_off UNUSEDSIGNAL
     localparam ID_W = {p.id_width};
     localparam CLS_W = {cls_w};
     localparam EXIT_W = {exit_w};
-    localparam CONF_W = {conf_max};
     localparam RES_W = {res_w};
 
     wire [{n}*RES_W-1:0] res_data;

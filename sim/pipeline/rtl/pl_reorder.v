@@ -33,12 +33,14 @@ module pl_reorder #(
     reg [ID_W-1:0] issued;   // id the next admitted sample gets
 
     wire [AW-1:0] rd_slot = head[AW-1:0];
-    wire [ID_W-1:0] in_flight = issued - head;
+    // verilator lint_off UNUSEDSIGNAL
+    wire [ID_W-1:0] in_flight = issued - head;  // only its bits above AW are tested
+    // verilator lint_on UNUSEDSIGNAL
     wire pop = m_valid && m_ready;
     integer i;
 
     assign s_ready = 1'b1;
-    assign can_admit = in_flight < SLOTS;
+    assign can_admit = in_flight[ID_W-1:AW] == 0;  // in_flight < 2**AW
     assign m_valid = filled[rd_slot];
     assign m_data = mem[rd_slot];
 
