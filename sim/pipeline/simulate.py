@@ -146,7 +146,7 @@ class SimResult:
                   f"{d['throughput_ratio']:.3f}. Simulation {d['sim_seconds']:.1f} s "
                   f"({d['sim_samples_per_second']:.0f} samples/s), build {d['build_seconds']:.1f} s."]
         if self.saif:
-            lines += ["", "SAIF (Vivado: `read_saif` + `report_power`): "
+            lines += ["", f"SAIF (Vivado: `read_saif -strip_path {self.rtl.top} <file>`, then `report_power`): "
                       + ", ".join(f"`{p}`" for p in self.saif.values())]
         lines += [f"- {n}" for n in self.notes]
         return "\n".join(lines) + "\n"
