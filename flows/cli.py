@@ -9,9 +9,21 @@ from pathlib import Path
 
 
 def _quiet() -> None:
-    """Tool chatter goes nowhere near the user's terminal."""
+    """Tool chatter goes nowhere near the user's terminal (see _log_to_file)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     warnings.filterwarnings("ignore")
+
+
+def _log_to_file(build_root: Path) -> Path:
+    """Python logging of every tool (TensorFlow, cocotb runner, hls4ml) goes to build/exitflow.log."""
+    import logging
+
+    build_root.mkdir(parents=True, exist_ok=True)
+    path = build_root / "exitflow.log"
+    logging.basicConfig(filename=path, level=logging.INFO, force=True,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
+    return path
 
 
 def _reuse(text: str) -> list[int]:
@@ -66,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     from rich.console import Console
 
     console = Console()
+    if hasattr(args, "build_root"):
+        _log_to_file(args.build_root)
     try:
         return COMMANDS[args.command](args, console)
     except KeyboardInterrupt:

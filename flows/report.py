@@ -55,6 +55,11 @@ class StageRecord:
     csim_first_mismatch: str | None = None
     csim_first_differing_layer: str | None = None
     logit_format: str | None = None
+    rtl_bit_exact: bool | None = None
+    rtl_samples: int = 0
+    rtl_random_vectors: int = 0
+    rtl_latency_cycles: int | None = None
+    rtl_dir: str | None = None
 
 
 @dataclass

@@ -37,6 +37,9 @@ class SynthOptions:
     hls: bool = True
     flow: str | None = None           # "open", "vendor", or None: vendor when its tools are found
     cosim: bool = False               # vendor flow: also run HLS co-simulation
+    rtl: bool = True                  # open flow: da4ml stage cores, cocotb check, Yosys resources
+    rtl_random_vectors: int = 10_000  # random in-range inputs per stage core, besides the test set
+    simulator: str = "verilator"
 
 
 @dataclass
@@ -61,6 +64,7 @@ class Build:
     flow: str = "open"
     stage_records: list = field(default_factory=list)
     hls_models: list = field(default_factory=list)
+    stage_rtls: list = field(default_factory=list)
     resources: dict | None = None
     notes: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
@@ -221,6 +225,75 @@ def convert_hls(build: Build) -> None:
             input_format = forwarded_format(stage.model, input_format)
 
 
+def build_stage_cores(build: Build) -> None:
+    """Open flow: each stage traced by da4ml into a pipelined Verilog core, checked in cocotb."""
+    if build.flow != "open" or not build.options.rtl:
+        return
+    from sim.stage.verify import build_and_verify_chain
+
+    opts = build.options
+    with build.console.status("stage cores: da4ml RTL, then cocotb against QKeras (test set + random inputs)"):
+        results = build_and_verify_chain(
+            [s.model for s in build.stages], None, build.dataset.x_test, build.out_dir / "rtl",
+            n_random=opts.rtl_random_vectors, lut_budget=build.board.resources["lut"], simulator=opts.simulator)
+    for (rtl, check), record in zip(results, build.stage_records):
+        record.rtl_bit_exact, record.rtl_samples = check.bit_exact, check.samples
+        record.rtl_random_vectors, record.rtl_latency_cycles = check.random_vectors, rtl.latency_cycles
+        record.rtl_dir = str(rtl.verilog_files[0].parent)
+        if rtl.fits is False:
+            build.notes.append(f"stage {record.index}: a fully parallel core (da4ml estimate {rtl.lut_estimate:,.0f} "
+                               f"LUTs) exceeds the {build.board.name}'s {build.board.resources['lut']:,} LUTs; "
+                               "it needs folding or a reconfigurable region")
+    build.stage_rtls = [rtl for rtl, _ in results]
+    bad = [(r.index, c) for r, (_, c) in zip(build.stage_records, results) if not c.bit_exact]
+    if bad:
+        k, check = bad[0]
+        raise FlowError(f"stage {k} RTL differs from its QKeras stage (reference max diff "
+                        f"{check.reference_max_abs_diff}, simulation mismatches "
+                        f"{check.sim.mismatches if check.sim else 'n/a'}); see {build.out_dir / 'rtl' / f'stage_{k}'}")
+
+
+def synthesise_open(build: Build) -> None:
+    """Open flow: Yosys synth_xilinx of every stage core and exit unit, in parallel, into the resources block."""
+    if build.flow != "open" or not build.stage_rtls:
+        return
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
+    from exit_unit.generate import write_unit
+    from flows.yosys import synth_xilinx
+
+    family, out = build.board.family, build.out_dir / "yosys"
+    units = [write_unit(cfg, "parallel", build.out_dir / "rtl" / f"exit_unit_{k}")
+             for k, cfg in enumerate(build.exit_configs, start=1)]
+    jobs = [("stage", k, rtl.verilog_files, rtl.top) for k, rtl in enumerate(build.stage_rtls, start=1)]
+    jobs += [("exit_unit", k, u.files, u.top) for k, u in enumerate(units, start=1)]
+
+    def run(job):
+        kind, k, files, top = job
+        record = synth_xilinx(files, top, family=family, work_dir=out / f"{kind}_{k}").to_dict()
+        return kind, {"index": k, **record}
+
+    with build.console.status(f"Yosys synth_xilinx -family {family}: {len(jobs)} cores on {os.cpu_count()} cores"):
+        with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+            done = list(pool.map(run, jobs))
+    build.resources = resources_block([r for kind, r in done if kind == "stage"],
+                                      [r for kind, r in done if kind == "exit_unit"], build.board)
+
+
+def resources_block(stages: list[dict], exit_units: list[dict], board: Board) -> dict:
+    """Per-core records, their sum, and utilisation against the board (same shape as the vendor flow's)."""
+    keys = ("lut", "ff", "carry4", "dsp", "bram", "seconds")
+    total = {k: sum(r[k] for r in (*stages, *exit_units)) for k in keys}
+    total["lut_levels"] = max(r["lut_levels"] for r in (*stages, *exit_units))
+    total["source"] = "yosys"
+    capacity = dict(board.resources)
+    used = {"lut": total["lut"], "ff": total["ff"], "dsp": total["dsp"], "bram36": total["bram"]}
+    pct = {k: round(100.0 * used[k] / capacity[k], 2) for k in used}
+    return {"stages": stages, "exit_units": exit_units, "total": total, "capacity": capacity,
+            "utilisation_pct": pct, "fits": all(v <= 100.0 for v in pct.values())}
+
+
 def vendor_synthesis(build: Build) -> None:
     """With Vitis HLS and Vivado on PATH: HLS synthesis, IP, block design, bitstream and their reports."""
     if build.flow != "vendor":
@@ -259,6 +332,8 @@ STEPS: list[tuple[str, Callable[[Build], None]]] = [
     ("split into stages", split_stages),
     ("calibrate exits", calibrate_exits),
     ("convert stages with hls4ml", convert_hls),
+    ("stage cores in RTL (da4ml) and their cocotb check", build_stage_cores),
+    ("open synthesis (Yosys)", synthesise_open),
     ("vendor synthesis and implementation", vendor_synthesis),
     ("write report", write_outputs),
 ]

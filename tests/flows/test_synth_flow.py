@@ -80,7 +80,7 @@ def test_corrupt_model_file_is_named(tmp_path, capsys):
     bad.write_bytes(b"\x89HDF\r\n garbage")
     code, lines = _run_cli(["synth", "--model", str(bad), "--build-root", str(tmp_path / "b")], capsys)
     assert code == 2 and len(lines) == 1 and "cannot read model file" in lines[0]
-    assert not (tmp_path / "b").exists()
+    assert not (tmp_path / "b" / "broken").exists()
 
 
 def test_model_without_exits_is_rejected(tmp_path, capsys, user_model_file):

@@ -19,10 +19,10 @@ def macs(digits_stages):
 
 
 def test_mac_counts_follow_the_layer_shapes(digits_stages):
-    # stage 1: conv 8x8 out, 3x3x1 kernel, 4 filters; head: 2x2x4 -> 10
-    assert stage_macs(digits_stages[0]) == (8 * 8 * 9 * 4, 16 * 10)
-    assert stage_macs(digits_stages[1]) == (4 * 4 * 9 * 4 * 12, 48 * 10)
-    assert stage_macs(digits_stages[2]) == (48 * 48 + 48 * 10, 0)
+    # stage 1: valid conv 6x6 out, 3x3x1 kernel, 4 filters; head: 3x3x4 -> 10
+    assert stage_macs(digits_stages[0]) == (6 * 6 * 9 * 4, 36 * 10)
+    assert stage_macs(digits_stages[1]) == (3 * 3 * 9 * 4 * 6, 54 * 10)
+    assert stage_macs(digits_stages[2]) == (54 * 16 + 16 * 10, 0)
 
 
 @pytest.mark.parametrize("policy", ["max_prob", "entropy", "margin"])

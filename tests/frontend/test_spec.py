@@ -29,16 +29,19 @@ def test_quantisers_of_the_spec_reach_the_layers(digits_spec):
     from frontend.fixedpoint import qkeras_format
 
     model = build_model(digits_spec)
-    assert qkeras_format(model.get_layer("input_quant").quantizer) == FixedFormat(6, 5, signed=False)
+    assert qkeras_format(model.get_layer("input_quant").quantizer) == FixedFormat(5, 4, signed=False)
     assert qkeras_format(model.get_layer("exit_1").quantizer) == FixedFormat(16, 9, signed=True)
     conv = model.get_layer("b1_conv2d1")
-    assert qkeras_format(conv.kernel_quantizer_internal) == FixedFormat(6, 5, signed=True)
+    assert qkeras_format(conv.kernel_quantizer_internal) == FixedFormat(4, 3, signed=True)
 
 
 def test_non_uniform_heads_are_built_per_exit(digits_spec):
-    model = build_model(digits_spec)
+    data = _example_dict()
+    data["blocks"][0]["exit"] = [{"type": "maxpool", "pool": 3}]
+    model = build_model(parse_spec(data))
     assert "exit1_maxpool1" in [l.name for l in model.layers]      # exit 1 has its own pooling
     assert "exit2_maxpool1" not in [l.name for l in model.layers]
+    assert model.get_layer("exit1_dense").input.shape[-1] == 4      # 3x3x4 pooled to 1x1x4
 
 
 def test_digest_changes_with_the_spec(digits_spec):

@@ -29,9 +29,9 @@ def test_chained_stages_reproduce_the_full_model_exactly(trained_digits, digits_
 
 def test_stage_outputs_are_logits_then_forwarded_tensor(digits_stages):
     first, last = digits_stages[0], digits_stages[-1]
-    assert [tuple(o.shape) for o in first.model.outputs] == [(None, 10), (None, 4, 4, 4)]
+    assert [tuple(o.shape) for o in first.model.outputs] == [(None, 10), (None, 3, 3, 4)]
     assert len(last.model.outputs) == 1
-    assert first.input_format is None and str(digits_stages[1].input_format) == "ufixed<6,2>"
+    assert first.input_format is None and str(digits_stages[1].input_format) == "ufixed<4,2>"
 
 
 def _user_model(softmax=True, quantise_logits=True):
