@@ -1,0 +1,1 @@
+"""Hardware-aware design-space exploration of early-exit designs (exits kept, thresholds, folding)."""
