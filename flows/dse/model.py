@@ -1,0 +1,224 @@
+"""Analytic model of an early-exit design: resources, throughput, latency, FIFO depth, energy, accuracy.
+
+A design fixes which exits are kept, their threshold codes, the parallelism P
+of every stage and the deployment mode. Per stage the model needs a
+:class:`StageCost`: LUT/FF as a linear function of P fitted from Yosys runs at
+>= 2 values of P (conv stages) or one fully parallel run (dense stages, P is
+ignored), DSP/BRAM, the core's pipeline latency and the output pixels of each
+of its convolutions. Samples reach stage k with the probability that they
+did not leave at an earlier kept exit, taken from routing real data through
+the bit-exact exit-unit reference (``frontend.calibrate.route``).
+
+Formulas (hand-checked in tests/flows/test_dse_model.py):
+- II_k = max over the stage's conv layers of ceil(pixels / P_k) (1 for a dense stage);
+- throughput = f_clk / max_k(II_k * reach_k): stage k only has to keep up with the
+  fraction of samples reaching it; the FIFO in front of it absorbs bursts;
+- latency of stage k = base latency + II_k - 1 (the last window leaves II_k - 1 cycles
+  after the first), plus ``exit_latency_cycles`` at a kept exit; mean latency is the
+  exit-rate weighted cumulative latency, without queueing;
+- energy/sample = sum_k reach_k * w_per_klut * LUT_k/1000 * II_k / f_clk (the core is busy
+  II_k cycles for each sample it handles, XPE per-LUT power) + exit units + PL static / throughput.
+Modes: "anytime" (every kept exit active, the final exit kept), "subnet" (one exit k kept,
+stages 1..k deployed), "budgeted" (as anytime without requiring the final exit:
+stages up to the last kept exit, whose cumulative latency must meet the bound).
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+MODES = ("anytime", "subnet", "budgeted")
+
+
+@dataclass(frozen=True)
+class Design:
+    exits: tuple[int, ...]        # 1-based exit indices kept, increasing
+    thresholds: tuple[int, ...]   # one threshold code per kept exit (the last one always decides)
+    parallelism: tuple[int, ...]  # P per stage (parallel windows of each conv; ignored by dense stages)
+    mode: str = "anytime"
+
+    def validate(self, n_exits: int) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"mode {self.mode!r} is not one of {MODES}")
+        if not self.exits or list(self.exits) != sorted(set(self.exits)) or not 1 <= self.exits[0] \
+                or self.exits[-1] > n_exits:
+            raise ValueError(f"exits {self.exits} must be increasing indices in 1..{n_exits}")
+        if len(self.thresholds) != len(self.exits):
+            raise ValueError(f"{len(self.thresholds)} thresholds for {len(self.exits)} kept exits; give one each")
+        if len(self.parallelism) != n_exits or min(self.parallelism) < 1:
+            raise ValueError(f"parallelism {self.parallelism} needs one P >= 1 per stage ({n_exits} stages)")
+        if self.mode == "anytime" and self.exits[-1] != n_exits:
+            raise ValueError(f"anytime mode keeps the final exit {n_exits}; exits {self.exits} do not")
+        if self.mode == "subnet" and len(self.exits) != 1:
+            raise ValueError(f"subnet mode deploys one exit; got exits {self.exits}")
+
+    @property
+    def deployed_stages(self) -> int:
+        return self.exits[-1]
+
+    def to_dict(self) -> dict:
+        return {"exits": list(self.exits), "thresholds": list(self.thresholds),
+                "parallelism": list(self.parallelism), "mode": self.mode}
+
+
+def fit_linear(samples: Sequence[tuple[int, float]]) -> tuple[float, float]:
+    """Least-squares (a, b) of value = a + b * P from (P, value) samples; one sample gives b = 0."""
+    ps = np.asarray([p for p, _ in samples], dtype=np.float64)
+    vs = np.asarray([v for _, v in samples], dtype=np.float64)
+    if len(samples) == 0:
+        raise ValueError("no (P, value) samples to fit; synthesise the stage at one P at least")
+    if len(np.unique(ps)) == 1:
+        return float(vs.mean()), 0.0
+    b, a = np.polyfit(ps, vs, 1)
+    return float(a), float(b)
+
+
+@dataclass(frozen=True)
+class StageCost:
+    """Hardware figures of one stage as functions of its parallelism P."""
+
+    conv_pixels: tuple[int, ...]          # output pixels of each conv layer (empty: dense-only stage)
+    lut: tuple[float, float]              # (a, b): LUT(P) = a + b * P
+    ff: tuple[float, float]
+    base_latency_cycles: int              # cycles from the first input to the first output window
+    dsp: float = 0.0
+    bram: float = 0.0
+    head_lut: float = 0.0                 # LUTs of the exit head removed when this exit is dropped
+    head_ff: float = 0.0
+
+    @property
+    def max_parallelism(self) -> int:
+        """P giving II = 1 (every window of the largest conv in parallel); 1 for a dense stage."""
+        return max(self.conv_pixels, default=1)
+
+    def ii(self, p: int) -> int:
+        if not self.conv_pixels:
+            return 1
+        return max(math.ceil(n / min(p, n)) for n in self.conv_pixels)
+
+    def effective_p(self, p: int) -> int:
+        return min(p, self.max_parallelism) if self.conv_pixels else 1
+
+    def luts(self, p: int) -> float:
+        return self.lut[0] + self.lut[1] * self.effective_p(p)
+
+    def ffs(self, p: int) -> float:
+        return self.ff[0] + self.ff[1] * self.effective_p(p)
+
+    def latency(self, p: int) -> int:
+        return self.base_latency_cycles + self.ii(p) - 1
+
+
+@dataclass(frozen=True)
+class Platform:
+    """Board figures the model needs (from boards/<name>.yaml)."""
+
+    clock_mhz: float
+    exit_unit_lut: float
+    exit_unit_ff: float
+    exit_latency_cycles: int
+    w_per_klut: float = 0.006
+    pl_static_w: float = 0.12
+
+    @classmethod
+    def from_board(cls, board, exit_unit_lut: float, exit_unit_ff: float, exit_latency_cycles: int) -> Platform:
+        power = board.extra.get("power", {})
+        value = lambda key, default: float(power.get(key, {}).get("value", default))  # noqa: E731
+        return cls(float(board.clock_mhz), exit_unit_lut, exit_unit_ff, exit_latency_cycles,
+                   value("w_per_klut", 0.006), value("pl_static_w", 0.12))
+
+
+def route_kept(configs, codes: list[np.ndarray], design: Design) -> tuple[np.ndarray, np.ndarray]:
+    """(1-based exit index in the full model, predicted class) per sample, only the kept exits active."""
+    from frontend.calibrate import route
+
+    kept = [k - 1 for k in design.exits]
+    at, predicted = route([configs[k] for k in kept], [codes[k] for k in kept], list(design.thresholds))
+    return np.asarray(design.exits)[at - 1], predicted
+
+
+def reach(exit_stage: np.ndarray, n_stages: int) -> np.ndarray:
+    """Fraction of samples that enter each stage 1..n_stages (they leave at stage >= k)."""
+    exit_stage = np.asarray(exit_stage)
+    return np.asarray([(exit_stage >= k).mean() for k in range(1, n_stages + 1)], dtype=np.float64)
+
+
+def fifo_depths(exit_stage: np.ndarray, iis: Sequence[int], input_interval: float) -> list[int]:
+    """Largest queue in front of each stage when samples arrive every ``input_interval`` cycles
+    in the given order (stage k serves one sample per II_k cycles; entry 0 is the input FIFO)."""
+    arrivals = np.arange(len(exit_stage), dtype=np.float64) * input_interval
+    depths = []
+    alive = np.ones(len(exit_stage), dtype=bool)
+    for k, ii in enumerate(iis, start=1):
+        alive &= np.asarray(exit_stage) >= k
+        t_in = arrivals[alive]
+        start = np.empty_like(t_in)
+        free = -np.inf
+        for i, t in enumerate(t_in):
+            start[i] = max(t, free)
+            free = start[i] + ii
+        # queue just after each arrival j: j + 1 arrived minus those already started
+        waiting = np.arange(1, len(t_in) + 1) - np.searchsorted(start, t_in, side="right")
+        depths.append(int(waiting.max(initial=0)))
+        arrivals = arrivals.copy()
+        arrivals[alive] = start + ii  # the sample moves on when its last window is out
+    return depths
+
+
+@dataclass(frozen=True)
+class Prediction:
+    lut: float
+    ff: float
+    dsp: float
+    bram: float
+    throughput_samples_per_s: float
+    mean_latency_cycles: float
+    max_latency_cycles: int
+    energy_nj_per_sample: float
+    accuracy: float
+    ii: tuple[int, ...]
+    reach: tuple[float, ...]
+    exit_rates: tuple[float, ...]
+    fifo_depths: tuple[int, ...]
+
+    def metrics(self) -> dict:
+        return {"lut": self.lut, "ff": self.ff, "dsp": self.dsp, "bram": self.bram,
+                "throughput_samples_per_s": self.throughput_samples_per_s,
+                "mean_latency_cycles": self.mean_latency_cycles,
+                "energy_nj_per_sample": self.energy_nj_per_sample, "accuracy": self.accuracy}
+
+
+def predict(design: Design, stages: Sequence[StageCost], platform: Platform, exit_stage: np.ndarray,
+            correct: np.ndarray, with_fifo: bool = False) -> Prediction:
+    """Model figures of ``design``; ``exit_stage``/``correct`` per sample come from :func:`route_kept`."""
+    design.validate(len(stages))
+    n = design.deployed_stages
+    used = stages[:n]
+    ps = design.parallelism[:n]
+    iis = [s.ii(p) for s, p in zip(used, ps)]
+    r = reach(exit_stage, n)
+    f_hz = platform.clock_mhz * 1e6
+    bottleneck = max(ii * rk for ii, rk in zip(iis, r))
+    throughput = f_hz / bottleneck
+    kept = set(design.exits)
+    lut = sum(s.luts(p) - (0 if k in kept or k == n else s.head_lut) for k, (s, p) in enumerate(zip(used, ps), 1))
+    ff = sum(s.ffs(p) - (0 if k in kept or k == n else s.head_ff) for k, (s, p) in enumerate(zip(used, ps), 1))
+    lut += platform.exit_unit_lut * len(design.exits)
+    ff += platform.exit_unit_ff * len(design.exits)
+    cumulative = np.cumsum([s.latency(p) for s, p in zip(used, ps)]) + platform.exit_latency_cycles
+    rates = np.asarray([(np.asarray(exit_stage) == k).mean() for k in range(1, n + 1)])
+    mean_latency = float(np.dot(rates, cumulative))
+    busy_nj = [platform.w_per_klut * s.luts(p) / 1000.0 * ii / f_hz * 1e9 for s, p, ii in zip(used, ps, iis)]
+    exit_nj = platform.w_per_klut * platform.exit_unit_lut / 1000.0 / f_hz * 1e9
+    energy = float(np.dot(r, busy_nj)) + exit_nj * float(sum(r[k - 1] for k in design.exits)) \
+        + platform.pl_static_w / throughput * 1e9
+    depths = fifo_depths(exit_stage, iis, bottleneck) if with_fifo else []
+    return Prediction(
+        lut=float(lut), ff=float(ff), dsp=float(sum(s.dsp for s in used)), bram=float(sum(s.bram for s in used)),
+        throughput_samples_per_s=float(throughput), mean_latency_cycles=mean_latency,
+        max_latency_cycles=int(cumulative[-1]), energy_nj_per_sample=energy, accuracy=float(np.mean(correct)),
+        ii=tuple(iis), reach=tuple(float(x) for x in r), exit_rates=tuple(float(x) for x in rates),
+        fifo_depths=tuple(depths))

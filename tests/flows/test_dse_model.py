@@ -1,0 +1,90 @@
+"""Analytic DSE model against hand-worked designs."""
+import numpy as np
+import pytest
+
+from flows.dse.model import Design, Platform, StageCost, fifo_depths, fit_linear, predict, reach
+
+PLATFORM = Platform(clock_mhz=100.0, exit_unit_lut=1000.0, exit_unit_ff=100.0, exit_latency_cycles=2,
+                    w_per_klut=0.006, pl_static_w=0.12)
+CONV = StageCost(conv_pixels=(36,), lut=(1000.0, 400.0), ff=(200.0, 50.0), base_latency_cycles=6,
+                 head_lut=300.0, head_ff=30.0)
+CONV2 = StageCost(conv_pixels=(9, 4), lut=(500.0, 800.0), ff=(100.0, 80.0), base_latency_cycles=6,
+                  head_lut=200.0, head_ff=20.0)
+DENSE = StageCost(conv_pixels=(), lut=(4500.0, 0.0), ff=(900.0, 0.0), base_latency_cycles=5)
+STAGES = [CONV, CONV2, DENSE]
+# 10 samples: 5 leave at exit 1, 3 at exit 2, 2 at exit 3; 8 correct
+EXIT_STAGE = np.array([1, 1, 1, 1, 1, 2, 2, 2, 3, 3])
+CORRECT = np.array([1, 1, 1, 1, 0, 1, 1, 1, 1, 0], dtype=bool)
+
+
+def test_fit_linear_recovers_two_point_line_and_single_point_constant():
+    assert fit_linear([(1, 1400.0), (4, 2600.0)]) == pytest.approx((1000.0, 400.0))
+    assert fit_linear([(36, 9000.0)]) == (9000.0, 0.0)
+
+
+def test_initiation_interval_is_ceil_pixels_over_p_for_the_slowest_conv():
+    assert [CONV.ii(p) for p in (1, 4, 5, 36, 100)] == [36, 9, 8, 1, 1]
+    assert [CONV2.ii(p) for p in (1, 2, 9)] == [9, 5, 1]
+    assert DENSE.ii(1) == 1 and CONV.luts(100) == CONV.luts(36)
+
+
+def test_reach_is_fraction_leaving_at_or_after_each_stage():
+    assert reach(EXIT_STAGE, 3) == pytest.approx([1.0, 0.5, 0.2])
+
+
+def test_prediction_hand_worked_anytime_three_exits():
+    d = Design(exits=(1, 2, 3), thresholds=(5, 5, 0), parallelism=(4, 2, 1))
+    p = predict(d, STAGES, PLATFORM, EXIT_STAGE, CORRECT)
+    assert p.ii == (9, 5, 1)
+    # bottleneck max(9*1, 5*0.5, 1*0.2) = 9 cycles -> 100 MHz / 9
+    assert p.throughput_samples_per_s == pytest.approx(100e6 / 9)
+    # LUT: (1000+1600) + (500+1600) + 4500 + 3 exit units
+    assert p.lut == pytest.approx(2600 + 2100 + 4500 + 3000)
+    assert p.ff == pytest.approx(400 + 260 + 900 + 300)
+    # stage latencies 6+8=14, 6+4=10, 5 -> cumulative 14,24,29 (+2 exit unit)
+    assert p.mean_latency_cycles == pytest.approx(0.5 * 16 + 0.3 * 26 + 0.2 * 31)
+    assert p.max_latency_cycles == 31
+    assert p.accuracy == pytest.approx(0.8)
+    busy = [0.006 * 2.6 * 9 / 1e8 * 1e9, 0.006 * 2.1 * 5 / 1e8 * 1e9, 0.006 * 4.5 * 1 / 1e8 * 1e9]
+    exit_nj = 0.006 * 1.0 / 1e8 * 1e9
+    static = 0.12 / (100e6 / 9) * 1e9
+    expected = busy[0] + 0.5 * busy[1] + 0.2 * busy[2] + exit_nj * (1 + 0.5 + 0.2) + static
+    assert p.energy_nj_per_sample == pytest.approx(expected)
+
+
+def test_dropping_an_exit_removes_its_head_and_unit():
+    full = predict(Design((1, 2, 3), (5, 5, 0), (4, 2, 1)), STAGES, PLATFORM, EXIT_STAGE, CORRECT)
+    exit_stage = np.where(EXIT_STAGE == 1, 2, EXIT_STAGE)  # exit 1 dropped: those samples leave at 2
+    dropped = predict(Design((2, 3), (5, 0), (4, 2, 1)), STAGES, PLATFORM, exit_stage, CORRECT)
+    assert full.lut - dropped.lut == pytest.approx(300 + 1000)
+    assert dropped.reach == pytest.approx((1.0, 1.0, 0.2))
+    # stage 2 (II 5) now sees every sample but stage 1 (II 9) is still the bottleneck
+    assert dropped.throughput_samples_per_s == pytest.approx(100e6 / 9)
+
+
+def test_subnet_deploys_only_stages_up_to_its_exit():
+    p = predict(Design((2,), (0,), (36, 9, 1), mode="subnet"), STAGES, PLATFORM, np.full(10, 2), CORRECT)
+    # exit 1 head is not built (300 LUTs); one exit unit
+    assert p.lut == pytest.approx(1000 + 400 * 36 - 300 + 500 + 800 * 9 + 1000)
+    assert p.throughput_samples_per_s == pytest.approx(100e6)
+    assert p.mean_latency_cycles == pytest.approx(6 + 6 + 2)
+
+
+def test_fifo_depth_counts_a_burst_of_hard_samples():
+    # stage 2 takes 4 cycles, samples arrive every cycle; 3 hard samples back to back queue 2 deep
+    exit_stage = np.array([2, 2, 2, 1, 1, 1, 1, 1, 1])
+    assert fifo_depths(exit_stage, [1, 4], 1.0) == [0, 2]
+    # spread out, the same samples never wait
+    assert fifo_depths(np.array([2, 1, 1, 1, 2, 1, 1, 1, 2]), [1, 4], 1.0) == [0, 0]
+
+
+@pytest.mark.parametrize("design, message", [
+    (Design((1, 2), (1, 0), (1, 1, 1)), "anytime mode keeps the final exit"),
+    (Design((1, 3), (1, 0), (1, 1, 1), mode="subnet"), "subnet mode deploys one exit"),
+    (Design((3,), (0, 0), (1, 1, 1)), "thresholds for 1 kept exits"),
+    (Design((3,), (0,), (1, 1)), "one P >= 1 per stage"),
+    (Design((3,), (0,), (1, 1, 1), mode="fast"), "is not one of"),
+])
+def test_invalid_designs_are_rejected_with_the_reason(design, message):
+    with pytest.raises(ValueError, match=message):
+        design.validate(3)
