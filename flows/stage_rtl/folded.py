@@ -1,0 +1,218 @@
+"""Folded (streaming) convolution core: frame register + window sequencer + P copies of one window kernel.
+
+The fully parallel stage core computes every output pixel at once. Folding
+builds ONE per-window kernel with da4ml (a (kh, kw, cin) patch -> cout outputs,
+bias and the layer's activation quantiser included, traced with the functions
+of trace.py, so rounding is QKeras's) and instantiates it P times; a sequencer
+(folded_sequencer.v) walks the output pixels in raster order, P per cycle, so
+one frame takes ceil(pixels / P) cycles (the initiation interval the DSE model
+uses). Padding taps are fed as zeros, which is exact (they add nothing), so
+the same kernel serves border windows.
+
+Ports of the generated top ``<name>``: ``s_axis_tdata`` one whole input
+tensor per beat (project packing, packing.py); ``m_axis_tdata`` P output
+pixels per beat, pixel j of the beat at bits [j*cout*W +: cout*W] with its
+channels in packing order; ``m_axis_tlast`` on a frame's last beat. The last
+beat of a frame whose pixel count is not a multiple of P carries don't-care
+pixels after the frame's end (the kernel applied to a zero window).
+Scope: one convolution layer (optionally followed by its QActivation); pooling
+and the exit head are not folded here.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from da4ml.trace import FixedVariableArray, comb_trace
+
+from frontend.fixedpoint import FixedFormat
+
+from .emit import TIMESCALE, emit_stage
+from .packing import PortTensor
+from .quantize import kif
+from .trace import HWCONF, SOLVER_OPTIONS, Traced, _affine, _apply_activation, _array, _quantizer_weights
+
+SEQUENCER_SOURCE = Path(__file__).with_name("folded_sequencer.v")
+SHELL_SOURCE = Path(__file__).with_name("stream_shell.v")
+
+
+@dataclass
+class FoldedConv:
+    name: str
+    top: str
+    verilog_files: list[Path]
+    input: PortTensor           # whole input tensor per s-beat
+    pixel: PortTensor           # one output pixel (cout,)
+    out_shape: tuple[int, int, int]
+    parallelism: int
+    steps: int                  # beats per frame = initiation interval in cycles
+    kernel_latency_cycles: int
+    lut_estimate: float         # da4ml estimate of ONE window kernel
+
+    @property
+    def pixels(self) -> int:
+        return self.out_shape[0] * self.out_shape[1]
+
+    @property
+    def out_width(self) -> int:
+        return self.parallelism * self.pixel.bits
+
+    def frame_codes(self, beats: list[int]) -> np.ndarray:
+        """Output beats of one frame -> (out_h, out_w, cout) codes (trailing don't-care pixels dropped)."""
+        from .packing import unpack
+
+        per_pixel = []
+        mask = (1 << self.pixel.bits) - 1
+        for word in beats:
+            per_pixel += [(word >> (j * self.pixel.bits)) & mask for j in range(self.parallelism)]
+        codes = unpack([self.pixel], per_pixel[:self.pixels])[0]
+        return codes.reshape(self.out_shape)
+
+
+def _conv_geometry(layer, in_shape: tuple[int, int, int]) -> tuple[int, int, int, int]:
+    kh, kw = layer.kernel_size
+    height, width, _ = in_shape
+    if tuple(layer.strides) != (1, 1) or tuple(layer.dilation_rate) != (1, 1):
+        raise ValueError(f"layer {layer.name!r}: only strides=1, dilation 1 can be folded")
+    if layer.padding == "same":
+        return (kh - 1) // 2, (kw - 1) // 2, height, width
+    if layer.padding == "valid":
+        return 0, 0, height - kh + 1, width - kw + 1
+    raise ValueError(f"layer {layer.name!r}: padding {layer.padding!r} is not supported; use 'same' or 'valid'")
+
+
+def _trace_window(layer, input_format: FixedFormat, activation_layer):
+    """da4ml trace of one (kh, kw, cin) window -> (inputs, Traced (cout,))."""
+    kernel = _quantizer_weights(layer, layer.kernel, layer.kernel_quantizer_internal, "kernel")
+    bias = _quantizer_weights(layer, layer.bias, layer.bias_quantizer_internal, "bias") if layer.use_bias else None
+    shape = kernel.shape[:3]
+    k, i, f = kif(input_format)
+    window = FixedVariableArray.from_kif(np.full(shape, k), np.full(shape, i), np.full(shape, f),
+                                         hwconf=HWCONF, solver_options=dict(SOLVER_OPTIONS))
+    y = _array(window._vars.ravel()) @ kernel.reshape(-1, kernel.shape[3])
+    out = _affine(layer, y, bias, layer.activation)
+    if activation_layer is not None:
+        out = _apply_activation(activation_layer, activation_layer.quantizer, out)
+    return window, out
+
+
+def _window_mux(name: str, in_shape, kernel_hw, geometry, parallelism: int, steps: int, width: int) -> str:
+    """Generated combinational mux: step -> the P windows of that step (zeros outside the image)."""
+    height, img_w, cin = in_shape
+    kh, kw = kernel_hw
+    top, left, out_h, out_w = geometry
+    win_elems = kh * kw * cin
+    step_w = max(1, math.ceil(math.log2(steps))) if steps > 1 else 1
+    cases = []
+    for s in range(steps):
+        parts = []  # element 0 of copy 0 at bit 0
+        for j in range(parallelism):
+            o = s * parallelism + j
+            for dh in range(kh):
+                for dw in range(kw):
+                    for c in range(cin):
+                        ih, iw = o // out_w - top + dh, o % out_w - left + dw
+                        inside = o < out_h * out_w and 0 <= ih < height and 0 <= iw < img_w
+                        idx = (ih * img_w + iw) * cin + c
+                        parts.append(f"frame[{idx * width} +: {width}]" if inside else f"{width}'d0")
+        cases.append(f"            {step_w}'d{s}: windows = {{{', '.join(reversed(parts))}}};")
+    total = parallelism * win_elems * width
+    return f"""{TIMESCALE}
+// Generated by flows/stage_rtl/folded.py: the {parallelism} windows of each step, raster order.
+module {name}_windows (
+    // verilator lint_off UNUSEDSIGNAL
+    input [{height * img_w * cin * width - 1}:0] frame,
+    // verilator lint_on UNUSEDSIGNAL
+    input [{step_w - 1}:0] step,
+    output reg [{total - 1}:0] windows
+);
+    always @* begin
+        case (step)
+{chr(10).join(cases)}
+            default: windows = {total}'d0;
+        endcase
+    end
+endmodule
+"""
+
+
+def _top(name: str, frame_w: int, win_w: int, pix_w: int, parallelism: int, steps: int, latency: int) -> str:
+    step_w = max(1, math.ceil(math.log2(steps))) if steps > 1 else 1
+    in_w, out_w = parallelism * win_w, parallelism * pix_w
+    last_delay = ("always @(posedge clk) last_sr <= core_in[IN_W];" if latency == 1 else
+                  "always @(posedge clk) last_sr <= {last_sr[LATENCY-2:0], core_in[IN_W]};")
+    return f"""{TIMESCALE}
+// Generated by flows/stage_rtl/folded.py: folded conv core, {parallelism} window kernels, {steps} steps per frame.
+module {name} (
+    input clk,
+    input rst,
+    input [{frame_w - 1}:0] s_axis_tdata,
+    input s_axis_tvalid,
+    output s_axis_tready,
+    output [{out_w - 1}:0] m_axis_tdata,
+    output m_axis_tlast,
+    output m_axis_tvalid,
+    input m_axis_tready
+);
+    localparam integer IN_W = {in_w};
+    localparam integer OUT_W = {out_w};
+    localparam integer LATENCY = {latency};
+    wire [{frame_w - 1}:0] frame;
+    wire [{step_w - 1}:0] step;
+    wire last, w_valid, w_ready;
+    wire [IN_W-1:0] windows;
+    wire [IN_W:0] core_in;
+    wire [OUT_W:0] core_out;
+    reg [LATENCY-1:0] last_sr;
+
+    folded_sequencer #(.FRAME_W({frame_w}), .STEPS({steps}), .STEP_W({step_w})) seq (
+        .clk(clk), .rst(rst), .s_data(s_axis_tdata), .s_valid(s_axis_tvalid), .s_ready(s_axis_tready),
+        .frame(frame), .step(step), .last(last), .w_valid(w_valid), .w_ready(w_ready));
+    {name}_windows win (.frame(frame), .step(step), .windows(windows));
+    stream_shell #(.IN_W(IN_W + 1), .OUT_W(OUT_W + 1), .LATENCY(LATENCY)) shell (
+        .clk(clk), .rst(rst), .s_data({{last, windows}}), .s_valid(w_valid), .s_ready(w_ready),
+        .m_data({{m_axis_tlast, m_axis_tdata}}), .m_valid(m_axis_tvalid), .m_ready(m_axis_tready),
+        .core_in(core_in), .core_out(core_out));
+    // the frame's last flag travels beside the kernels' pipeline
+    {last_delay}
+    assign core_out[OUT_W] = last_sr[LATENCY-1];
+    genvar j;
+    generate
+        for (j = 0; j < {parallelism}; j = j + 1) begin : g_kernel
+            {name}_kernel_io kernel (.clk(clk), .inp(core_in[j*{win_w} +: {win_w}]), .out(core_out[j*{pix_w} +: {pix_w}]));
+        end
+    endgenerate
+endmodule
+"""
+
+
+def build_folded_conv(layer, input_format: FixedFormat, out_dir: Path, name: str, parallelism: int,
+                      activation_layer=None) -> FoldedConv:
+    """Write a folded core of QConv2D ``layer`` (+ its following QActivation) with P = ``parallelism``."""
+    if type(layer).__name__ != "QConv2D":
+        raise ValueError(f"layer {layer.name!r} is a {type(layer).__name__}; only QConv2D can be folded")
+    in_shape = tuple(int(d) for d in layer.input_shape[1:])
+    geometry = _conv_geometry(layer, in_shape)
+    pixels = geometry[2] * geometry[3]
+    if not 1 <= parallelism <= pixels:
+        raise ValueError(f"parallelism {parallelism} must be in 1..{pixels} (output pixels of {layer.name!r})")
+    window, out = _trace_window(layer, input_format, activation_layer)
+    comb = comb_trace(window._vars.ravel(), out.vars._vars.ravel())
+    win_port = PortTensor("window", tuple(window.shape), input_format)
+    pixel = PortTensor("pixel", (int(layer.filters),), out.fmt)
+    out_dir = Path(out_dir)
+    emitted = emit_stage(comb, win_port, [pixel], out_dir, f"{name}_kernel")
+    steps = math.ceil(pixels / parallelism)
+    mux = out_dir / f"{name}_windows.v"
+    mux.write_text(_window_mux(name, in_shape, tuple(layer.kernel_size), geometry, parallelism, steps,
+                               input_format.width))
+    top = out_dir / f"{name}.v"
+    frame_w = int(np.prod(in_shape)) * input_format.width
+    top.write_text(_top(name, frame_w, win_port.bits, pixel.bits, parallelism, steps, emitted.latency_cycles))
+    kernel_files = [p for p in emitted.files if p.name != f"{name}_kernel.v" and p != SHELL_SOURCE]
+    files = kernel_files + [SHELL_SOURCE, SEQUENCER_SOURCE, mux, top]
+    return FoldedConv(name, name, files, PortTensor("input", in_shape, input_format), pixel,
+                      (geometry[2], geometry[3], int(layer.filters)), parallelism, steps,
+                      emitted.latency_cycles, float(comb.cost))

@@ -1,0 +1,1 @@
+"""Simulation of the DSE's folded (streaming) cores."""

@@ -1,0 +1,44 @@
+"""Stream frames through a folded conv core (flows/stage_rtl/folded.py) in cocotb; per-frame output codes."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from flows.stage_rtl.folded import FoldedConv
+from flows.stage_rtl.packing import pack
+from sim.runner import run_cocotb
+
+TB_DIR = Path(__file__).parent
+
+
+@dataclass
+class FoldedSimResult:
+    outputs: np.ndarray      # (n, out_h, out_w, cout) codes
+    beats_per_frame: int
+    cycles: int              # from the first input beat offered to the last output beat
+
+
+def simulate_folded_conv(core: FoldedConv, x_codes: np.ndarray, build_dir: Path, simulator: str = "icarus",
+                         in_pause: float = 0.0, out_pause: float = 0.0, seed: int = 1) -> FoldedSimResult:
+    """x_codes: (n, h, w, cin) input codes; returns the core's output codes per frame."""
+    build_dir = Path(build_dir)
+    build_dir.mkdir(parents=True, exist_ok=True)
+    in_bytes = (core.input.bits + 7) // 8
+    out_bytes = (core.out_width + 7) // 8
+    words = pack([core.input], [x_codes])
+    vectors, out_file, result_file = build_dir / "vectors.npz", build_dir / "beats.npz", build_dir / "result.json"
+    np.savez(vectors, inputs=np.array([np.frombuffer(w.to_bytes(in_bytes, "little"), dtype=np.uint8)
+                                       for w in words]))
+    for stale in (out_file, result_file):
+        stale.unlink(missing_ok=True)
+    env = {"TB_VECTORS": vectors, "TB_OUTPUT": out_file, "TB_RESULT": result_file, "TB_OUT_BYTES": out_bytes,
+           "TB_IN_PAUSE": in_pause, "TB_OUT_PAUSE": out_pause, "TB_SEED": seed}
+    run_cocotb(list(core.verilog_files), core.top, "tb_folded_conv", TB_DIR, build_dir / simulator,
+               simulator=simulator, extra_env=env)
+    result = json.loads(result_file.read_text())
+    beats = np.load(out_file)["beats"]
+    frames = [core.frame_codes([int.from_bytes(b.tobytes(), "little") for b in frame]) for frame in beats]
+    return FoldedSimResult(np.stack(frames), result["beats_per_frame"], result["cycles"])
