@@ -1,0 +1,145 @@
+"""Per-stage cost figures for the DSE model, from real Yosys runs.
+
+For every stage with a convolution, the folded conv core
+(flows/stage_rtl/folded.py) is generated at two parallelisms and synthesised
+(Dask jobs, cached), giving conv(P) = c0 + c1 * P LUTs (and FFs). The rest of
+the stage (pooling, exit head, other layers) stays fully parallel; its size is
+the measured fully parallel stage core (the flow's Yosys run, ``make synth``)
+minus the conv fit at P = all windows, so LUT(P) = rest + c0 + c1 * P equals
+the measured stage exactly at P = all windows. Dense-only stages: the measured
+core, independent of P. Exit units: the flow's Yosys records.
+Known approximation: the exit head is not separated (head_lut = 0), so dropping
+an exit saves its exit unit only in the model.
+"""
+from __future__ import annotations
+
+import json
+import math
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from frontend.fixedpoint import FixedFormat, qkeras_format
+
+from .jobs import SynthJob, run_jobs
+from .model import StageCost, fit_linear
+
+
+class MissingFlowOutput(ValueError):
+    """The DSE needs the fully parallel flow's outputs (make synth) first."""
+
+
+@dataclass(frozen=True)
+class ConvSite:
+    stage: int             # 1-based
+    layer: object
+    activation: object     # the QActivation right after it, or None
+    input_format: FixedFormat
+    pixels: int
+
+
+def conv_sites(stages) -> list[ConvSite]:
+    """The QConv2D layers of each stage with the format of the tensor feeding them."""
+    sites = []
+    for k, stage in enumerate(stages, start=1):
+        layers = stage.model.layers
+        for i, layer in enumerate(layers):
+            if type(layer).__name__ != "QConv2D":
+                continue
+            inbound = layer._inbound_nodes[0].inbound_layers
+            inbound = inbound[0] if isinstance(inbound, list) else inbound
+            if type(inbound).__name__ == "QActivation":
+                fmt = qkeras_format(inbound.quantizer)
+            elif type(inbound).__name__ == "InputLayer" and stage.input_format is not None:
+                fmt = stage.input_format
+            else:
+                raise ValueError(f"stage {k}: conv {layer.name!r} is fed by {type(inbound).__name__}; the DSE folds "
+                                 "convolutions fed by a QActivation or the stage input")
+            nxt = layers[i + 1] if i + 1 < len(layers) else None
+            act = nxt if nxt is not None and type(nxt).__name__ == "QActivation" and \
+                nxt._inbound_nodes[0].inbound_layers is layer else None
+            out_h, out_w = (int(d) for d in layer.output_shape[1:3])
+            sites.append(ConvSite(k, layer, act, fmt, out_h * out_w))
+    return sites
+
+
+def probe_parallelisms(pixels: int) -> tuple[int, int]:
+    """Two P values to fit LUT(P) on: small and about a sixth of the windows (cheap to synthesise)."""
+    hi = max(2, min(pixels, math.ceil(pixels / 6)))
+    return (1, hi) if pixels > 1 else (1, 1)
+
+
+def _read_stat(work: Path, top: str) -> dict:
+    from flows.yosys import _top_cells, count_resources
+
+    stat = work / f"{top}.stat.json"
+    if not stat.is_file():
+        raise MissingFlowOutput(f"no Yosys result {stat}; run `make synth` (open flow) for this model and board first")
+    return count_resources(_top_cells(json.loads(stat.read_text()), top))
+
+
+def flow_records(out_dir: Path, n_stages: int) -> tuple[list[dict], list[dict], list[int]]:
+    """(stage resources, exit-unit resources, stage latencies) written by the fully parallel flow."""
+    stages, units, latency = [], [], []
+    for k in range(1, n_stages + 1):
+        stages.append(_read_stat(out_dir / "yosys" / f"stage_{k}", f"stage_{k}"))
+        manifest = out_dir / "rtl" / f"stage_{k}" / "rtl" / "stage.json"
+        if not manifest.is_file():
+            raise MissingFlowOutput(f"no stage manifest {manifest}; run `make synth` (open flow) first")
+        latency.append(int(json.loads(manifest.read_text())["latency_cycles"]))
+        jobs = sorted((out_dir / "yosys" / f"exit_unit_{k}").glob("*.job.json"))
+        if not jobs:
+            raise MissingFlowOutput(f"no exit-unit synthesis for exit {k} under {out_dir / 'yosys'}; run `make synth`")
+        top = jobs[0].name[:-len(".job.json")]
+        units.append(_read_stat(out_dir / "yosys" / f"exit_unit_{k}", top))
+    return stages, units, latency
+
+
+def fold_probes(stages, rtl_dir: Path, family: str):
+    """Generate the folded conv cores at the probe P values; returns [(site, P, core, job)]."""
+    from flows.stage_rtl.folded import build_folded_conv
+
+    probes = []
+    for site in conv_sites(stages):
+        for p in sorted(set(probe_parallelisms(site.pixels))):
+            name = f"s{site.stage}_{site.layer.name}_p{p}"
+            core = build_folded_conv(site.layer, site.input_format, rtl_dir / name, name, p, site.activation)
+            probes.append((site, p, core, SynthJob(tuple(str(f) for f in core.verilog_files), core.top, family)))
+    return probes
+
+
+def stage_costs(stages, full: list[dict], latency: list[int], probes, results: dict[str, dict]) -> tuple[
+        list[StageCost], list[dict]]:
+    """StageCost per stage and the fit records (for the report)."""
+    fits = []
+    costs = []
+    for k, rec in enumerate(full, start=1):
+        mine = [(site, p, results[job.key()]) for site, p, _, job in probes if site.stage == k]
+        failed = [r["error"] for _, _, r in mine if r.get("error")]
+        if failed:
+            raise RuntimeError(f"stage {k}: folded-core synthesis failed twice: {failed[0]}")
+        if not mine:
+            costs.append(StageCost((), (float(rec["lut"]), 0.0), (float(rec["ff"]), 0.0), latency[k - 1],
+                                   dsp=float(rec["dsp"]), bram=float(rec["bram"])))
+            fits.append({"stage": k, "kind": "dense", "lut_full": rec["lut"]})
+            continue
+        pixels = tuple(sorted({site.pixels for site, _, _ in mine}))
+        lut = fit_linear([(p, r["lut"]) for _, p, r in mine])
+        ff = fit_linear([(p, r["ff"]) for _, p, r in mine])
+        n = max(pixels)
+        rest_lut = max(0.0, rec["lut"] - (lut[0] + lut[1] * n))
+        rest_ff = max(0.0, rec["ff"] - (ff[0] + ff[1] * n))
+        costs.append(StageCost(pixels, (rest_lut + lut[0], lut[1]), (rest_ff + ff[0], ff[1]), latency[k - 1],
+                               dsp=float(rec["dsp"]), bram=float(rec["bram"])))
+        fits.append({"stage": k, "kind": "conv", "pixels": list(pixels), "lut_full": rec["lut"],
+                     "probes": [{"p": p, "lut": r["lut"], "ff": r["ff"]} for _, p, r in mine],
+                     "conv_lut_fit": list(lut), "rest_lut": rest_lut,
+                     "rest_clamped": rec["lut"] - (lut[0] + lut[1] * n) < 0})
+    return costs, fits
+
+
+def exit_unit_latency(config) -> int:
+    from exit_unit.generate import write_unit
+
+    with tempfile.TemporaryDirectory() as tmp:
+        return int(write_unit(config, "parallel", Path(tmp)).latency_cycles)

@@ -1,0 +1,224 @@
+"""Search the design space over the analytic model: enumerate small spaces, NSGA-II (Optuna) for large ones.
+
+Space: kept exits (every subset holding the final exit, mode "anytime"; a
+single earlier exit, mode "subnet") x the threshold sets calibrated for that
+subset at each accuracy-drop target of the flow's sweep x the parallelism of
+every conv stage (one P per distinct initiation interval). Accuracy, reach and
+exit rates come from routing the test split, in its real order, through the
+bit-exact exit-unit reference with the kept exits only.
+"""
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .front import pareto_mask
+from .model import Design, Platform, Prediction, StageCost, predict, route_kept
+
+OBJECTIVES = {"throughput": ("throughput_samples_per_s", "max"), "latency": ("mean_latency_cycles", "min"),
+              "energy": ("energy_nj_per_sample", "min")}
+
+
+class InfeasibleObjective(ValueError):
+    """No design meets the constraints; the message names the best reachable value."""
+
+
+def distinct_parallelisms(pixels: int) -> list[int]:
+    """Smallest P for every distinct initiation interval ceil(pixels / P), increasing."""
+    return sorted({math.ceil(pixels / ii) for ii in range(1, pixels + 1)})
+
+
+def design_id(design: Design) -> str:
+    return hashlib.sha1(json.dumps(design.to_dict(), sort_keys=True).encode()).hexdigest()[:10]
+
+
+@dataclass
+class Context:
+    """Everything the model needs about one model on one board."""
+
+    stages: Sequence[StageCost]
+    platform: Platform
+    configs: list               # ExitUnitConfig per exit
+    test_codes: list[np.ndarray]
+    test_y: np.ndarray
+    threshold_sets: dict[tuple[int, ...], list[tuple[int, ...]]]  # kept exits -> threshold candidates
+    _routes: dict = field(default_factory=dict)
+
+    @property
+    def n_exits(self) -> int:
+        return len(self.stages)
+
+    def routed(self, exits: tuple[int, ...], thresholds: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+        key = (exits, thresholds)
+        if key not in self._routes:
+            d = Design(exits, thresholds, (1,) * self.n_exits, "budgeted")
+            exit_stage, predicted = route_kept(self.configs, self.test_codes, d)
+            self._routes[key] = (exit_stage, predicted == self.test_y)
+        return self._routes[key]
+
+    def predict(self, design: Design, with_fifo: bool = False) -> Prediction:
+        exit_stage, correct = self.routed(design.exits, design.thresholds)
+        return predict(design, self.stages, self.platform, exit_stage, correct, with_fifo=with_fifo)
+
+
+def calibrated_threshold_sets(configs, cal_codes, cal_y, exit_macs, drops: Sequence[float]) -> dict:
+    """Threshold candidates per kept-exit subset: one calibration per accuracy-drop target."""
+    from frontend.calibrate import calibrate
+
+    n = len(configs)
+    subsets = [s + (n,) for r in range(n) for s in itertools.combinations(range(1, n), r)]
+    subsets += [(k,) for k in range(1, n)]  # subnets
+    sets = {}
+    for s in subsets:
+        idx = [k - 1 for k in s]
+        found = []
+        for drop in drops:
+            thr = tuple(calibrate([configs[i] for i in idx], [cal_codes[i] for i in idx], cal_y,
+                                  [exit_macs[i] for i in idx], drop))
+            if thr not in found:
+                found.append(thr)
+        sets[s] = found
+    return sets
+
+
+def _mode(exits: tuple[int, ...], n: int) -> str:
+    return "anytime" if exits[-1] == n else "subnet"
+
+
+def space_size(ctx: Context) -> int:
+    p_options = [len(distinct_parallelisms(max(s.conv_pixels))) if s.conv_pixels else 1 for s in ctx.stages]
+    return sum(len(v) * int(np.prod(p_options[:s[-1]])) for s, v in ctx.threshold_sets.items())
+
+
+def enumerate_designs(ctx: Context):
+    p_options = [distinct_parallelisms(max(s.conv_pixels)) if s.conv_pixels else [1] for s in ctx.stages]
+    for exits, sets in ctx.threshold_sets.items():
+        deployed = exits[-1]
+        for thr in sets:
+            for ps in itertools.product(*p_options[:deployed]):
+                yield Design(exits, thr, tuple(ps) + (1,) * (ctx.n_exits - deployed), _mode(exits, ctx.n_exits))
+
+
+def nsga2_designs(ctx: Context, objectives: dict[str, str], n_trials: int, seed: int = 0,
+                  feasible: Callable[[Prediction], bool] = lambda p: True) -> list[Design]:
+    """Designs visited by Optuna's NSGA-II sampler over the analytic model (infeasible ones penalised)."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    subsets = list(ctx.threshold_sets)
+    p_options = [distinct_parallelisms(max(s.conv_pixels)) if s.conv_pixels else [1] for s in ctx.stages]
+    max_sets = max(len(v) for v in ctx.threshold_sets.values())
+    keys = list(objectives)
+    worst = [(-1e30 if objectives[k] == "max" else 1e30) for k in keys]
+    seen: dict[str, Design] = {}
+
+    def trial_design(trial) -> Design:
+        exits = subsets[trial.suggest_int("subset", 0, len(subsets) - 1)]
+        sets = ctx.threshold_sets[exits]
+        thr = sets[trial.suggest_int("thresholds", 0, max_sets - 1) % len(sets)]
+        ps = tuple(opts[trial.suggest_int(f"p{k}", 0, len(opts) - 1)] if k <= exits[-1] else 1
+                   for k, opts in enumerate(p_options, start=1))
+        return Design(exits, thr, ps, _mode(exits, ctx.n_exits))
+
+    def objective(trial):
+        d = trial_design(trial)
+        seen[design_id(d)] = d
+        p = ctx.predict(d)
+        if not feasible(p):
+            return worst
+        m = p.metrics()
+        return [m[k] for k in keys]
+
+    study = optuna.create_study(directions=["maximize" if objectives[k] == "max" else "minimize" for k in keys],
+                                sampler=optuna.samplers.NSGAIISampler(seed=seed, population_size=40))
+    study.optimize(objective, n_trials=n_trials)
+    return list(seen.values())
+
+
+@dataclass
+class Exploration:
+    objective: str
+    objectives: dict[str, str]
+    points: list[dict]          # feasible points: id, design, predicted, on_front
+    chosen: str
+    baselines: dict[str, dict | None]
+    searched: str               # "enumerated" or "nsga2"
+    candidates: int
+
+
+def _largest_uniform(ctx: Context, exits, thresholds, fits: Callable[[Prediction], bool]) -> dict | None:
+    """Same P on every conv stage (clamped to its windows), the fastest that fits."""
+    best = None
+    for p in sorted({q for s in ctx.stages if s.conv_pixels for q in distinct_parallelisms(max(s.conv_pixels))}):
+        d = Design(exits, thresholds, tuple(min(p, s.max_parallelism) for s in ctx.stages), "anytime")
+        pred = ctx.predict(d)
+        if fits(pred):
+            best = {"id": design_id(d), **d.to_dict(), "predicted": pred.metrics()}
+    return best
+
+
+def explore(ctx: Context, objective: str, budget: dict, min_accuracy: float | None = None,
+            max_latency_cycles: float | None = None, calibrated_thresholds: Sequence[int] | None = None,
+            max_enumerate: int = 20_000, n_trials: int = 400, seed: int = 0) -> Exploration:
+    """Evaluate the space against the model, keep designs within budget and constraints, mark the front."""
+    if objective not in OBJECTIVES:
+        raise ValueError(f"objective {objective!r} is unknown; use one of {', '.join(OBJECTIVES)}")
+    metric, sense = OBJECTIVES[objective]
+    objectives = {metric: sense, "accuracy": "max", "lut": "min"}
+
+    def fits(p: Prediction) -> bool:
+        return p.lut <= budget["lut"] and p.ff <= budget["ff"] and p.dsp <= budget["dsp"] and p.bram <= budget["bram"]
+
+    def feasible(p: Prediction) -> bool:
+        return fits(p) and (min_accuracy is None or p.accuracy >= min_accuracy) and \
+            (max_latency_cycles is None or p.max_latency_cycles <= max_latency_cycles)
+
+    size = space_size(ctx)
+    if size <= max_enumerate:
+        designs, searched = list(enumerate_designs(ctx)), "enumerated"
+    else:
+        designs, searched = nsga2_designs(ctx, objectives, n_trials, seed, feasible), "nsga2"
+    preds = [ctx.predict(d) for d in designs]
+    in_budget = [i for i, p in enumerate(preds) if fits(p)]
+    if not in_budget:
+        small = min(range(len(preds)), key=lambda i: preds[i].lut)
+        raise InfeasibleObjective(
+            f"LUT budget {budget['lut']:,} (FF {budget['ff']:,}) is smaller than the smallest design "
+            f"{design_id(designs[small])} ({preds[small].lut:,.0f} LUTs, {preds[small].ff:,.0f} FFs); raise LUT_BUDGET")
+    if min_accuracy is not None and not any(preds[i].accuracy >= min_accuracy for i in in_budget):
+        best = max(in_budget, key=lambda i: preds[i].accuracy)
+        raise InfeasibleObjective(f"no design within budget reaches accuracy {min_accuracy:.4f}; the best reachable "
+                                  f"is {preds[best].accuracy:.4f} ({design_id(designs[best])})")
+    ok = [i for i in in_budget if feasible(preds[i])]
+    if not ok:
+        pool = [i for i in in_budget if min_accuracy is None or preds[i].accuracy >= min_accuracy]
+        best = min(pool, key=lambda i: preds[i].max_latency_cycles)
+        us = preds[best].max_latency_cycles / ctx.platform.clock_mhz
+        raise InfeasibleObjective(f"no design meets the latency bound of {max_latency_cycles / ctx.platform.clock_mhz:g}"
+                                  f" us; the lowest reachable worst-case latency is {us:g} us "
+                                  f"({design_id(designs[best])})")
+    metrics = [preds[i].metrics() for i in ok]
+    mask = pareto_mask(metrics, objectives)
+    points = []
+    for i, on in zip(ok, mask):
+        d, p = designs[i], preds[i]
+        points.append({"id": design_id(d), **d.to_dict(), "predicted": p.metrics(), "on_front": bool(on),
+                       "model": {"ii": list(p.ii), "reach": list(p.reach), "exit_rates": list(p.exit_rates),
+                                 "max_latency_cycles": p.max_latency_cycles}})
+    sign = 1.0 if sense == "max" else -1.0
+    front = [pt for pt in points if pt["on_front"]]
+    chosen = max(front, key=lambda pt: (sign * pt["predicted"][metric], pt["predicted"]["accuracy"],
+                                        -pt["predicted"]["lut"]))
+    n = ctx.n_exits
+    final_only = ctx.threshold_sets[(n,)][0]
+    all_exits = tuple(range(1, n + 1))
+    uniform_thr = tuple(calibrated_thresholds) if calibrated_thresholds is not None else ctx.threshold_sets[all_exits][0]
+    baselines = {"no_exit": _largest_uniform(ctx, (n,), final_only, fits),
+                 "uniform": _largest_uniform(ctx, all_exits, uniform_thr, fits)}
+    return Exploration(objective, objectives, points, chosen["id"], baselines, searched, len(designs))

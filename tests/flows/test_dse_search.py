@@ -1,0 +1,86 @@
+"""DSE search over the analytic model: enumeration, NSGA-II, front, baselines and bad-input errors."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from exit_unit.reference import ExitUnitConfig
+from flows.dse.front import dominates
+from flows.dse.model import Platform, StageCost
+from flows.dse.search import (Context, InfeasibleObjective, calibrated_threshold_sets, distinct_parallelisms,
+                              explore, space_size)
+from frontend.fixedpoint import FixedFormat
+
+BUDGET = {"lut": 53_200, "ff": 106_400, "dsp": 220, "bram": 140}
+
+
+@pytest.fixture(scope="module")
+def ctx():
+    """3 exits, 10 classes: later exits are more often right (synthetic logits, seeded)."""
+    rng = np.random.default_rng(0)
+    fmt = FixedFormat(16, 9, True)
+    configs = [ExitUnitConfig(classes=10, logit=fmt, policy="max_prob") for _ in range(3)]
+
+    def codes(y, skill):
+        z = rng.normal(0, 1.0, (len(y), 10))
+        z[np.arange(len(y)), y] += skill * rng.uniform(0, 3, len(y))
+        return fmt.to_codes(np.round(z * 512) / 512)
+
+    y_cal, y_test = rng.integers(0, 10, 300), rng.integers(0, 10, 200)
+    cal = [codes(y_cal, s) for s in (0.8, 1.4, 2.5)]
+    test = [codes(y_test, s) for s in (0.8, 1.4, 2.5)]
+    sets = calibrated_threshold_sets(configs, cal, y_cal, [100, 300, 400], (0.0, 2.0, 8.0))
+    stages = [StageCost((36,), (2000.0, 350.0), (900.0, 120.0), 6),
+              StageCost((9,), (1500.0, 900.0), (700.0, 200.0), 6),
+              StageCost((), (4500.0, 0.0), (1200.0, 0.0), 5)]
+    platform = Platform(100.0, 1300.0, 300.0, 3)
+    return Context(stages, platform, configs, test, y_test, sets)
+
+
+def _check_front(result):
+    pts = [p["predicted"] for p in result.points]
+    for p, rec in zip(pts, result.points):
+        dominated = any(dominates(q, p, result.objectives) for q in pts)
+        assert dominated != rec["on_front"]
+        if not rec["on_front"]:
+            assert any(dominates(f["predicted"], p, result.objectives) for f in result.points if f["on_front"])
+
+
+def test_small_space_is_enumerated_and_front_is_non_dominated(ctx):
+    result = explore(ctx, "throughput", BUDGET)
+    assert result.searched == "enumerated" and result.candidates == space_size(ctx)
+    _check_front(result)
+    chosen = next(p for p in result.points if p["id"] == result.chosen)
+    assert chosen["on_front"]
+    best = max(p["predicted"]["throughput_samples_per_s"] for p in result.points)
+    assert chosen["predicted"]["throughput_samples_per_s"] == best
+    assert result.baselines["no_exit"]["exits"] == [3] and result.baselines["uniform"]["exits"] == [1, 2, 3]
+
+
+def test_large_space_uses_nsga2_and_still_returns_a_valid_front(ctx):
+    result = explore(ctx, "energy", BUDGET, max_enumerate=10, n_trials=120)
+    assert result.searched == "nsga2" and 10 < result.candidates <= 120
+    _check_front(result)
+
+
+def test_lut_budget_bounds_every_point_and_the_baselines(ctx):
+    result = explore(ctx, "throughput", {**BUDGET, "lut": 20_000})
+    assert max(p["predicted"]["lut"] for p in result.points) <= 20_000
+    assert result.baselines["uniform"]["predicted"]["lut"] <= 20_000
+
+
+def test_distinct_parallelisms_give_each_initiation_interval_once():
+    assert distinct_parallelisms(9) == [1, 2, 3, 5, 9]
+    assert distinct_parallelisms(36)[-3:] == [12, 18, 36]
+
+
+def test_impossible_objectives_name_the_best_reachable_value(ctx):
+    with pytest.raises(InfeasibleObjective, match=r"smaller than the smallest design \w+ \(\d[\d,]* LUTs"):
+        explore(ctx, "throughput", {**BUDGET, "lut": 1000})
+    with pytest.raises(InfeasibleObjective, match=r"accuracy 0\.9990; the best reachable is 0\.\d+"):
+        explore(ctx, "throughput", BUDGET, min_accuracy=0.999)
+    with pytest.raises(InfeasibleObjective, match=r"latency bound of 0\.01 us; the lowest reachable worst-case "
+                                                 r"latency is 0\.\d+ us"):
+        explore(ctx, "latency", BUDGET, max_latency_cycles=1)
+    with pytest.raises(ValueError, match="objective 'speed' is unknown"):
+        explore(ctx, "speed", BUDGET)
