@@ -18,13 +18,15 @@ FLOW   ?=
 A      ?=
 B      ?=
 TOL    ?=
+DEADLINE ?=
+SIM    ?= 1
 PYTEST_ARGS ?=
 
 SYNTH_ARGS := --model $(MODEL) --board $(BOARD) --backend $(BACKEND) --io-type $(IO_TYPE) --reuse $(REUSE) \
 	$(if $(DATA),--data $(DATA)) $(if $(TRAIN),--train $(TRAIN)) $(if $(POLICY),--policy $(POLICY)) \
-	$(if $(FLOW),--flow $(FLOW))
+	$(if $(FLOW),--flow $(FLOW)) $(if $(filter 0,$(SIM)),--no-sim) $(if $(DEADLINE),--deadline $(DEADLINE))
 
-.PHONY: venv synth test test-all exit-unit boards compare clean
+.PHONY: venv synth test test-all exit-unit pr boards compare clean
 
 venv: $(STAMP)
 
@@ -45,6 +47,9 @@ synth: $(STAMP)
 
 exit-unit: $(STAMP)
 	$(PY) -m flows exit-unit
+
+pr: $(STAMP)
+	$(PY) -m flows pr --model $(MODEL) --board $(BOARD) $(if $(DEADLINE),--deadline $(DEADLINE))
 
 compare: $(STAMP)
 	@test -n "$(A)" -a -n "$(B)" || { echo "usage: make compare A=<report.json> B=<report.json> [TOL='lut=5 accuracy=0.5']"; exit 2; }

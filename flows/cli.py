@@ -55,6 +55,12 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--flow", default=None, choices=["auto", "open", "vendor"],
                        help="vendor needs vitis_hls and vivado on PATH; auto (default) uses them when found")
     synth.add_argument("--cosim", action="store_true", help="vendor flow: also run HLS co-simulation")
+    synth.add_argument("--no-rtl", action="store_true", help="open flow: skip stage RTL, Yosys and simulation")
+    synth.add_argument("--no-sim", action="store_true", help="skip the multi-exit pipeline simulation")
+    synth.add_argument("--no-pr", action="store_true", help="skip the partial-reconfiguration evaluation")
+    synth.add_argument("--simulator", default="verilator", choices=["verilator", "icarus"])
+    synth.add_argument("--rtl-random", default=10_000, type=int, help="random input vectors per stage core")
+    synth.add_argument("--deadline", default=None, type=float, help="p99 latency bound (s) for the PR schedule")
 
     sub.add_parser("boards", help="list the known boards")
 
@@ -64,6 +70,14 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--tol", action="append", default=[], metavar="METRIC=PCT",
                      help="tolerance per metric in percent (accuracy in points), e.g. --tol lut=5")
     cmp.add_argument("--markdown", type=Path, default=None, help="also write the table as Markdown here")
+
+    pr = sub.add_parser("pr", help="partial reconfiguration from a report.json written by synth")
+    pr.add_argument("--board", default="pynq-z2")
+    pr.add_argument("--model", default="examples/digits.yaml", help="the model given to synth")
+    pr.add_argument("--build-root", default="build", type=Path)
+    pr.add_argument("--deadline", default=None, type=float, help="p99 latency bound in seconds")
+    pr.add_argument("--capacity", default=1.0, type=float,
+                    help="scale the device (<1: exercise PR on a smaller part; >1: a larger one)")
 
     eu = sub.add_parser("exit-unit", help="generate, verify and cost the exit-decision units")
     eu.add_argument("--build-root", default="build", type=Path)
@@ -98,7 +112,9 @@ def _synth(args, console) -> int:
     options = SynthOptions(model=args.model, board=args.board, data=args.data, build_root=args.build_root,
                            train=args.train, policy=args.policy, accuracy_drop=args.accuracy_drop,
                            backend=args.backend, io_type=args.io_type, reuse_factor=args.reuse,
-                           hls=not args.no_hls, flow=args.flow, cosim=args.cosim)
+                           hls=not args.no_hls, flow=args.flow, cosim=args.cosim, rtl=not args.no_rtl,
+                           sim=not args.no_sim, pr=not args.no_pr, simulator=args.simulator,
+                           rtl_random_vectors=args.rtl_random, deadline_s=args.deadline)
     build = run_synth(options, console)
     print_report(build.report, console)
     for path in build.report_paths:
@@ -122,6 +138,18 @@ def _compare(args, console) -> int:
     return compare_main(args.a, args.b, Tolerances.parse(args.tol), console, markdown=args.markdown)
 
 
+def _pr(args, console) -> int:
+    from flows.pr.evaluate import make_pr
+    from flows.synth import model_name
+
+    out = args.build_root / model_name(args.model) / args.board
+    result = make_pr(out / "report.json", out / "pr", deadline_s=args.deadline, capacity_fraction=args.capacity)
+    for line in result.summary_lines():
+        console.print(line, highlight=False)
+    console.print(f"wrote {out / 'pr'}")
+    return 0
+
+
 def _exit_unit(args, console) -> int:
     from exit_unit.flow import make_exit_unit
 
@@ -130,7 +158,7 @@ def _exit_unit(args, console) -> int:
     return 0
 
 
-COMMANDS = {"synth": _synth, "boards": _boards, "exit-unit": _exit_unit, "compare": _compare}
+COMMANDS = {"synth": _synth, "boards": _boards, "exit-unit": _exit_unit, "compare": _compare, "pr": _pr}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -163,6 +163,8 @@ def _fmt(value: Any, pct: bool = False) -> str:
             return f"{100 * value:.1f}%"
         return f"{value:,}" if isinstance(value, int) else f"{value:,.4g}"
     if isinstance(value, dict) and "mean" in value:
+        if value["mean"] is None:
+            return "n/a"
         return f"{value.get('min', '?')} / {value['mean']:.4g} / {value.get('max', '?')}"
     return str(value)
 

@@ -81,10 +81,12 @@ class Report:
     resources: dict | None = None                     # open (Yosys) or vendor resource records
     sim: dict | None = None                           # pipeline simulation: latency, throughput, energy
     pr: dict | None = None                            # partial-reconfiguration evaluation
+    sections: list[str] = field(default_factory=list)  # Markdown a step renders from its own records (not JSON)
     schema: int = SCHEMA
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
+        data.pop("sections")
         data["overall"]["macs_saved_pct"] = self.overall.macs_saved_pct
         return {"schema": data.pop("schema"), **data}
 
@@ -138,6 +140,49 @@ def stage_rows(report: Report) -> list[list[str]]:
     return rows
 
 
+RESOURCE_HEADER = ["core", "LUT", "FF", "CARRY4", "DSP", "BRAM36", "LUT levels", "seconds"]
+
+
+def resource_rows(resources: dict) -> list[list[str]]:
+    def row(name: str, r: dict) -> list[str]:
+        return [name, *(f"{r.get(k, 0):,}" if isinstance(r.get(k), int) else f"{r.get(k, 0):g}"
+                        for k in ("lut", "ff", "carry4", "dsp", "bram")),
+                str(r.get("lut_levels", "-")), f"{r.get('seconds', 0):.0f}"]
+
+    rows = [row(f"stage {r['index']}", r) for r in resources.get("stages", [])]
+    rows += [row(f"exit unit {r['index']}", r) for r in resources.get("exit_units", [])]
+    rows.append(row("total", resources.get("total", {})))
+    cap, pct = resources.get("capacity", {}), resources.get("utilisation_pct", {})
+    rows.append(["board capacity", *(f"{cap.get(k, 0):,}" for k in ("lut", "ff")), "-",
+                 *(f"{cap.get(k, 0):,}" for k in ("dsp", "bram36")), "-", "-"])
+    rows.append(["utilisation", *(f"{pct.get(k, 0):.1f}%" for k in ("lut", "ff")), "-",
+                 *(f"{pct.get(k, 0):.1f}%" for k in ("dsp", "bram36")), "-", "-"])
+    return rows
+
+
+def pr_lines(pr: dict) -> list[str]:
+    if "error" in pr:
+        return [f"Not evaluated: {pr['error']}"]
+    mapping = pr.get("mapping", {})
+
+    def describe(m: dict) -> str:
+        return (f"{m.get('name')} (static: stages {m.get('static_stages') or 'none'}, "
+                f"reconfigurable region: stages {m.get('region_stages') or 'none'})")
+
+    lines = [f"Chosen mapping: {describe(mapping.get('chosen', {}))}. PR alternative evaluated: "
+             f"{describe(mapping.get('pr', {}))}, partial bitstream {pr.get('partial_bitstream_bytes', 0):,} B, "
+             f"reconfiguration {1e3 * pr.get('reconfig_seconds', 0):.2f} ms over {pr.get('port', 'the port')}.", ""]
+    header = ["schedule", "batch", "samples/s", "mean latency (ms)", "p99 latency (ms)", "reconfigs / 1000",
+              "energy / sample (uJ)"]
+    rows = [[s["name"], str(s["batch_size"]), f"{s['throughput_samples_per_s']:,.0f}",
+             f"{1e3 * s['mean_latency_s']:.3f}", f"{1e3 * s['p99_latency_s']:.3f}", f"{s['reconfigs_per_1000']:.2f}",
+             f"{1e6 * s['energy_j_per_sample']:.2f}"] for s in pr.get("schedules", [])]
+    lines += [_md_table(header, rows), ""]
+    lines.append(f"Break-even batch: {pr.get('break_even_batch')}. {pr.get('break_even_note', '')}".strip())
+    lines += [f"- {n}" for n in pr.get("notes", [])]
+    return lines
+
+
 EXIT_HEADER = ["exit", "policy", "threshold", "register", "exit rate", "accuracy there", "cumulative MACs"]
 STAGE_HEADER = ["stage", "input", "MACs", "logits", "C-sim exact", "samples", "max abs diff"]
 
@@ -178,6 +223,15 @@ def to_markdown(report: Report) -> str:
         "",
         f"Cores from the {report.flow} flow. Tools: " + ", ".join(f"{k} {v}" for k, v in report.tools.items()) + ".",
     ]
+    if report.resources:
+        parts += ["", "## Resources", "", _md_table(RESOURCE_HEADER, resource_rows(report.resources))]
+        fits = report.resources.get("fits")
+        parts += ["", f"The design {'fits' if fits else 'does NOT fit'} the {report.board} "
+                      f"({report.resources.get('total', {}).get('source', '')})."]
+    for section in report.sections:
+        parts += ["", section.strip()]
+    if report.pr:
+        parts += ["", "## Partial reconfiguration", "", *pr_lines(report.pr)]
     if report.notes:
         parts += ["", "## Notes", "", *[f"- {n}" for n in report.notes]]
     if report.seconds:
@@ -190,8 +244,11 @@ def print_report(report: Report, console=None) -> None:
     from rich.table import Table
 
     console = console or Console()
-    for title, header, rows in (("Exits (test set)", EXIT_HEADER, exit_rows(report)),
-                                ("Stages", STAGE_HEADER, stage_rows(report))):
+    tables = [("Exits (test set)", EXIT_HEADER, exit_rows(report)), ("Stages", STAGE_HEADER, stage_rows(report))]
+    if report.resources:
+        tables.append((f"Resources ({report.resources.get('total', {}).get('source', '')})", RESOURCE_HEADER,
+                       resource_rows(report.resources)))
+    for title, header, rows in tables:
         table = Table(title=title, title_justify="left")
         for h in header:
             table.add_column(h)
@@ -200,3 +257,16 @@ def print_report(report: Report, console=None) -> None:
         console.print(table)
     for line in summary_lines(report):
         console.print(line)
+    if report.resources:
+        fits = report.resources["fits"]
+        console.print(f"The design {'fits' if fits else '[red]does NOT fit[/red]'} the {report.board} "
+                      f"({report.resources['utilisation_pct']['lut']:.1f}% of its LUTs).")
+    if report.sim:
+        on, off = report.sim["early_exit"], report.sim["exits_off"]
+        console.print(f"RTL pipeline: mean latency {on['mean_latency_cycles']:.1f} cycles with early exits vs "
+                      f"{off['mean_latency_cycles']:.1f} without ({report.sim['speedup']:.2f}x), "
+                      f"{on['energy_nj_per_sample']:.2f} vs {off['energy_nj_per_sample']:.2f} nJ/sample; "
+                      f"{report.sim['mismatches']} mismatches, {report.sim['lost']} lost, "
+                      f"{report.sim['duplicated']} duplicated.")
+    if report.pr and "error" not in report.pr:
+        console.print(f"Partial reconfiguration: break-even batch {report.pr.get('break_even_batch')}.")

@@ -40,6 +40,9 @@ class SynthOptions:
     rtl: bool = True                  # open flow: da4ml stage cores, cocotb check, Yosys resources
     rtl_random_vectors: int = 10_000  # random in-range inputs per stage core, besides the test set
     simulator: str = "verilator"
+    sim: bool = True                  # open flow: the whole multi-exit pipeline in cocotb (latency, energy)
+    pr: bool = True                   # evaluate partial reconfiguration from the measured figures
+    deadline_s: float | None = None   # p99 latency bound for the deadline-aware PR schedule
 
 
 @dataclass
@@ -65,7 +68,11 @@ class Build:
     stage_records: list = field(default_factory=list)
     hls_models: list = field(default_factory=list)
     stage_rtls: list = field(default_factory=list)
+    exit_units: list = field(default_factory=list)
     resources: dict | None = None
+    sim: dict | None = None
+    sim_markdown: str = ""
+    pr: dict | None = None
     notes: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
 
@@ -99,6 +106,12 @@ def load_inputs(build: Build) -> None:
         raise FlowError(f"unknown exit policy {opts.policy!r}; use one of {', '.join(POLICIES)}")
     build.dataset = load_dataset(shape, classes, opts.data)
     build.out_dir = opts.build_root / build.name / build.board.name
+
+
+def model_name(model: str | Path) -> str:
+    """The build/<model>/ folder name: the spec's name, or the model file's stem."""
+    path = Path(model)
+    return load_spec(path).name if path.suffix in (".yaml", ".yml") else path.stem
 
 
 def load_user_model(path: Path):
@@ -264,8 +277,8 @@ def synthesise_open(build: Build) -> None:
     from flows.yosys import synth_xilinx
 
     family, out = build.board.family, build.out_dir / "yosys"
-    units = [write_unit(cfg, "parallel", build.out_dir / "rtl" / f"exit_unit_{k}")
-             for k, cfg in enumerate(build.exit_configs, start=1)]
+    units = build.exit_units = [write_unit(cfg, "parallel", build.out_dir / "rtl" / f"exit_unit_{k}")
+                                for k, cfg in enumerate(build.exit_configs, start=1)]
     jobs = [("stage", k, rtl.verilog_files, rtl.top) for k, rtl in enumerate(build.stage_rtls, start=1)]
     jobs += [("exit_unit", k, u.files, u.top) for k, u in enumerate(units, start=1)]
 
@@ -277,8 +290,43 @@ def synthesise_open(build: Build) -> None:
     with build.console.status(f"Yosys synth_xilinx -family {family}: {len(jobs)} cores on {os.cpu_count()} cores"):
         with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
             done = list(pool.map(run, jobs))
-    build.resources = resources_block([r for kind, r in done if kind == "stage"],
-                                      [r for kind, r in done if kind == "exit_unit"], build.board)
+    stages = [r for kind, r in done if kind == "stage"]
+    for record, rtl in zip(stages, build.stage_rtls):  # what the PR model needs beside the counts
+        record.update(latency_cycles=rtl.latency_cycles, in_width=rtl.in_width, out_width=rtl.out_width)
+    build.resources = resources_block(stages, [r for kind, r in done if kind == "exit_unit"], build.board)
+
+
+def simulate_multi_exit_pipeline(build: Build) -> None:
+    """Open flow: stage cores + exit units joined into one pipeline, the test set streamed through it."""
+    if build.flow != "open" or not build.stage_rtls or not build.options.sim:
+        return
+    from sim.pipeline.simulate import simulate_build
+
+    with build.console.status("multi-exit pipeline in cocotb: exits on, exits off, back-pressure, extremes"):
+        result = simulate_build(build, simulator=build.options.simulator)
+    build.sim, build.sim_markdown = result.to_dict(), result.to_markdown()
+    faults = {k: build.sim[k] for k in ("mismatches", "lost", "duplicated") if build.sim.get(k)}
+    if faults:
+        raise FlowError(f"pipeline simulation disagrees with the software model ({faults}); "
+                        f"see {build.out_dir / 'sim'}")
+
+
+def evaluate_partial_reconfiguration(build: Build) -> None:
+    """Stage-to-region mapping, partial bitstreams and schedules from the measured per-stage figures."""
+    if not build.options.pr or build.resources is None:
+        return
+    from dataclasses import asdict
+
+    from flows.pr.evaluate import pr_block
+    from flows.pr.static import StaticExitUnit
+
+    inputs = {"board": build.board.name, "clock_mhz": build.board.clock_mhz, "resources": build.resources,
+              "exits": [asdict(e) for e in build.evaluation.exits],
+              "stages": [{"index": r.index, "input_shape": r.input_shape} for r in build.stage_records]}
+    manifests = {k: rtl.verilog_files[0].parent / "stage.json" for k, rtl in enumerate(build.stage_rtls, start=1)}
+    unit = StaticExitUnit.from_generated(build.exit_units[0]) if build.exit_units else None
+    build.pr = pr_block(inputs, build.out_dir / "pr", deadline_s=build.options.deadline_s,
+                        stage_manifests=manifests or None, exit_unit=unit, board=build.board)
 
 
 def resources_block(stages: list[dict], exit_units: list[dict], board: Board) -> dict:
@@ -321,7 +369,8 @@ def write_outputs(build: Build) -> None:
                         baseline_macs=ev.baseline_macs, accuracy_drop_target=build.training["accuracy_drop_target"],
                         calibration_accuracy=cal.accuracy, calibration_final_exit_accuracy=cal.final_exit_accuracy),
         stages=build.stage_records, tools=tool_versions(), notes=build.notes, seconds=build.seconds,
-        sweep=build.sweep, resources=build.resources)
+        sweep=build.sweep, resources=build.resources, sim=build.sim, pr=build.pr)
+    report.sections = [build.sim_markdown] if build.sim_markdown else []
     build.report = report
     build.report_paths = write_report(report, build.out_dir)
 
@@ -334,7 +383,9 @@ STEPS: list[tuple[str, Callable[[Build], None]]] = [
     ("convert stages with hls4ml", convert_hls),
     ("stage cores in RTL (da4ml) and their cocotb check", build_stage_cores),
     ("open synthesis (Yosys)", synthesise_open),
+    ("multi-exit pipeline simulation (cocotb)", simulate_multi_exit_pipeline),
     ("vendor synthesis and implementation", vendor_synthesis),
+    ("partial reconfiguration", evaluate_partial_reconfiguration),
     ("write report", write_outputs),
 ]
 
@@ -342,6 +393,7 @@ STEPS: list[tuple[str, Callable[[Build], None]]] = [
 def run_synth(options: SynthOptions, console=None) -> Build:
     from rich.console import Console
 
+    options.build_root = Path(options.build_root).resolve()  # simulators run in other directories
     build = Build(options=options, console=console or Console())
     for title, step in STEPS:
         start = time.perf_counter()
