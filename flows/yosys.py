@@ -56,10 +56,12 @@ def count_resources(cell_counts: dict[str, int]) -> dict:
     c = {k.lstrip("\\$"): int(v) for k, v in cell_counts.items()}
     lut_mem = sum(LUTRAM_WEIGHT[t] * n for t, n in c.items() if t in LUTRAM_WEIGHT)
     luts = sum(n for t, n in c.items() if t.startswith("LUT") and t[3:].isdigit())
-    r36, r18 = c.get("RAMB36E1", 0), c.get("RAMB18E1", 0)
+    # 7-series cells end in E1, UltraScale+ in E2 (and carry chains are CARRY8 there, counted as carry4)
+    r36 = c.get("RAMB36E1", 0) + c.get("RAMB36E2", 0)
+    r18 = c.get("RAMB18E1", 0) + c.get("RAMB18E2", 0)
     return {"lut": luts + lut_mem, "lut_as_memory": lut_mem, "ff": sum(n for t, n in c.items() if t.startswith("FD")),
-            "carry4": c.get("CARRY4", 0), "dsp": c.get("DSP48E1", 0), "bram": r36 + r18 / 2,
-            "ramb36": r36, "ramb18": r18}
+            "carry4": c.get("CARRY4", 0) + c.get("CARRY8", 0), "dsp": c.get("DSP48E1", 0) + c.get("DSP48E2", 0),
+            "bram": r36 + r18 / 2, "ramb36": r36, "ramb18": r18}
 
 
 def lut_levels(netlist: dict, top: str) -> int:

@@ -41,6 +41,11 @@ def test_count_resources_adds_lutram_and_half_brams():
                       "ramb36": 2, "ramb18": 1}
 
 
+def test_count_resources_knows_ultrascale_plus_cells():
+    counts = count_resources({"LUT6": 4, "FDRE": 3, "CARRY8": 2, "DSP48E2": 3, "RAMB36E2": 1, "RAMB18E2": 2})
+    assert (counts["carry4"], counts["dsp"], counts["bram"], counts["ramb36"], counts["ramb18"]) == (2, 3, 2.0, 1, 2)
+
+
 def test_lut_levels_counts_luts_between_flip_flops_not_carries():
     # bit 1 -> LUT -> bit 2 -> CARRY4 -> bit 3 -> LUT -> bit 4 -> FD
     cell = lambda t, i, o: {"type": t, "port_directions": {"I": "input", "O": "output"},
