@@ -127,14 +127,20 @@ def stage_costs(stages, full: list[dict], latency: list[int], probes, results: d
         lut = fit_linear([(p, r["lut"]) for _, p, r in mine])
         ff = fit_linear([(p, r["ff"]) for _, p, r in mine])
         n = max(pixels)
-        rest_lut = max(0.0, rec["lut"] - (lut[0] + lut[1] * n))
+        rest_lut = rec["lut"] - (lut[0] + lut[1] * n)
         rest_ff = max(0.0, rec["ff"] - (ff[0] + ff[1] * n))
+        clamped = rest_lut < 0
+        if clamped:
+            # P copies of the window kernel outgrow the fully parallel core (da4ml shares terms across
+            # windows there): refit the stage on the probes and the measured full stage together.
+            rest_lut = 0.0
+            lut = fit_linear([(p, r["lut"]) for _, p, r in mine] + [(n, rec["lut"])])
         costs.append(StageCost(pixels, (rest_lut + lut[0], lut[1]), (rest_ff + ff[0], ff[1]), latency[k - 1],
                                dsp=float(rec["dsp"]), bram=float(rec["bram"])))
         fits.append({"stage": k, "kind": "conv", "pixels": list(pixels), "lut_full": rec["lut"],
                      "probes": [{"p": p, "lut": r["lut"], "ff": r["ff"]} for _, p, r in mine],
                      "conv_lut_fit": list(lut), "rest_lut": rest_lut,
-                     "rest_clamped": rec["lut"] - (lut[0] + lut[1] * n) < 0})
+                     "refit_with_full_stage": clamped})
     return costs, fits
 
 

@@ -185,10 +185,9 @@ class Prediction:
     fifo_depths: tuple[int, ...]
 
     def metrics(self) -> dict:
-        return {"lut": self.lut, "ff": self.ff, "dsp": self.dsp, "bram": self.bram,
-                "throughput_samples_per_s": self.throughput_samples_per_s,
-                "mean_latency_cycles": self.mean_latency_cycles,
-                "energy_nj_per_sample": self.energy_nj_per_sample, "accuracy": self.accuracy}
+        keys = ("lut", "ff", "dsp", "bram", "throughput_samples_per_s", "mean_latency_cycles",
+                "energy_nj_per_sample", "accuracy")
+        return {k: float(getattr(self, k)) for k in keys}
 
 
 def predict(design: Design, stages: Sequence[StageCost], platform: Platform, exit_stage: np.ndarray,

@@ -1,0 +1,184 @@
+"""run_dse: one model on one board -> build/<model>/<board>/dse/{front.json, front.png, dse.md, points/<id>.yaml}.
+
+Steps, in order: the flow's front end (load, train or reuse the cached model,
+split, calibrate) -> fully parallel Yosys records written by ``make synth``
+-> folded conv cores at two P per conv stage, synthesised as Dask jobs
+(cached) -> per-stage cost fits -> search over the analytic model -> outputs.
+Not done here (reported as such in dse.md and front.json): building and
+measuring the chosen and front points (``measured`` is null).
+"""
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+
+from .search import OBJECTIVES, Context, Exploration, calibrated_threshold_sets, explore
+
+SWEEP_DROPS = (0.0, 0.5, 1.0, 2.0, 4.0, 8.0)
+
+
+def _front_end(build_root: Path, model: str, board: str):
+    from rich.console import Console
+
+    from flows.synth import Build, SynthOptions, calibrate_exits, load_inputs, split_stages, train_model
+
+    build = Build(options=SynthOptions(model=model, board=board, build_root=Path(build_root), hls=False),
+                  console=Console(quiet=True))
+    for step in (load_inputs, train_model, split_stages, calibrate_exits):
+        step(build)
+    return build
+
+
+def _budget(board, lut_budget: int | None) -> dict:
+    res = board.resources
+    return {"lut": int(lut_budget if lut_budget is not None else res["lut"]), "ff": int(res["ff"]),
+            "dsp": int(res.get("dsp", 0)), "bram": float(res.get("bram36", res.get("bram", 0)))}
+
+
+def _write_points(out: Path, result: Exploration, model: str, board: str) -> None:
+    import yaml
+
+    points = out / "points"
+    points.mkdir(parents=True, exist_ok=True)
+    for p in result.points:
+        if not p["on_front"] and p["id"] != result.chosen:
+            continue
+        spec = {"model": model, "board": board, "design": {k: p[k] for k in ("exits", "thresholds", "parallelism",
+                                                                           "mode")},
+                "predicted": p["predicted"]}
+        (points / f"{p['id']}.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
+
+
+def _plot(path: Path, result: Exploration) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    metric = OBJECTIVES[result.objective][0]
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for on, style in ((False, dict(c="0.75", s=10, label="evaluated")), (True, dict(c="tab:blue", s=28,
+                                                                                   label="front"))):
+        pts = [p for p in result.points if p["on_front"] is on]
+        ax.scatter([p["predicted"]["lut"] for p in pts], [p["predicted"][metric] for p in pts], **style)
+    chosen = next(p for p in result.points if p["id"] == result.chosen)
+    ax.scatter([chosen["predicted"]["lut"]], [chosen["predicted"][metric]], marker="*", s=160, c="tab:red",
+               label="chosen")
+    for name, b in result.baselines.items():
+        if b:
+            ax.scatter([b["predicted"]["lut"]], [b["predicted"][metric]], marker="s", s=50, label=f"baseline {name}")
+    ax.set_xlabel("LUTs (predicted)")
+    ax.set_ylabel(f"{metric} (predicted)")
+    ax.set_title("DSE: predicted designs (front over objective, accuracy, LUT)")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=3, fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def _markdown(doc: dict) -> str:
+    metric = OBJECTIVES[doc["objective"]][0]
+    lines = [f"# Design-space exploration: {doc['model']} on {doc['board']}", "",
+             f"Objective: {doc['objective']} ({metric}); constraints: {doc['constraints']}; budget: {doc['budget']}.",
+             f"{doc['evaluated']} designs evaluated on the analytic model ({doc['search']}), "
+             f"{doc['synth_jobs']['evaluated']} Yosys jobs run, {doc['synth_jobs']['cached']} from cache, "
+             f"{doc['seconds']:.1f} s.", "",
+             "| id | exits | P per stage | mode | LUT | FF | samples/s | mean latency (cyc) | nJ/sample | accuracy |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    rows = [p for p in doc["points"] if p["on_front"]]
+    rows.sort(key=lambda p: p["predicted"]["lut"])
+    for p in rows:
+        q = p["predicted"]
+        tag = " (chosen)" if p["id"] == doc["chosen"] else ""
+        lines.append(f"| {p['id']}{tag} | {p['exits']} | {p['parallelism']} | {p['mode']} | {q['lut']:,.0f} | "
+                     f"{q['ff']:,.0f} | {q['throughput_samples_per_s']:,.0f} | {q['mean_latency_cycles']:.1f} | "
+                     f"{q['energy_nj_per_sample']:.2f} | {q['accuracy']:.4f} |")
+    lines += ["", "Baselines at the same LUT budget (uniform folding: the same P on every conv stage, the "
+              "fastest that fits):", ""]
+    for name, b in doc["baselines"].items():
+        if b is None:
+            lines.append(f"- {name}: no uniform design fits the budget")
+            continue
+        q = b["predicted"]
+        lines.append(f"- {name}: exits {b['exits']}, P {b['parallelism']}: {q['lut']:,.0f} LUTs, "
+                     f"{q['throughput_samples_per_s']:,.0f} samples/s, {q['energy_nj_per_sample']:.2f} nJ, "
+                     f"accuracy {q['accuracy']:.4f}")
+    lines += ["", "## Cost fits (Yosys)", ""]
+    for f in doc["fits"]:
+        lines.append(f"- stage {f['stage']}: {json.dumps(f)}")
+    lines += ["", "## Not measured", "",
+              "Predicted figures only: the chosen and front points are not yet built and simulated "
+              "(`measured` is null); no predicted-vs-measured check was made."]
+    return "\n".join(lines) + "\n"
+
+
+def run_dse(build_root: Path, model: str, board: str, objective: str = "throughput",
+            min_accuracy: float | None = None, max_latency_us: float | None = None, lut_budget: int | None = None,
+            scheduler: str | None = None, progress: Callable[[str], None] | None = None) -> Path:
+    """Explore exits, thresholds and folding of ``model`` on ``board``; returns the path of front.json."""
+    from .jobs import dask_client
+
+    say = progress or (lambda message: None)
+    if objective not in OBJECTIVES:
+        raise ValueError(f"objective {objective!r} is unknown; use one of {', '.join(OBJECTIVES)}")
+    start = time.perf_counter()
+    with dask_client(scheduler) as client:  # an unreachable scheduler fails here, before any work
+        return _explore(build_root, model, board, objective, min_accuracy, max_latency_us, lut_budget, client,
+                        say, start)
+
+
+def _explore(build_root, model, board, objective, min_accuracy, max_latency_us, lut_budget, client, say,
+             start) -> Path:
+    from frontend.calibrate import logit_codes
+    from frontend.macs import cumulative_exit_macs
+
+    from .costs import exit_unit_latency, flow_records, fold_probes, stage_costs
+    from .jobs import run_jobs
+    from .model import Design, Platform
+
+    say("front end: model, stages, calibration")
+    build = _front_end(build_root, model, board)
+    out = build.out_dir / "dse"
+    n = len(build.stages)
+    full, units, latency = flow_records(build.out_dir, n)
+    say("folded conv cores at two parallelisms per conv stage")
+    probes = fold_probes(build.stages, out / "rtl", build.board.family)
+    say(f"Yosys jobs on Dask ({len(client.scheduler_info()['workers'])} workers)")
+    jobs = run_jobs([job for *_, job in probes], out / "cache", client)
+    costs, fits = stage_costs(build.stages, full, latency, probes, jobs.results)
+    platform = Platform.from_board(build.board, exit_unit_lut=sum(u["lut"] for u in units) / n,
+                                   exit_unit_ff=sum(u["ff"] for u in units) / n,
+                                   exit_latency_cycles=exit_unit_latency(build.exit_configs[0]))
+    data = build.dataset
+    cal = logit_codes(build.model, build.stages, data.x_cal)
+    test = logit_codes(build.model, build.stages, data.x_test)
+    say("search")
+    sets = calibrated_threshold_sets(build.exit_configs, cal, data.y_cal, cumulative_exit_macs(build.stages),
+                                     SWEEP_DROPS)
+    ctx = Context(costs, platform, build.exit_configs, test, data.y_test, sets)
+    budget = _budget(build.board, lut_budget)
+    max_cycles = None if max_latency_us is None else max_latency_us * build.board.clock_mhz
+    result = explore(ctx, objective, budget, min_accuracy, max_cycles, calibrated_thresholds=build.thresholds)
+    chosen = next(p for p in result.points if p["id"] == result.chosen)
+    fifo = ctx.predict(Design(tuple(chosen["exits"]), tuple(chosen["thresholds"]), tuple(chosen["parallelism"]),
+                              chosen["mode"]), with_fifo=True).fifo_depths
+    chosen["model"]["fifo_depths"] = list(fifo)
+    for p in result.points:
+        p["measured"] = None
+    doc = {"model": build.name, "board": build.board.name, "objective": objective,
+           "constraints": {"min_accuracy": min_accuracy, "max_latency_us": max_latency_us, "lut_budget": lut_budget},
+           "budget": budget, "points": result.points, "chosen": result.chosen, "baselines": result.baselines,
+           "evaluated": result.candidates, "cached": jobs.cached, "search": result.searched,
+           "synth_jobs": {"evaluated": jobs.evaluated, "cached": jobs.cached},
+           "platform": asdict(platform), "fits": fits, "validation": None,
+           "seconds": round(time.perf_counter() - start, 2)}
+    out.mkdir(parents=True, exist_ok=True)
+    _write_points(out, result, model, board)
+    _plot(out / "front.png", result)
+    (out / "dse.md").write_text(_markdown(doc))
+    path = out / "front.json"
+    path.write_text(json.dumps(doc, indent=1))
+    return path
