@@ -13,7 +13,7 @@ def _run(board: str, keep: Path, accuracy_drop: float | None = None) -> Path:
     """One run of the example (no HLS); its report.json is copied to ``keep`` (runs share one build root)."""
     from flows.synth import SynthOptions, run_synth
 
-    build = run_synth(SynthOptions(board=board, build_root=RUNS, hls=False, accuracy_drop=accuracy_drop),
+    build = run_synth(SynthOptions(board=board, build_root=RUNS, hls=False, rtl=False, accuracy_drop=accuracy_drop),
                       Console(quiet=True))
     keep.parent.mkdir(parents=True, exist_ok=True)
     keep.write_text(build.report_paths[0].read_text())

@@ -21,7 +21,7 @@ def digits_build():
 
     from flows.synth import SynthOptions, run_synth
 
-    return run_synth(SynthOptions(build_root=RUNS, hls=False), Console(quiet=True))
+    return run_synth(SynthOptions(build_root=RUNS, hls=False, rtl=False), Console(quiet=True))
 
 
 @pytest.fixture(scope="module")

@@ -25,14 +25,25 @@ def _check_report(path, test_samples):
 
 
 def test_example_flow_writes_a_bit_exact_report(tmp_path):
-    build = run_synth(SynthOptions(build_root=tmp_path))
+    """Every step: training, calibration, HLS C-sim, stage RTL in cocotb, Yosys, pipeline simulation, PR."""
+    build = run_synth(SynthOptions(build_root=tmp_path, rtl_random_vectors=500))
     report = _check_report(tmp_path / "digits" / "pynq-z2" / "report.json", 360)
     assert len(report["exits"]) == 3 and report["overall"]["avg_macs"] < 0.8 * report["overall"]["baseline_macs"]
     assert (tmp_path / "digits" / "pynq-z2" / "report.md").read_text().startswith("# digits on pynq-z2")
     for k in (1, 2, 3):
         assert (tmp_path / "digits" / "pynq-z2" / "hls" / f"stage_{k}" / "firmware").is_dir()
+    for stage in report["stages"]:
+        assert stage["rtl_bit_exact"] is True and stage["rtl_samples"] == 360 and stage["rtl_random_vectors"] == 500
+    resources = report["resources"]
+    assert resources["fits"] and len(resources["stages"]) == 3 and len(resources["exit_units"]) == 3
+    assert resources["total"]["lut"] == sum(r["lut"] for r in resources["stages"] + resources["exit_units"])
+    sim = report["sim"]
+    assert (sim["mismatches"], sim["lost"], sim["duplicated"]) == (0, 0, 0) and sim["samples"] == 360
+    assert sim["early_exit"]["mean_latency_cycles"] <= 0.6 * sim["exits_off"]["mean_latency_cycles"]
+    assert report["pr"]["mapping"]["all_resident_fits"] is True and report["pr"]["schedules"]
+    assert (tmp_path / "digits" / "pynq-z2" / "report.html").read_text().count("data:image/png;base64") >= 3
     # a second run reuses the trained model
-    again = run_synth(SynthOptions(build_root=tmp_path, hls=False))
+    again = run_synth(SynthOptions(build_root=tmp_path, hls=False, rtl=False))
     assert "cached" in again.training and again.evaluation.accuracy == build.evaluation.accuracy
 
 
@@ -49,7 +60,7 @@ def user_model_file(tmp_path_factory):
 
 
 def test_user_h5_model_goes_through_the_same_flow(tmp_path, user_model_file):
-    build = run_synth(SynthOptions(model=str(user_model_file), build_root=tmp_path))
+    build = run_synth(SynthOptions(model=str(user_model_file), build_root=tmp_path, rtl=False))
     assert build.training == {"mode": "as_given", "accuracy_drop_target": 1.0}
     report = _check_report(tmp_path / "two_exit" / "pynq-z2" / "report.json", 360)
     assert [s["outputs"] for s in report["stages"]] == [["exit_logits", "forwarded"], ["exit_logits"]]

@@ -184,7 +184,7 @@ def test_block_design_of_the_example_uses_hls4ml_stream_names_and_exit_unit_widt
     from flows.vendor.flow import block_design_for
     from hls_templates.convert import convert_stage
 
-    build = run_synth(SynthOptions(build_root=RUNS, hls=False), Console(quiet=True))
+    build = run_synth(SynthOptions(build_root=RUNS, hls=False, rtl=False), Console(quiet=True))
     models = [convert_stage(s.model, tmp_path / f"stage_{s.index}", part=build.board.part, io_type="io_stream",
                             project_name=f"stage_{s.index}", input_format=s.input_format, compile=False)
               for s in build.stages]
@@ -240,7 +240,7 @@ def test_vendor_build_end_to_end_with_stand_in_tools(tmp_path, monkeypatch):
     from flows.vendor.flow import VENDOR_STEPS, vendor_build
     from hls_templates.convert import convert_stage
 
-    build = run_synth(SynthOptions(build_root=RUNS, hls=False), Console(quiet=True))
+    build = run_synth(SynthOptions(build_root=RUNS, hls=False, rtl=False), Console(quiet=True))
     models = [convert_stage(s.model, tmp_path / f"stage_{s.index}", part=build.board.part, io_type="io_stream",
                             project_name=f"stage_{s.index}", input_format=s.input_format, compile=False)
               for s in build.stages]
