@@ -1,13 +1,12 @@
 """Per-stage cost figures for the DSE model, from real Yosys runs.
 
-For every stage with a convolution, the folded conv core
-(flows/stage_rtl/folded.py) is generated at two parallelisms and synthesised
-(Dask jobs, cached), giving conv(P) = c0 + c1 * P LUTs (and FFs). The rest of
-the stage (pooling, exit head, other layers) stays fully parallel; its size is
-the measured fully parallel stage core (the flow's Yosys run, ``make synth``)
-minus the conv fit at P = all windows, so LUT(P) = rest + c0 + c1 * P equals
-the measured stage exactly at P = all windows. Dense-only stages: the measured
-core, independent of P. Exit units: the flow's Yosys records.
+For every stage with a convolution, the whole stage with its first conv folded
+(flows/stage_rtl/folded.py: folded conv -> gather -> fully parallel rest) is
+generated at two parallelisms and synthesised (Dask jobs, cached), giving
+LUT(P) = a + b * P (and FF). At P = all windows the design uses the flow's
+fully parallel stage core (``make synth``), whose measured figures the model
+takes as they are. Dense-only stages: the measured core, independent of P.
+Exit units: the flow's Yosys records.
 Known approximation: the exit head is not separated (head_lut = 0), so dropping
 an exit saves its exit unit only in the model.
 """
@@ -95,52 +94,55 @@ def flow_records(out_dir: Path, n_stages: int) -> tuple[list[dict], list[dict], 
     return stages, units, latency
 
 
-def fold_probes(stages, rtl_dir: Path, family: str):
-    """Generate the folded conv cores at the probe P values; returns [(site, P, core, job)]."""
-    from flows.stage_rtl.folded import build_folded_conv
+def folded_stage_core(stages, k: int, p: int, rtl_dir: Path):
+    """Stage k (1-based) with its first conv folded to P windows; one name and folder per (k, P)."""
+    from flows.stage_rtl.folded import build_folded_stage
 
+    return build_folded_stage(stages[k - 1].model, stages[k - 1].input_format, Path(rtl_dir) / f"stage{k}_p{p}",
+                              f"dse_s{k}_p{p}", p)
+
+
+def fold_probes(stages, rtl_dir: Path, family: str):
+    """Folded stage cores at the probe P values of every conv stage; returns [(stage, P, core, job)]."""
     probes = []
+    seen = set()
     for site in conv_sites(stages):
+        if site.stage in seen:
+            continue
+        seen.add(site.stage)
         for p in sorted(set(probe_parallelisms(site.pixels))):
-            name = f"s{site.stage}_{site.layer.name}_p{p}"
-            core = build_folded_conv(site.layer, site.input_format, rtl_dir / name, name, p, site.activation)
+            core = folded_stage_core(stages, site.stage, p, rtl_dir)
             probes.append((site, p, core, SynthJob(tuple(str(f) for f in core.verilog_files), core.top, family)))
     return probes
 
 
 def stage_costs(stages, full: list[dict], latency: list[int], probes, results: dict[str, dict]) -> tuple[
         list[StageCost], list[dict]]:
-    """StageCost per stage and the fit records (for the report)."""
+    """StageCost per stage and the fit records (for the report).
+
+    Conv stage: LUT(P) = a + b * P through the folded-stage probes; at P = all windows the
+    flow's fully parallel core is what gets built, so its measured figures are used there.
+    """
     fits = []
     costs = []
     for k, rec in enumerate(full, start=1):
         mine = [(site, p, results[job.key()]) for site, p, _, job in probes if site.stage == k]
         failed = [r["error"] for _, _, r in mine if r.get("error")]
         if failed:
-            raise RuntimeError(f"stage {k}: folded-core synthesis failed twice: {failed[0]}")
+            raise RuntimeError(f"stage {k}: folded-stage synthesis failed twice: {failed[0]}")
         if not mine:
             costs.append(StageCost((), (float(rec["lut"]), 0.0), (float(rec["ff"]), 0.0), latency[k - 1],
                                    dsp=float(rec["dsp"]), bram=float(rec["bram"])))
-            fits.append({"stage": k, "kind": "dense", "lut_full": rec["lut"]})
+            fits.append({"stage": k, "kind": "dense", "lut_full": rec["lut"], "ff_full": rec["ff"]})
             continue
-        pixels = tuple(sorted({site.pixels for site, _, _ in mine}))
+        pixels = (mine[0][0].pixels,)
         lut = fit_linear([(p, r["lut"]) for _, p, r in mine])
         ff = fit_linear([(p, r["ff"]) for _, p, r in mine])
-        n = max(pixels)
-        rest_lut = rec["lut"] - (lut[0] + lut[1] * n)
-        rest_ff = max(0.0, rec["ff"] - (ff[0] + ff[1] * n))
-        clamped = rest_lut < 0
-        if clamped:
-            # P copies of the window kernel outgrow the fully parallel core (da4ml shares terms across
-            # windows there): refit the stage on the probes and the measured full stage together.
-            rest_lut = 0.0
-            lut = fit_linear([(p, r["lut"]) for _, p, r in mine] + [(n, rec["lut"])])
-        costs.append(StageCost(pixels, (rest_lut + lut[0], lut[1]), (rest_ff + ff[0], ff[1]), latency[k - 1],
-                               dsp=float(rec["dsp"]), bram=float(rec["bram"])))
+        costs.append(StageCost(pixels, lut, ff, latency[k - 1], dsp=float(rec["dsp"]), bram=float(rec["bram"]),
+                               full_lut=float(rec["lut"]), full_ff=float(rec["ff"])))
         fits.append({"stage": k, "kind": "conv", "pixels": list(pixels), "lut_full": rec["lut"],
-                     "probes": [{"p": p, "lut": r["lut"], "ff": r["ff"]} for _, p, r in mine],
-                     "conv_lut_fit": list(lut), "rest_lut": rest_lut,
-                     "refit_with_full_stage": clamped})
+                     "ff_full": rec["ff"], "probes": [{"p": p, "lut": r["lut"], "ff": r["ff"]} for _, p, r in mine],
+                     "lut_fit": list(lut), "ff_fit": list(ff)})
     return costs, fits
 
 

@@ -88,6 +88,8 @@ class StageCost:
     bram: float = 0.0
     head_lut: float = 0.0                 # LUTs of the exit head removed when this exit is dropped
     head_ff: float = 0.0
+    full_lut: float | None = None         # measured fully parallel core, used at P = all windows
+    full_ff: float | None = None
 
     @property
     def max_parallelism(self) -> int:
@@ -102,11 +104,17 @@ class StageCost:
     def effective_p(self, p: int) -> int:
         return min(p, self.max_parallelism) if self.conv_pixels else 1
 
+    def _at(self, p: int, fit: tuple[float, float], full: float | None) -> float:
+        q = self.effective_p(p)
+        if full is not None and q == self.max_parallelism:
+            return full
+        return fit[0] + fit[1] * q
+
     def luts(self, p: int) -> float:
-        return self.lut[0] + self.lut[1] * self.effective_p(p)
+        return self._at(p, self.lut, self.full_lut)
 
     def ffs(self, p: int) -> float:
-        return self.ff[0] + self.ff[1] * self.effective_p(p)
+        return self._at(p, self.ff, self.full_ff)
 
     def latency(self, p: int) -> int:
         return self.base_latency_cycles + self.ii(p) - 1

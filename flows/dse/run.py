@@ -79,6 +79,40 @@ def _plot(path: Path, result: Exploration) -> None:
     plt.close(fig)
 
 
+def _validation_lines(doc: dict) -> list[str]:
+    v = doc["validation"]
+    if v is None:
+        return ["", "## Validation", "", "Not run: predicted figures only (`measured` is null)."]
+    by_id = {p["id"]: p for p in doc["points"]}
+    by_id.update({b["id"]: b for b in doc["baselines"].values() if b})
+    lines = ["", "## Validation: predicted vs measured", "",
+             f"Measured: Yosys of every stage core and exit unit of the point; throughput from the II of each "
+             f"folded stage measured in cocotb over the test set ({len(doc['validation']['stage_sims'])} folded "
+             f"stage simulations, all bit-exact: "
+             f"{all(s['mismatches'] == 0 for s in v['stage_sims'].values())}) and the reach of the simulated "
+             "stages' logits. Not measured: " + ", ".join(v["not_measured"]) + ". Limits: LUT "
+             f"{100 * v['lut_tolerance']:.0f}%, throughput {100 * v['throughput_tolerance']:.0f}%; "
+             "<span style=\"color:red\">red</span> where the model is off by more.", "",
+             "| id | role | P | LUT pred | LUT meas | err | FF pred | FF meas | samples/s pred | samples/s meas | err "
+             "| accuracy pred | accuracy meas |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    roles = {b["id"]: f"baseline {name}" for name, b in doc["baselines"].items() if b}
+    roles[doc["chosen"]] = "chosen"
+
+    def err(x: float, limit: float) -> str:
+        text = f"{100 * x:+.1f}%"
+        return f'<span style="color:red">**{text}**</span>' if abs(x) > limit else text
+
+    for rec in v["points"]:
+        p = by_id[rec["id"]]
+        q, m = p["predicted"], p["measured"]
+        lines.append(f"| {p['id']} | {roles.get(p['id'], 'front')} | {p['parallelism']} | {q['lut']:,.0f} | "
+                     f"{m['lut']:,.0f} | {err(rec['lut_error'], v['lut_tolerance'])} | {q['ff']:,.0f} | "
+                     f"{m['ff']:,.0f} | {q['throughput_samples_per_s']:,.0f} | {m['throughput_samples_per_s']:,.0f} | "
+                     f"{err(rec['throughput_error'], v['throughput_tolerance'])} | {q['accuracy']:.4f} | "
+                     f"{m['accuracy']:.4f} |")
+    return lines
+
+
 def _markdown(doc: dict) -> str:
     metric = OBJECTIVES[doc["objective"]][0]
     lines = [f"# Design-space exploration: {doc['model']} on {doc['board']}", "",
@@ -109,16 +143,18 @@ def _markdown(doc: dict) -> str:
     lines += ["", "## Cost fits (Yosys)", ""]
     for f in doc["fits"]:
         lines.append(f"- stage {f['stage']}: {json.dumps(f)}")
-    lines += ["", "## Not measured", "",
-              "Predicted figures only: the chosen and front points are not yet built and simulated "
-              "(`measured` is null); no predicted-vs-measured check was made."]
+    lines += _validation_lines(doc)
     return "\n".join(lines) + "\n"
 
 
 def run_dse(build_root: Path, model: str, board: str, objective: str = "throughput",
             min_accuracy: float | None = None, max_latency_us: float | None = None, lut_budget: int | None = None,
-            scheduler: str | None = None, progress: Callable[[str], None] | None = None) -> Path:
-    """Explore exits, thresholds and folding of ``model`` on ``board``; returns the path of front.json."""
+            scheduler: str | None = None, progress: Callable[[str], None] | None = None,
+            validate: bool = True) -> Path:
+    """Explore exits, thresholds and folding of ``model`` on ``board``; returns the path of front.json.
+
+    validate: build and measure the chosen point, two other front points and the baselines.
+    """
     from .jobs import dask_client
 
     say = progress or (lambda message: None)
@@ -127,11 +163,22 @@ def run_dse(build_root: Path, model: str, board: str, objective: str = "throughp
     start = time.perf_counter()
     with dask_client(scheduler) as client:  # an unreachable scheduler fails here, before any work
         return _explore(build_root, model, board, objective, min_accuracy, max_latency_us, lut_budget, client,
-                        say, start)
+                        say, start, validate)
+
+
+def _other_front_points(result: Exploration, count: int) -> list[dict]:
+    """Front points besides the chosen one, spread over LUTs (anytime designs first: they use the exits)."""
+    others = sorted((p for p in result.points if p["on_front"] and p["id"] != result.chosen),
+                    key=lambda p: (p["mode"] != "anytime", p["predicted"]["lut"]))
+    anytime = [p for p in others if p["mode"] == "anytime"] or others
+    if len(anytime) <= count:
+        return anytime
+    step = (len(anytime) - 1) / (count - 1) if count > 1 else 0
+    return [anytime[round(i * step)] for i in range(count)]
 
 
 def _explore(build_root, model, board, objective, min_accuracy, max_latency_us, lut_budget, client, say,
-             start) -> Path:
+             start, validate) -> Path:
     from frontend.calibrate import logit_codes
     from frontend.macs import cumulative_exit_macs
 
@@ -144,7 +191,7 @@ def _explore(build_root, model, board, objective, min_accuracy, max_latency_us, 
     out = build.out_dir / "dse"
     n = len(build.stages)
     full, units, latency = flow_records(build.out_dir, n)
-    say("folded conv cores at two parallelisms per conv stage")
+    say("folded stage cores at two parallelisms per conv stage")
     probes = fold_probes(build.stages, out / "rtl", build.board.family)
     say(f"Yosys jobs on Dask ({len(client.scheduler_info()['workers'])} workers)")
     jobs = run_jobs([job for *_, job in probes], out / "cache", client)
@@ -168,12 +215,20 @@ def _explore(build_root, model, board, objective, min_accuracy, max_latency_us, 
     chosen["model"]["fifo_depths"] = list(fifo)
     for p in result.points:
         p["measured"] = None
+    validation = None
+    if validate:
+        from .validate import validate_points
+
+        picks = [chosen] + _other_front_points(result, 2)
+        picks += [b for b in result.baselines.values() if b is not None]
+        validation = validate_points(picks, build.stages, costs, ctx, full, units, data.x_test, out / "validate",
+                                     out / "rtl", out / "cache", client, build.board.family, say)
     doc = {"model": build.name, "board": build.board.name, "objective": objective,
            "constraints": {"min_accuracy": min_accuracy, "max_latency_us": max_latency_us, "lut_budget": lut_budget},
            "budget": budget, "points": result.points, "chosen": result.chosen, "baselines": result.baselines,
            "evaluated": result.candidates, "cached": jobs.cached, "search": result.searched,
            "synth_jobs": {"evaluated": jobs.evaluated, "cached": jobs.cached},
-           "platform": asdict(platform), "fits": fits, "validation": None,
+           "platform": asdict(platform), "fits": fits, "validation": validation,
            "seconds": round(time.perf_counter() - start, 2)}
     out.mkdir(parents=True, exist_ok=True)
     _write_points(out, result, model, board)

@@ -24,7 +24,7 @@ class FoldedSimResult:
 def simulate_folded_conv(core: FoldedConv, x_codes: np.ndarray, build_dir: Path, simulator: str = "icarus",
                          in_pause: float = 0.0, out_pause: float = 0.0, seed: int = 1) -> FoldedSimResult:
     """x_codes: (n, h, w, cin) input codes; returns the core's output codes per frame."""
-    build_dir = Path(build_dir)
+    build_dir = Path(build_dir).resolve()
     build_dir.mkdir(parents=True, exist_ok=True)
     in_bytes = (core.input.bits + 7) // 8
     out_bytes = (core.out_width + 7) // 8
@@ -50,6 +50,7 @@ class FoldedStageSimResult:
     mismatches: int
     max_abs_diff: list[int]   # per output tensor, in codes
     cycles: int               # whole stream, from the first input offered to the last output taken
+    outputs: list[np.ndarray] | None = None  # per output tensor, (n, *shape) codes as received
 
 
 def simulate_folded_stage(stage, x_codes: np.ndarray, expected: list[np.ndarray], build_dir: Path,
@@ -60,7 +61,7 @@ def simulate_folded_stage(stage, x_codes: np.ndarray, expected: list[np.ndarray]
     from flows.stage_rtl.packing import unpack
     from sim.stage.run import TB_DIR as STAGE_TB_DIR
 
-    build_dir = Path(build_dir)
+    build_dir = Path(build_dir).resolve()
     build_dir.mkdir(parents=True, exist_ok=True)
 
     def as_bytes(words, width):
@@ -80,4 +81,4 @@ def simulate_folded_stage(stage, x_codes: np.ndarray, expected: list[np.ndarray]
     raw = np.load(out_file)["outputs"]
     got = unpack(stage.outputs, [int.from_bytes(row.tobytes(), "little") for row in raw])
     diffs = [int(np.max(np.abs(g - np.asarray(e)))) if g.size else 0 for g, e in zip(got, expected)]
-    return FoldedStageSimResult(result["vectors"], result["mismatches"], diffs, result["cycles"])
+    return FoldedStageSimResult(result["vectors"], result["mismatches"], diffs, result["cycles"], got)
