@@ -245,6 +245,15 @@ class FoldedStage:
         return self.conv.steps
 
     @property
+    def input_format(self) -> FixedFormat:
+        return self.input.fmt
+
+    @property
+    def forwarded(self) -> PortTensor | None:
+        """The forwarded backbone tensor (None for the last stage), as on StageRtl."""
+        return self.outputs[-1] if len(self.outputs) > 1 else None
+
+    @property
     def latency_cycles(self) -> int:
         """First input beat to the result, without stalls: all steps, kernel, gather, rest."""
         return self.conv.steps + self.conv.kernel_latency_cycles + 1 + self.rest_latency_cycles
