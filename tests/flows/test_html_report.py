@@ -107,7 +107,9 @@ def test_html_is_self_contained_with_every_plot(digits_build, codes, tmp_path):
 
 
 def test_html_of_a_report_without_later_blocks_says_what_is_missing(digits_build):
-    text = to_html(digits_build.report.to_dict())
+    report = digits_build.report.to_dict()   # a run without the RTL steps: no resources, no simulation
+    report.pop("sweep")
+    text = to_html(report)
     for block in ("resources", "simulation (sim)", "threshold sweep (sweep)"):
         assert f"{block}: not in this report" in text
     assert re.findall(r'<img class="plot" id="([^"]+)"', text) == ["plot-exits"]
