@@ -20,7 +20,7 @@ from pathlib import Path
 
 from frontend.fixedpoint import FixedFormat, qkeras_format
 
-from .jobs import SynthJob, run_jobs
+from .jobs import SynthJob
 from .model import StageCost, fit_linear
 
 

@@ -85,31 +85,47 @@ def _validation_lines(doc: dict) -> list[str]:
         return ["", "## Validation", "", "Not run: predicted figures only (`measured` is null)."]
     by_id = {p["id"]: p for p in doc["points"]}
     by_id.update({b["id"]: b for b in doc["baselines"].values() if b})
+    sims = v["stage_sims"]
     lines = ["", "## Validation: predicted vs measured", "",
-             f"Measured: Yosys of every stage core and exit unit of the point; throughput from the II of each "
-             f"folded stage measured in cocotb over the test set ({len(doc['validation']['stage_sims'])} folded "
-             f"stage simulations, all bit-exact: "
-             f"{all(s['mismatches'] == 0 for s in v['stage_sims'].values())}) and the reach of the simulated "
-             "stages' logits. Not measured: " + ", ".join(v["not_measured"]) + ". Limits: LUT "
+             "Measured: LUT/FF = Yosys of every stage core and exit unit of the point; each folded stage streamed "
+             f"alone over the test set in cocotb ({len(sims)} runs, all bit-exact: "
+             f"{all(x['mismatches'] == 0 for x in sims.values())}); samples/s, mean latency and accuracy from the "
+             "multi-exit pipeline RTL with these cores over the test set in its real order (Icarus; samples/s = "
+             "the rate the pipeline accepted samples, first to last; the whole-run rate with drain is in front.json). Not measured: " + ", ".join(v["not_measured"]) + ". Limits: LUT "
              f"{100 * v['lut_tolerance']:.0f}%, throughput {100 * v['throughput_tolerance']:.0f}%; "
              "<span style=\"color:red\">red</span> where the model is off by more.", "",
              "| id | role | P | LUT pred | LUT meas | err | FF pred | FF meas | samples/s pred | samples/s meas | err "
-             "| accuracy pred | accuracy meas |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| latency pred | latency meas | accuracy pred | accuracy meas |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     roles = {b["id"]: f"baseline {name}" for name, b in doc["baselines"].items() if b}
     roles[doc["chosen"]] = "chosen"
 
-    def err(x: float, limit: float) -> str:
+    def err(x: float | None, limit: float) -> str:
+        if x is None:
+            return "n/a"
         text = f"{100 * x:+.1f}%"
         return f'<span style="color:red">**{text}**</span>' if abs(x) > limit else text
+
+    def num(x: float | None, fmt: str) -> str:
+        return "n/a" if x is None else format(x, fmt)
 
     for rec in v["points"]:
         p = by_id[rec["id"]]
         q, m = p["predicted"], p["measured"]
         lines.append(f"| {p['id']} | {roles.get(p['id'], 'front')} | {p['parallelism']} | {q['lut']:,.0f} | "
                      f"{m['lut']:,.0f} | {err(rec['lut_error'], v['lut_tolerance'])} | {q['ff']:,.0f} | "
-                     f"{m['ff']:,.0f} | {q['throughput_samples_per_s']:,.0f} | {m['throughput_samples_per_s']:,.0f} | "
-                     f"{err(rec['throughput_error'], v['throughput_tolerance'])} | {q['accuracy']:.4f} | "
-                     f"{m['accuracy']:.4f} |")
+                     f"{m['ff']:,.0f} | {q['throughput_samples_per_s']:,.0f} | "
+                     f"{num(m['throughput_samples_per_s'], ',.0f')} | "
+                     f"{err(rec['throughput_error'], v['throughput_tolerance'])} | {q['mean_latency_cycles']:.1f} | "
+                     f"{num(m['mean_latency_cycles'], '.1f')} | {q['accuracy']:.4f} | {num(m['accuracy'], '.4f')} |")
+    flags = [f"- <span style=\"color:red\">{r['id']}: {f}</span>" for r in v["points"] for f in r["flags"]]
+    if flags:
+        lines += ["", "Flags:", ""] + flags
+    notes = [f"- {r['id']}: {note}" for r in v["points"] for note in r.get("notes", [])]
+    notes += [f"- {r['id']}: FIFO depth {r['fifo_depth']} in front of each stage k > 1 (model's burst queue "
+              f"{r['model_fifo_depths']})" for r in v["points"] if "fifo_depth" in r]
+    if notes:
+        lines += ["", "Notes:", ""] + notes
     return lines
 
 
@@ -222,7 +238,7 @@ def _explore(build_root, model, board, objective, min_accuracy, max_latency_us, 
         picks = [chosen] + _other_front_points(result, 2)
         picks += [b for b in result.baselines.values() if b is not None]
         validation = validate_points(picks, build.stages, costs, ctx, full, units, data.x_test, out / "validate",
-                                     out / "rtl", out / "cache", client, build.board.family, say)
+                                     out / "rtl", out / "cache", client, build.board, say)
     doc = {"model": build.name, "board": build.board.name, "objective": objective,
            "constraints": {"min_accuracy": min_accuracy, "max_latency_us": max_latency_us, "lut_budget": lut_budget},
            "budget": budget, "points": result.points, "chosen": result.chosen, "baselines": result.baselines,

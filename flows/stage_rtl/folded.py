@@ -32,7 +32,7 @@ from frontend.fixedpoint import FixedFormat
 from .emit import TIMESCALE, emit_stage
 from .packing import PortTensor
 from .quantize import kif
-from .trace import HWCONF, SOLVER_OPTIONS, Traced, _affine, _apply_activation, _array, _quantizer_weights
+from .trace import HWCONF, SOLVER_OPTIONS, _affine, _apply_activation, _array, _quantizer_weights
 
 SEQUENCER_SOURCE = Path(__file__).with_name("folded_sequencer.v")
 SHELL_SOURCE = Path(__file__).with_name("stream_shell.v")
