@@ -70,6 +70,11 @@ def _plot(path: Path, result: Exploration) -> None:
     for name, b in result.baselines.items():
         if b:
             ax.scatter([b["predicted"]["lut"]], [b["predicted"][metric]], marker="s", s=50, label=f"baseline {name}")
+    measured = [p for p in result.points + [b for b in result.baselines.values() if b] if p.get("measured")
+                and p["measured"].get(metric) is not None]
+    if measured:
+        ax.scatter([p["measured"]["lut"] for p in measured], [p["measured"][metric] for p in measured], marker="x",
+                   s=60, c="k", label="measured (Yosys + pipeline RTL)")
     ax.set_xlabel("LUTs (predicted)")
     ax.set_ylabel(f"{metric} (predicted)")
     ax.set_title("DSE: predicted designs (front over objective, accuracy, LUT)")
@@ -229,7 +234,7 @@ def _explore(build_root, model, board, objective, min_accuracy, max_latency_us, 
     fifo = ctx.predict(Design(tuple(chosen["exits"]), tuple(chosen["thresholds"]), tuple(chosen["parallelism"]),
                               chosen["mode"]), with_fifo=True).fifo_depths
     chosen["model"]["fifo_depths"] = list(fifo)
-    for p in result.points:
+    for p in result.points + [b for b in result.baselines.values() if b]:
         p["measured"] = None
     validation = None
     if validate:
