@@ -75,8 +75,8 @@ def _plot(path: Path, result: Exploration) -> None:
     if measured:
         ax.scatter([p["measured"]["lut"] for p in measured], [p["measured"][metric] for p in measured], marker="x",
                    s=60, c="k", label="measured (Yosys + pipeline RTL)")
-    ax.set_xlabel("LUTs (predicted)")
-    ax.set_ylabel(f"{metric} (predicted)")
+    ax.set_xlabel("LUTs")
+    ax.set_ylabel(metric)
     ax.set_title("DSE: predicted designs (front over objective, accuracy, LUT)")
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=3, fontsize=8)
     fig.tight_layout()
