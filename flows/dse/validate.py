@@ -13,8 +13,8 @@ Measured per point:
   these stage cores, streaming the test set in its real order (Icarus); throughput is the
   rate at which the pipeline accepted samples (first to last accept), the steady-state
   figure the model predicts; the whole-run rate with drain is recorded beside it.
-Not measured: energy (null; the SAIF energy model needs Verilator), subnet points (the
-pipeline generator wants the final exit).
+A subnet point's last stage is wrapped to output its logits only (folded.exit_only).
+Not measured: energy (null; the SAIF energy model needs Verilator).
 """
 from __future__ import annotations
 
@@ -73,7 +73,7 @@ def validate_points(points: list[dict], stages, costs, ctx, flow_full: list[dict
                "yosys_jobs": {"evaluated": report.evaluated, "cached": report.cached},
                "stage_sims": {f"{k}:{p}": {"mismatches": s.mismatches, "cycles": s.cycles, "vectors": s.vectors}
                               for (k, p), s in sims.items()},
-               "not_measured": ["energy_nj_per_sample (Icarus, no SAIF)", "subnet points in the pipeline"]}
+               "not_measured": ["energy_nj_per_sample (Icarus, no SAIF)"]}
     f_hz = ctx.platform.clock_mhz * 1e6
     full_cores: dict[int, object] = {}
     for pt in points:
@@ -98,30 +98,31 @@ def validate_points(points: list[dict], stages, costs, ctx, flow_full: list[dict
                     "throughput_samples_per_s": None, "mean_latency_cycles": None, "energy_nj_per_sample": None,
                     "accuracy": None}
         record = {"id": pt["id"], "measured_stage_ii": iis, "flags": [], "pipeline": None}
-        if n == len(stages):
-            say(f"pipeline RTL of point {pt['id']} over the test set (Icarus)")
-            design = Design(tuple(pt["exits"]), tuple(pt["thresholds"]), tuple(pt["parallelism"]), pt["mode"])
-            depths = ctx.predict(design, with_fifo=True).fifo_depths
-            fifo = _pow2_at_least(max(4, max(depths[1:], default=0) + 2))
-            samples = _samples_within_tb_limit(len(x_test), max(iis))
-            record.update(fifo_depth=fifo, model_fifo_depths=list(depths), samples=samples)
-            if samples < len(x_test):
-                record["notes"] = [f"pipeline simulated on the first {samples} test samples: a stage at "
-                                   f"{max(iis):.0f} cycles/sample outlasts tb_pipeline's limit of "
-                                   f"{TB_CYCLES_PER_SAMPLE} cycles/sample + {TB_SLACK}"]
-            pipe = _simulate_pipeline(pt, stages, cores, ctx, x_test[:samples], out / "pipeline" / pt["id"], board,
-                                      fifo)
-            run = pipe.scenarios["early_exit"]
-            accept_rate = _acceptance_rate(out / "pipeline" / pt["id"] / "sim" / "pipeline_records" / "early_exit.npz")
-            record["run_throughput_samples_per_s"] = float(run.throughput * f_hz)  # fill and drain included
-            measured.update(throughput_samples_per_s=float((accept_rate or run.throughput) * f_hz),
-                            mean_latency_cycles=float(run.mean_latency), accuracy=float(run.accuracy))
-            record["pipeline"] = {"mismatches": pipe.mismatches, "lost": pipe.lost, "duplicated": pipe.duplicated,
-                                  "cycles": run.cycles, "samples": run.samples}
-            if pipe.mismatches or pipe.lost or pipe.duplicated:
-                record["flags"].append(f"pipeline RTL disagrees with the model's routing ({record['pipeline']})")
-        else:
-            record["flags"].append("subnet point: the pipeline generator needs the final exit, not simulated")
+        say(f"pipeline RTL of point {pt['id']} over the test set (Icarus)")
+        if n < len(stages):  # subnet: exit n is the final exit, its stage's forwarded tensor is dropped
+            from flows.stage_rtl.folded import exit_only
+
+            cores[-1] = exit_only(cores[-1], Path(rtl_dir) / "exit_only")
+        design = Design(tuple(pt["exits"]), tuple(pt["thresholds"]), tuple(pt["parallelism"]), pt["mode"])
+        depths = ctx.predict(design, with_fifo=True).fifo_depths
+        fifo = _pow2_at_least(max(4, max(depths[1:], default=0) + 2))
+        samples = _samples_within_tb_limit(len(x_test), max(iis))
+        record.update(fifo_depth=fifo, model_fifo_depths=list(depths), samples=samples)
+        if samples < len(x_test):
+            record["notes"] = [f"pipeline simulated on the first {samples} test samples: a stage at "
+                               f"{max(iis):.0f} cycles/sample outlasts tb_pipeline's limit of "
+                               f"{TB_CYCLES_PER_SAMPLE} cycles/sample + {TB_SLACK}"]
+        pipe = _simulate_pipeline(pt, stages[:n], cores, ctx, x_test[:samples], out / "pipeline" / pt["id"], board,
+                                  fifo)
+        run = pipe.scenarios["early_exit"]
+        accept_rate = _acceptance_rate(out / "pipeline" / pt["id"] / "sim" / "pipeline_records" / "early_exit.npz")
+        record["run_throughput_samples_per_s"] = float(run.throughput * f_hz)  # fill and drain included
+        measured.update(throughput_samples_per_s=float((accept_rate or run.throughput) * f_hz),
+                        mean_latency_cycles=float(run.mean_latency), accuracy=float(run.accuracy))
+        record["pipeline"] = {"mismatches": pipe.mismatches, "lost": pipe.lost, "duplicated": pipe.duplicated,
+                              "cycles": run.cycles, "samples": run.samples}
+        if pipe.mismatches or pipe.lost or pipe.duplicated:
+            record["flags"].append(f"pipeline RTL disagrees with the model's routing ({record['pipeline']})")
         pt["measured"] = measured
         pred = pt["predicted"]
         record["lut_error"] = measured["lut"] / pred["lut"] - 1.0
@@ -181,12 +182,13 @@ def _simulate_pipeline(pt: dict, stages, cores: list, ctx, x_test: np.ndarray, o
     from sim.pipeline.generate import PipelineParams
     from sim.pipeline.simulate import extreme_thresholds, simulate_pipeline
 
-    n = len(x_test)
-    codes = [c[:n] for c in ctx.test_codes]
-    never = extreme_thresholds(ctx.configs, codes, [0] * len(ctx.configs))["all_to_end"]
+    n, depth = len(x_test), len(stages)
+    codes = [c[:n] for c in ctx.test_codes[:depth]]
+    configs = ctx.configs[:depth]
+    never = extreme_thresholds(configs, codes, [0] * depth)["all_to_end"] if depth > 1 else [0]
     thresholds = [pt["thresholds"][pt["exits"].index(k)] if k in pt["exits"] else never[k - 1]
-                  for k in range(1, len(stages) + 1)]
-    return simulate_pipeline([s.model for s in stages], ctx.configs, thresholds, x_test, out_dir, board,
+                  for k in range(1, depth + 1)]
+    return simulate_pipeline([s.model for s in stages], configs, thresholds, x_test, out_dir, board,
                              input_format=stages[0].input_format, logit_codes=codes, stage_rtls=cores,
                              simulator="icarus", extremes=False, labels=ctx.test_y[:n],
                              params=PipelineParams(fifo_depth=fifo_depth))
