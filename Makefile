@@ -20,13 +20,17 @@ B      ?=
 TOL    ?=
 DEADLINE ?=
 SIM    ?= 1
+OBJECTIVE ?= throughput
+MIN_ACCURACY ?=
+MAX_LATENCY_US ?=
+LUT_BUDGET ?=
 PYTEST_ARGS ?=
 
 SYNTH_ARGS := --model $(MODEL) --board $(BOARD) --backend $(BACKEND) --io-type $(IO_TYPE) --reuse $(REUSE) \
 	$(if $(DATA),--data $(DATA)) $(if $(TRAIN),--train $(TRAIN)) $(if $(POLICY),--policy $(POLICY)) \
 	$(if $(FLOW),--flow $(FLOW)) $(if $(filter 0,$(SIM)),--no-sim) $(if $(DEADLINE),--deadline $(DEADLINE))
 
-.PHONY: venv synth test test-all exit-unit pr boards compare clean
+.PHONY: venv synth test test-all exit-unit pr dse boards compare clean
 
 venv: $(STAMP)
 
@@ -50,6 +54,11 @@ exit-unit: $(STAMP)
 
 pr: $(STAMP)
 	$(PY) -m flows pr --model $(MODEL) --board $(BOARD) $(if $(DEADLINE),--deadline $(DEADLINE))
+
+dse: $(STAMP)
+	$(PY) -m flows dse --model $(MODEL) --board $(BOARD) --objective $(OBJECTIVE) \
+	  $(if $(MIN_ACCURACY),--min-accuracy $(MIN_ACCURACY)) $(if $(MAX_LATENCY_US),--max-latency-us $(MAX_LATENCY_US)) \
+	  $(if $(LUT_BUDGET),--lut-budget $(LUT_BUDGET))
 
 compare: $(STAMP)
 	@test -n "$(A)" -a -n "$(B)" || { echo "usage: make compare A=<report.json> B=<report.json> [TOL='lut=5 accuracy=0.5']"; exit 2; }

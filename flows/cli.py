@@ -79,6 +79,18 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--capacity", default=1.0, type=float,
                     help="scale the device (<1: exercise PR on a smaller part; >1: a larger one)")
 
+    dse = sub.add_parser("dse", help="design-space exploration: exits, thresholds and folding under a budget")
+    dse.add_argument("--model", default="examples/digits.yaml")
+    dse.add_argument("--board", default="pynq-z2")
+    dse.add_argument("--build-root", default="build", type=Path)
+    dse.add_argument("--objective", default="throughput", help="throughput, latency or energy")
+    dse.add_argument("--min-accuracy", default=None, type=float)
+    dse.add_argument("--max-latency-us", default=None, type=float)
+    dse.add_argument("--lut-budget", default=None, type=int)
+    dse.add_argument("--scheduler", default=os.environ.get("DSE_SCHEDULER"),
+                     help="tcp://host:port of a Dask scheduler (default: a local cluster; env DSE_SCHEDULER)")
+    dse.add_argument("--no-validate", action="store_true", help="predict only; build and measure nothing")
+
     eu = sub.add_parser("exit-unit", help="generate, verify and cost the exit-decision units")
     eu.add_argument("--build-root", default="build", type=Path)
     eu.add_argument("--simulator", default="verilator", choices=["verilator", "icarus"])
@@ -150,6 +162,17 @@ def _pr(args, console) -> int:
     return 0
 
 
+def _dse(args, console) -> int:
+    from flows.dse.run import run_dse
+
+    path = run_dse(args.build_root.resolve(), args.model, args.board, objective=args.objective,
+                   min_accuracy=args.min_accuracy, max_latency_us=args.max_latency_us, lut_budget=args.lut_budget,
+                   scheduler=args.scheduler, progress=lambda message: console.print(f"  {message}"),
+                   validate=not args.no_validate)
+    console.print(f"wrote {path}")
+    return 0
+
+
 def _exit_unit(args, console) -> int:
     from exit_unit.flow import make_exit_unit
 
@@ -158,7 +181,7 @@ def _exit_unit(args, console) -> int:
     return 0
 
 
-COMMANDS = {"synth": _synth, "boards": _boards, "exit-unit": _exit_unit, "compare": _compare, "pr": _pr}
+COMMANDS = {"synth": _synth, "boards": _boards, "exit-unit": _exit_unit, "compare": _compare, "pr": _pr, "dse": _dse}
 
 if __name__ == "__main__":
     sys.exit(main())
