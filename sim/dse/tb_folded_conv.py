@@ -8,53 +8,19 @@ from __future__ import annotations
 
 import json
 import os
-import random
 
 import cocotb
 import numpy as np
-from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles, RisingEdge
-from cocotbext.axi import AxiStreamBus, AxiStreamFrame, AxiStreamSink, AxiStreamSource
+from cocotbext.axi import AxiStreamFrame
 
-
-def random_pauses(probability: float, seed: int):
-    rng = random.Random(seed)
-    while True:
-        yield rng.random() < probability
-
-
-class FoldedConvTB:
-    """Clock, reset, a one-beat-per-frame source and a tlast-framed sink."""
-
-    def __init__(self, dut, in_pause: float, out_pause: float, seed: int):
-        self.dut = dut
-        self.cycles = 0
-        cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
-        self.source = AxiStreamSource(AxiStreamBus.from_prefix(dut, "s_axis"), dut.clk, dut.rst, byte_lanes=1)
-        self.sink = AxiStreamSink(AxiStreamBus.from_prefix(dut, "m_axis"), dut.clk, dut.rst, byte_lanes=1)
-        if in_pause > 0:
-            self.source.set_pause_generator(random_pauses(in_pause, seed))
-        if out_pause > 0:
-            self.sink.set_pause_generator(random_pauses(out_pause, seed + 1))
-
-    async def _count(self) -> None:
-        while True:
-            await RisingEdge(self.dut.clk)
-            self.cycles += 1
-
-    async def reset(self) -> None:
-        self.dut.rst.value = 1
-        await ClockCycles(self.dut.clk, 3)
-        self.dut.rst.value = 0
-        await ClockCycles(self.dut.clk, 1)
-        cocotb.start_soon(self._count())
+from sim.stage.tb_stage import StageTB  # clock, reset, stream drivers with pause generators, cycle counter
 
 
 @cocotb.test()
 async def folded_conv_streams_every_frame(dut):
     """Each frame comes back as one tlast-terminated packet of P-pixel beats (checked against QKeras in Python)."""
     data = np.load(os.environ["TB_VECTORS"])
-    tb = FoldedConvTB(dut, float(os.environ.get("TB_IN_PAUSE", 0)), float(os.environ.get("TB_OUT_PAUSE", 0)),
+    tb = StageTB(dut, float(os.environ.get("TB_IN_PAUSE", 0)), float(os.environ.get("TB_OUT_PAUSE", 0)),
                       int(os.environ.get("TB_SEED", 1)))
     await tb.reset()
     start = tb.cycles
