@@ -372,6 +372,8 @@ X
         runs = [(scenarios, None)]
     build_dir = sim_dir / f"pipeline_{simulator}"
     totals = []
+    # folded stages take `steps` cycles per sample; the bench's watchdog must outlast the slowest
+    cycles_per_sample = max([20] + [2 * getattr(r, "steps", 1) + 4 for r in stage_rtls])
     with _verilator_cxx_opt(VERILATOR_CXX_OPT):
         for i, (group, saif_name) in enumerate(runs):
             spec = record_dir / f"scenarios_{i}.json"
@@ -382,7 +384,8 @@ X
                 test_args = ["--trace-file", saif[saif_name]]
             start = time.perf_counter()
             run_cocotb(sources, rtl.top, "tb_pipeline", TB_DIR, build_dir, simulator=simulator,
-                       extra_env={"TB_VECTORS": vectors, "TB_SCENARIOS": spec, "TB_OUT_DIR": record_dir},
+                       extra_env={"TB_VECTORS": vectors, "TB_SCENARIOS": spec, "TB_OUT_DIR": record_dir,
+                                  "TB_CYCLES_PER_SAMPLE": str(cycles_per_sample)},
                        waves=simulator == "verilator", build_args=build_args, test_args=test_args, build=i == 0)
             totals.append(time.perf_counter() - start)
     results = {sc["name"]: analyse(sc["name"], record_dir, rtl, *expected[sc["name"]]) for sc in scenarios}
