@@ -73,7 +73,7 @@ class _Module:
         self.stages += 1
         k = self.stages
         out = []
-        lines = [f"  always @(posedge clk) if (adv) begin"]
+        lines = ["  always @(posedge clk) if (adv) begin"]
         done: dict[str, str] = {}
         for name, width, signed in signals:
             if name in done:  # the same signal registered twice (e.g. a pass-through node): one register

@@ -52,7 +52,7 @@ def serial_unit(cfg: ExitUnitConfig, top: str) -> tuple[str, int, int, list[Path
         return text, m.stages, C, []
 
     aw = _bits(2 * C - 1)
-    sb, eb = cfg.sum_bits, _bits(cfg.exp_table.max())
+    sb = cfg.sum_bits
     entropy = cfg.policy == "entropy"
     ab = cfg.xsum_bits
     ctl += [

@@ -6,13 +6,10 @@ runs them and writes ``build/<model>/<board>/report.json`` and ``report.md``.
 """
 from __future__ import annotations
 
-import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
-
-import numpy as np
 
 from boards import Board, load_board
 from frontend.spec import POLICIES, TRAINING_MODES, ModelSpec, load_spec

@@ -13,7 +13,7 @@ from .spec import LayerSpec, ModelSpec
 
 def build_model(spec: ModelSpec):
     from tensorflow import keras
-    from qkeras import QActivation, QConv2D, QDense
+    from qkeras import QActivation, QDense
 
     keras.utils.set_random_seed(spec.training.seed)
     inputs = keras.Input(shape=spec.input_shape, name="input")

@@ -100,7 +100,6 @@ def calibrate(configs, codes, y: np.ndarray, exit_macs: list[int], accuracy_drop
     """Threshold codes (one per exit) that meet the accuracy target with the fewest MACs."""
     if accuracy_drop < 0:
         raise ValueError(f"accuracy_drop must be >= 0 points, got {accuracy_drop}")
-    early = len(configs) - 1
     conf = [decide(cfg, z, 0).confidence for cfg, z in zip(configs, codes)]
     candidates = [_candidates(cfg, c, max_candidates) for cfg, c in zip(configs[:-1], conf[:-1])]
     final_threshold = _always_exit(configs[-1], conf[-1])

@@ -15,9 +15,13 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from flows.tools import ToolMissing, VendorTools, find_vendor_tools
 from flows.vendor.records import VendorRecord
+
+if TYPE_CHECKING:
+    from flows.vendor.tcl import IpCore
 
 FLOWS = ("open", "vendor")
 INSTALL_HINT = ("put Vitis HLS / Vivado (2020.1 or later) on PATH, e.g. `source <Xilinx>/Vivado/<ver>/settings64.sh`, "

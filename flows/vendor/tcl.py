@@ -121,7 +121,7 @@ def block_design_tcl(design: BlockDesign, project_dir: Path, report_dir: Path) -
         lines.append(f"create_bd_cell -type ip -vlnv {ip.vlnv} {ip.name}")
     n = len(design.stages)
     lines += [
-        f"set comb [create_bd_cell -type ip -vlnv xilinx.com:ip:axis_combiner:* decisions]",
+        "set comb [create_bd_cell -type ip -vlnv xilinx.com:ip:axis_combiner:* decisions]",
         f"set_property -dict [list CONFIG.NUM_SI {n} CONFIG.TDATA_NUM_BYTES {design.decision_bytes}] $comb",
         "# data path: DMA -> stage 1 -> ... ; stage k logits -> exit unit k -> combiner -> DMA",
         f"connect_bd_intf_net [get_bd_intf_pins dma/M_AXIS_MM2S] "
