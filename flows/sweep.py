@@ -17,7 +17,7 @@ DEFAULT_DROPS = (0.0, 0.5, 1.0, 2.0, 4.0, 8.0)
 def threshold_sweep(configs, cal_codes: list[np.ndarray], cal_y: np.ndarray, test_codes: list[np.ndarray],
                     test_y: np.ndarray, exit_macs: list[int], baseline_macs: int,
                     drops: tuple[float, ...] = DEFAULT_DROPS, exit_latency_cycles: list[float] | None = None,
-                    exit_energy_nj: list[float] | None = None) -> list[dict]:
+                    exit_energy_nj: list[float] | None = None, margin_se: float = 1.0) -> list[dict]:
     """Sweep points ``{accuracy_drop, thresholds, accuracy, avg_macs, macs_saved_pct, exit_rates,
     mean_latency_cycles?, energy_nj?}``, one per accuracy-drop target, in the order given."""
     from frontend.calibrate import calibrate, evaluate
@@ -29,7 +29,7 @@ def threshold_sweep(configs, cal_codes: list[np.ndarray], cal_y: np.ndarray, tes
             raise ValueError(f"{name} has {len(per_exit)} values for {len(configs)} exits; give one per exit")
     points = []
     for drop in drops:
-        thresholds = calibrate(configs, cal_codes, cal_y, exit_macs, drop)
+        thresholds = calibrate(configs, cal_codes, cal_y, exit_macs, drop, margin_se)  # as the flow calibrates
         ev = evaluate(configs, test_codes, test_y, thresholds, exit_macs, baseline_macs)
         rates = [e.exit_rate for e in ev.exits]
         point = {"accuracy_drop": float(drop), "thresholds": [int(t) for t in thresholds],

@@ -191,7 +191,8 @@ def calibrate_exits(build: Build) -> None:
     test_codes = logit_codes(build.model, build.stages, data.x_test)
     build.evaluation = evaluate(build.exit_configs, test_codes, data.y_test, build.thresholds, exit_macs, base)
     build.training["accuracy_drop_target"] = drop
-    build.sweep = threshold_sweep(build.exit_configs, cal_codes, data.y_cal, test_codes, data.y_test, exit_macs, base)
+    build.sweep = threshold_sweep(build.exit_configs, cal_codes, data.y_cal, test_codes, data.y_test, exit_macs, base,
+                                  margin_se=margin)
 
 
 def convert_hls(build: Build) -> None:

@@ -48,6 +48,15 @@ def test_sweep_point_at_the_runs_target_reproduces_the_report(digits_build, code
     assert point["accuracy"] == b.evaluation.accuracy and point["avg_macs"] == b.evaluation.avg_macs
 
 
+def test_sweep_calibrates_with_the_flows_safety_margin(digits_build, codes):
+    from frontend.calibrate import calibrate
+
+    b = digits_build
+    macs, base = _exit_macs(b)
+    (point,) = threshold_sweep(b.exit_configs, *codes, macs, base, drops=(1.0,), margin_se=0.0)
+    assert point["thresholds"] == calibrate(b.exit_configs, codes[0], codes[1], macs, 1.0, 0.0)
+
+
 def test_looser_accuracy_targets_never_cost_more_macs_on_the_calibration_split(digits_build, codes):
     b = digits_build
     macs, base = _exit_macs(b)
