@@ -30,7 +30,7 @@ class Overall:
     final_exit_accuracy: float
     avg_macs: float
     baseline_macs: int
-    accuracy_drop_target: float      # points
+    accuracy_drop_target: float | None  # points; None when a design point fixes the thresholds
     calibration_accuracy: float
     calibration_final_exit_accuracy: float
 
@@ -81,6 +81,7 @@ class Report:
     resources: dict | None = None                     # open (Yosys) or vendor resource records
     sim: dict | None = None                           # pipeline simulation: latency, throughput, energy
     pr: dict | None = None                            # partial-reconfiguration evaluation
+    design: dict | None = None                        # a DSE point built as given: predicted vs measured
     sections: list[str] = field(default_factory=list)  # Markdown a step renders from its own records (not JSON)
     schema: int = SCHEMA
 
@@ -193,11 +194,32 @@ def _md_table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
+def design_lines(design: dict) -> list[str]:
+    """Predicted vs measured for a DSE point; a metric off by more than its tolerance is marked red."""
+    lines = [f"Point `{design['id']}` from `{design['file']}`: exits {design['exits']}, thresholds "
+             f"{design['thresholds']} ({design['policy'] or 'spec policy'}), P per stage {design['parallelism']}, "
+             f"mode {design['mode']}, FIFO depth {design['fifo_depth'] or 'default'}.", "",
+             "| metric | predicted | measured | error |", "|---|---|---|---|"]
+    predicted = design["predicted"] or {}
+    for key, value in design["measured"].items():
+        err = design["errors"].get(key)
+        text = "n/a" if err is None else f"{100 * err:+.1f}%"
+        if err is not None and abs(err) > design["tolerances"].get(key, float("inf")):
+            text = f'<span style="color:red">**{text}**</span>'
+        show = (lambda v: "n/a" if v is None else f"{v:,.4g}")  # noqa: E731
+        lines.append(f"| {key} | {show(predicted.get(key))} | {show(value)} | {text} |")
+    lines += ["", f"Measured: {design['measured_by']}. Tolerances: "
+              + ", ".join(f"{k} {100 * v:.0f}%" for k, v in design["tolerances"].items()) + "."]
+    return lines
+
+
 def summary_lines(report: Report) -> list[str]:
     o = report.overall
+    target = ("thresholds fixed by the design point" if o.accuracy_drop_target is None
+              else f"target: within {o.accuracy_drop_target:g} points")
     return [
         f"Accuracy {100 * o.accuracy:.2f}% with early exits vs {100 * o.final_exit_accuracy:.2f}% "
-        f"final exit alone (target: within {o.accuracy_drop_target:g} points) on {report.dataset.test_samples} "
+        f"final exit alone ({target}) on {report.dataset.test_samples} "
         f"{report.dataset.name} test samples.",
         f"Average {o.avg_macs:,.0f} MACs per sample vs {o.baseline_macs:,} without early exits "
         f"({o.macs_saved_pct:.1f}% saved).",
@@ -230,6 +252,8 @@ def to_markdown(report: Report) -> str:
                       f"({report.resources.get('total', {}).get('source', '')})."]
     for section in report.sections:
         parts += ["", section.strip()]
+    if report.design:
+        parts += ["", "## Design point: predicted vs measured", "", *design_lines(report.design)]
     if report.pr:
         parts += ["", "## Partial reconfiguration", "", *pr_lines(report.pr)]
     if report.notes:

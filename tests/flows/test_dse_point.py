@@ -1,0 +1,101 @@
+"""DSE point files: loading, checks against the model, measured-vs-predicted, steady-state throughput."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import yaml
+
+from flows.dse.point import (PointError, acceptance_rate, fifo_depth_for, load_point, measured_vs_predicted,
+                             prediction_errors)
+
+POINT = {"id": "abc", "model": "examples/digits.yaml", "board": "pynq-z2", "policy": "max_prob",
+         "design": {"exits": [1, 3], "thresholds": [700, 8191], "parallelism": [6, 1, 1], "mode": "anytime",
+                    "fifo_depth": 8},
+         "predicted": {"lut": 1000.0, "ff": 500.0, "dsp": 0.0, "bram": 0.0, "throughput_samples_per_s": 1e7,
+                       "mean_latency_cycles": 20.0, "energy_nj_per_sample": 5.0, "accuracy": 0.95}}
+
+
+def _write(tmp_path, doc, name="abc.yaml"):
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(doc) if isinstance(doc, dict) else doc)
+    return path
+
+
+def test_point_file_round_trips(tmp_path):
+    point = load_point(_write(tmp_path, POINT))
+    assert (point.id, point.model, point.board, point.policy, point.fifo_depth) == \
+        ("abc", "examples/digits.yaml", "pynq-z2", "max_prob", 8)
+    assert point.design.exits == (1, 3) and point.design.parallelism == (6, 1, 1)
+
+
+@pytest.mark.parametrize("doc, words", [
+    ("model: [unclosed", "not valid YAML"),
+    ({"model": "m.yaml", "board": "pynq-z2", "design": {"exits": [1]}}, "missing design.thresholds"),
+    ({**POINT, "design": {**POINT["design"], "parallelism": ["x", 1, 1]}}, "must be integers"),
+])
+def test_bad_point_files_fail_with_one_line(tmp_path, doc, words):
+    with pytest.raises(PointError, match=words) as info:
+        load_point(_write(tmp_path, doc))
+    assert "\n" not in str(info.value)
+
+
+def test_missing_point_file_names_where_points_come_from(tmp_path):
+    with pytest.raises(PointError, match="make dse writes them"):
+        load_point(tmp_path / "nope.yaml")
+
+
+def test_errors_and_flags_use_the_issue_tolerances():
+    predicted = POINT["predicted"]
+    measured = {**predicted, "lut": 1200.0, "throughput_samples_per_s": 0.95e7, "energy_nj_per_sample": None}
+    errors, flags = prediction_errors(predicted, measured)
+    assert errors["lut"] == pytest.approx(0.2) and errors["throughput_samples_per_s"] == pytest.approx(-0.05)
+    assert "energy_nj_per_sample" not in errors
+    assert flags == ["lut off by +20.0% (limit 15%)"]
+
+
+def test_design_block_reads_resources_and_the_pipeline_run(tmp_path):
+    point = load_point(_write(tmp_path, POINT))
+    records = tmp_path / "sim" / "pipeline_records"
+    records.mkdir(parents=True)
+    np.savez(records / "early_exit.npz", accepted=np.arange(0, 40, 4))  # one sample per 4 cycles
+    sim = {"early_exit": {"mean_latency_cycles": 21.0, "energy_nj_per_sample": 4.0, "accuracy": 0.96}}
+    block = measured_vs_predicted(point, {"total": {"lut": 1100, "ff": 480, "dsp": 0, "bram": 0}}, sim,
+                                  tmp_path / "sim", clock_mhz=100.0)
+    assert block["measured"]["throughput_samples_per_s"] == pytest.approx(25e6)
+    assert block["errors"]["lut"] == pytest.approx(0.1)
+    assert any(f.startswith("throughput_samples_per_s off by +150.0%") for f in block["flags"])
+
+
+def test_fifo_depth_covers_the_largest_burst_queue():
+    assert fifo_depth_for([0, 0, 0]) == 4
+    assert fifo_depth_for([9, 5, 1]) == 8       # 5 + 2 -> 8; the input queue (entry 0) is the source's
+    assert fifo_depth_for([0, 7]) == 16
+
+
+def test_throughput_is_the_input_acceptance_rate_without_the_drain(tmp_path):
+    record = tmp_path / "early_exit.npz"
+    np.savez(record, accepted=np.arange(10, 10 + 2 * 100, 2))  # one sample every 2 cycles
+    assert acceptance_rate(record) == 0.5
+    assert acceptance_rate(tmp_path / "missing.npz") is None
+
+
+@pytest.mark.parametrize("change, words", [
+    ({"thresholds": [70000, 8191]}, "threshold 70000 of exit 1 is outside its confidence codes"),
+    ({"parallelism": [99, 1, 1]}, "stage 1 has 36 conv windows, P=99 is more"),
+    ({"exits": [1, 4], "thresholds": [1, 1]}, "exits .* must be increasing indices in 1..3"),
+    ({"mode": "anytime", "exits": [2], "thresholds": [1]}, "anytime mode keeps the final exit"),
+    ({"fifo_depth": 6}, "fifo_depth 6 must be a power of two"),
+])
+def test_point_checked_against_the_model(tmp_path, digits_stages, change, words):
+    from flows.dse.point import check_point
+    from frontend.calibrate import exit_configs
+
+    point = load_point(_write(tmp_path, {**POINT, "design": {**POINT["design"], **change}}))
+    with pytest.raises(PointError, match=words):
+        check_point(point, digits_stages, exit_configs(digits_stages, "max_prob"))
+
+
+def test_stage_windows_are_the_first_conv_outputs(digits_stages):
+    from flows.dse.point import stage_windows
+
+    assert stage_windows(digits_stages) == [36, 9, 1]   # 6x6 valid conv, 3x3 same conv, dense
