@@ -66,3 +66,41 @@ def test_unreachable_scheduler_names_the_address_and_offers_the_local_cluster():
     with pytest.raises(SchedulerUnreachable, match=r"tcp://127.0.0.1:9.*unset DSE_SCHEDULER"):
         with dask_client("tcp://127.0.0.1:9"):
             pass
+
+
+def test_jobs_run_on_an_existing_cluster_named_by_dse_scheduler(tmp_path, monkeypatch):
+    """A scheduler and a worker started as separate processes (as on a user's cluster): DSE_SCHEDULER
+    sends the jobs there, and the results come back as from the local cluster."""
+    import socket
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    address = f"tcp://127.0.0.1:{port}"
+    dask = str(Path(sys.executable).parent / "dask")
+    logs = open(tmp_path / "cluster.log", "w")
+    procs = [subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", str(port),
+                               "--dashboard-address", ":0"], stdout=logs, stderr=logs)]
+    try:
+        time.sleep(2)
+        procs.append(subprocess.Popen([dask, "worker", address, "--nthreads", "1", "--nworkers", "1",
+                                       "--name", "remote-worker", "--dashboard-address", ":0"],
+                                      stdout=logs, stderr=logs))
+        monkeypatch.setenv("DSE_SCHEDULER", address)
+        with dask_client() as client:
+            client.wait_for_workers(1, timeout=60)
+            names = {w["name"] for w in client.scheduler_info()["workers"].values()}
+            assert names == {"remote-worker"}
+            report = run_jobs([_job(tmp_path, "add_r", 6)], tmp_path / "cache", client)
+        assert (report.evaluated, report.cached) == (1, 0)
+        (record,) = report.results.values()
+        assert record["error"] is None and record["ff"] == 6
+    finally:
+        for p in reversed(procs):
+            p.terminate()
+            p.wait(timeout=30)
+        logs.close()
