@@ -131,3 +131,23 @@ def _stage_model(model, plan: StagePlan):
     if plan.forward is not None:
         outputs.append(tensors[plan.forward])
     return keras.Model(inputs, outputs, name=name)
+
+
+def headless_model(stage: Stage):
+    """Stage ``stage.index`` without its exit head: stage input -> forwarded tensor only.
+
+    What the hardware runs when the design drops this exit. The layers are cloned
+    with their weights, so the model stands alone like ``stage.model``.
+    """
+    from tensorflow import keras
+    from qkeras.utils import _add_supported_quantized_objects
+
+    if stage.is_last:
+        raise ValueError(f"stage {stage.index} is the last stage: its exit is the final exit, which is always kept")
+    backbone = keras.Model(stage.model.inputs, stage.model.outputs[-1], name=f"stage_{stage.index}_headless")
+    custom: dict = {}
+    _add_supported_quantized_objects(custom)
+    with keras.utils.custom_object_scope(custom):
+        model = keras.models.clone_model(backbone)
+    model.set_weights(backbone.get_weights())
+    return model
