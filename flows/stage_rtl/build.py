@@ -29,6 +29,8 @@ class StageRtl:
 
     Ports (see packing.py): ``s_axis_tdata`` carries ``input``; ``m_axis_tdata``
     carries ``outputs`` in order (exit logits first, then the forwarded tensor).
+    A headless core (``has_logits`` False: its exit is dropped) outputs the
+    forwarded tensor only.
     """
 
     name: str
@@ -44,6 +46,7 @@ class StageRtl:
     build_seconds: float
     comb: CombLogic = field(repr=False)
     lut_budget: int | None = None  # LUTs the caller allows this core (e.g. the board's total)
+    has_logits: bool = True  # False: built from frontend.stages.headless_model, no exit head
 
     @property
     def fits(self) -> bool | None:
@@ -57,7 +60,7 @@ class StageRtl:
     @property
     def forwarded(self) -> PortTensor | None:
         """The forwarded backbone tensor (None for the last stage)."""
-        return self.outputs[-1] if len(self.outputs) > 1 else None
+        return self.outputs[-1] if len(self.outputs) > 1 or not self.has_logits else None
 
     @property
     def in_width(self) -> int:
@@ -98,6 +101,7 @@ class StageRtl:
             "adder_levels_per_register": self.adder_levels_per_register,
             "lut_estimate": self.lut_estimate, "register_bits": self.register_bits,
             "build_seconds": self.build_seconds, "lut_budget": self.lut_budget, "fits": self.fits,
+            "has_logits": self.has_logits,
             "packing": "element i of the C-order flatten at bits [i*W +: W]; tensors back to back from bit 0",
         }
 
@@ -108,7 +112,7 @@ class StageTooLarge(UserWarning):
 
 def build_stage_rtl(stage_model, input_format: FixedFormat | None, out_dir: Path, name: str,
                     adder_levels_per_register: int = ADDER_LEVELS_PER_REGISTER,
-                    lut_budget: int | None = None) -> StageRtl:
+                    lut_budget: int | None = None, has_logits: bool = True) -> StageRtl:
     """Trace ``stage_model`` and write its streaming Verilog core into ``out_dir``.
 
     input_format: None for stage 1 (taken from its input QActivation); for
@@ -116,8 +120,14 @@ def build_stage_rtl(stage_model, input_format: FixedFormat | None, out_dir: Path
     lut_budget: if given and da4ml's LUT estimate exceeds it, the core is still
     written (it simulates fine) but ``fits`` is False, stage.json says so and a
     StageTooLarge warning is raised: a fully parallel core cannot be placed.
+    has_logits: False when ``stage_model`` is a headless stage (frontend.stages.headless_model):
+    its one output is the forwarded tensor, not logits.
     """
     start = time.perf_counter()
+    if not has_logits and len(stage_model.outputs) != 1:
+        raise ValueError(f"stage model {stage_model.name!r} has {len(stage_model.outputs)} outputs but "
+                         "has_logits=False; a headless stage outputs its forwarded tensor only "
+                         "(frontend.stages.headless_model)")
     traced = trace_stage(stage_model, input_format)
     inp = PortTensor("input", traced.input_shape, traced.input_format)
     outputs = [PortTensor(o.name, o.shape, o.fmt) for o in traced.outputs]
@@ -130,7 +140,7 @@ def build_stage_rtl(stage_model, input_format: FixedFormat | None, out_dir: Path
         latency_cycles=emitted.latency_cycles, pipeline_stages=emitted.pipeline_stages,
         adder_levels_per_register=adder_levels_per_register,
         lut_estimate=float(comb.cost), register_bits=int(emitted.pipeline.reg_bits),
-        build_seconds=0.0, comb=comb, lut_budget=lut_budget)
+        build_seconds=0.0, comb=comb, lut_budget=lut_budget, has_logits=has_logits)
     rtl.build_seconds = time.perf_counter() - start
     if rtl.fits is False:
         warnings.warn(f"stage core {name}: da4ml estimates {comb.cost:.0f} LUTs for the fully parallel core, "

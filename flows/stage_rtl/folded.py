@@ -229,7 +229,8 @@ class FoldedStage:
     """A whole stage with its first convolution folded: conv core -> gather -> fully parallel rest core.
 
     Ports are those of a fully parallel stage core (StageRtl): one input tensor per s-beat, all
-    outputs (exit logits, forwarded tensor) in one m-beat, packing.py packing.
+    outputs (exit logits, forwarded tensor) in one m-beat, packing.py packing; a headless stage
+    (``has_logits`` False) outputs the forwarded tensor only.
     """
 
     name: str
@@ -239,6 +240,7 @@ class FoldedStage:
     outputs: list[PortTensor]
     conv: FoldedConv
     rest_latency_cycles: int
+    has_logits: bool = True
 
     @property
     def steps(self) -> int:
@@ -251,7 +253,7 @@ class FoldedStage:
     @property
     def forwarded(self) -> PortTensor | None:
         """The forwarded backbone tensor (None for the last stage), as on StageRtl."""
-        return self.outputs[-1] if len(self.outputs) > 1 else None
+        return self.outputs[-1] if len(self.outputs) > 1 or not self.has_logits else None
 
     @property
     def latency_cycles(self) -> int:
@@ -328,10 +330,11 @@ endmodule
 
 
 def build_folded_stage(stage_model, input_format: FixedFormat | None, out_dir: Path, name: str,
-                       parallelism: int) -> FoldedStage:
+                       parallelism: int, has_logits: bool = True) -> FoldedStage:
     """Stage core with its first QConv2D folded to ``parallelism`` windows per cycle; the rest fully parallel.
 
     input_format: None for stage 1 (its input QActivation's format), else the previous stage's forwarded format.
+    has_logits: False for a headless stage (frontend.stages.headless_model), as in build_stage_rtl.
     """
     from .build import build_stage_rtl
     from .trace import input_format_of
@@ -344,7 +347,7 @@ def build_folded_stage(stage_model, input_format: FixedFormat | None, out_dir: P
     out_dir = Path(out_dir)
     conv = build_folded_conv(conv_layer, input_format, out_dir / "conv", f"{name}_conv", parallelism, act)
     rest = build_stage_rtl(_rest_model(stage_model, act or conv_layer), conv.pixel.fmt, out_dir / "rest",
-                           f"{name}_rest")
+                           f"{name}_rest", has_logits=has_logits)
     in_shape = tuple(int(d) for d in stage_model.inputs[0].shape[1:])
     inp = PortTensor("input", in_shape, input_format)
     top = out_dir / f"{name}.v"
@@ -352,7 +355,7 @@ def build_folded_stage(stage_model, input_format: FixedFormat | None, out_dir: P
                               sum(t.bits for t in rest.outputs)))
     files = [f for f in conv.verilog_files if f != SHELL_SOURCE] + \
         [f for f in rest.verilog_files if f != SHELL_SOURCE] + [SHELL_SOURCE, GATHER_SOURCE, top]
-    return FoldedStage(name, name, files, inp, list(rest.outputs), conv, rest.latency_cycles)
+    return FoldedStage(name, name, files, inp, list(rest.outputs), conv, rest.latency_cycles, has_logits)
 
 
 @dataclass
@@ -367,6 +370,7 @@ class ExitOnlyStage:
     outputs: list[PortTensor]
     latency_cycles: int
     forwarded: None = None
+    has_logits: bool = True
 
     @property
     def input_format(self) -> FixedFormat:
@@ -383,6 +387,8 @@ class ExitOnlyStage:
 
 def exit_only(core, out_dir: Path) -> ExitOnlyStage:
     """Wrap ``core`` (a StageRtl or FoldedStage with [logits, forwarded]) so it outputs the logits only."""
+    if not core.has_logits:
+        raise ValueError(f"{core.top} is headless (no logits); a subnet cannot end at a dropped exit")
     logits = core.outputs[0]
     name = f"{core.top}_exit_only"
     path = Path(out_dir) / f"{name}.v"
