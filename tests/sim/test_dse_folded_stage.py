@@ -29,3 +29,24 @@ def test_folded_stage_matches_qkeras_stage_on_digits_and_random_inputs(tmp_path)
     assert all(len(np.unique(e)) > 10 for e in expected)  # real data, not a constant
     res = simulate_folded_stage(core, x_codes, expected, tmp_path / "sim", in_pause=0.2, out_pause=0.2)
     assert res.vectors == len(x) and res.mismatches == 0 and max(res.max_abs_diff) == 0
+
+
+def test_folded_headless_stage_matches_headless_model(digits_stages, digits_data, tmp_path):
+    """Digits stage 2 without its head is conv + activation only: the rest core after the fold is an identity."""
+    from flows.stage_rtl.folded import build_folded_stage
+    from frontend.stages import headless_model
+    from sim.dse.folded import simulate_folded_stage
+    from sim.stage.verify import random_codes
+
+    stage = digits_stages[1]
+    model = headless_model(stage)
+    core = build_folded_stage(model, stage.input_format, tmp_path / "rtl", "fheadless", parallelism=4,
+                              has_logits=False)
+    assert core.steps == 3 and not core.has_logits and core.outputs == [core.forwarded]
+    fmt = stage.input_format
+    x_real = digits_stages[0].model.predict(digits_data.x_test[:40], verbose=0)[-1]  # real data entering stage 2
+    x_codes = np.concatenate([fmt.to_codes(x_real), random_codes(fmt, core.input.shape, 30, seed=5)])
+    expected = [core.forwarded.fmt.to_codes(model.predict(fmt.to_real(x_codes).astype(np.float32), verbose=0))]
+    assert len(np.unique(expected[0])) > 3
+    res = simulate_folded_stage(core, x_codes, expected, tmp_path / "sim", in_pause=0.2, out_pause=0.2)
+    assert res.vectors == len(x_codes) and res.mismatches == 0 and max(res.max_abs_diff) == 0
