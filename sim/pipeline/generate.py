@@ -10,7 +10,11 @@ top instantiates (instance names are what the energy model reads in SAIF):
 * ``u_side{k}``: id + forwarded tensor, queued beside the exit unit;
 * ``u_route{k}``: leaves as a result, or goes on through ``u_fifo{k+1}`` to
   stage k+1 (conditional forwarding: later stages only see hard samples);
-* then ``u_out``, an output FIFO whose beat has one lane per exit, so results
+* a stage whose exit the design drops (its unit is None, its core headless:
+  ``has_logits`` False) has only ``u_stage{k}`` and ``u_ids{k}``: every sample
+  goes on with its id into ``u_fifo{k+1}``; exit indices stay the stages'
+  positions, so results never carry a dropped exit's index;
+* then ``u_out``, an output FIFO whose beat has one lane per kept exit, so results
   of different exits leave in the same cycle (a one-result output port would
   be a second bottleneck at full input rate: results of easy and hard samples
   collide there and queue), or ``u_reorder`` (``reorder=True``): one result
@@ -21,7 +25,7 @@ Ports: ``s_axis_*`` the stage-1 input (packing of flows/stage_rtl/packing.py);
 {valid, confidence, class, exit index, id} with the id in the low bits (field
 offsets: ``PipelineRtl.fields``; ``decode`` splits a beat); ``exits_enable`` (0: every
 sample runs to the last exit, the baseline on the same RTL); ``thr{k}_we``,
-``thr{k}_data``. Ids count accepted samples 0, 1, 2, ... mod 2**id_width.
+``thr{k}_data`` for each kept exit k. Ids count accepted samples 0, 1, 2, ... mod 2**id_width.
 """
 from __future__ import annotations
 
@@ -62,7 +66,7 @@ class PipelineRtl:
     in_width: int
     lanes: int                           # results per output beat
     fields: dict[str, tuple[int, int]]   # field of a lane -> (bit offset, width); 'valid' is the top bit
-    threshold_widths: list[int]
+    threshold_widths: list[int | None]   # per stage; None where the exit is dropped (no thr port)
     module_groups: dict[str, list[str]] = field(default_factory=dict)  # energy group -> instance names
 
     @property
@@ -83,9 +87,15 @@ class PipelineRtl:
                 out.append(f)
         return out
 
+    @property
+    def exits(self) -> list[int]:
+        """Indices (stage positions) of the exits the hardware has."""
+        return [k for k, w in enumerate(self.threshold_widths, start=1) if w is not None]
+
     def to_dict(self) -> dict:
         return {"top": self.top, "files": [str(f) for f in self.files], "params": asdict(self.params),
-                "stages": self.stages, "in_width": self.in_width, "out_width": self.out_width, "lanes": self.lanes,
+                "stages": self.stages, "exits": self.exits, "in_width": self.in_width, "out_width": self.out_width,
+                "lanes": self.lanes,
                 "fields": {k: list(v) for k, v in self.fields.items()}, "module_groups": self.module_groups}
 
 
@@ -93,16 +103,28 @@ def _pow2_at_least(n: int) -> int:
     return 1 << max(1, (n - 1).bit_length())
 
 
-def _check_chain(stages: list[StageRtl], units: list[GeneratedUnit]) -> None:
+def _check_chain(stages: list[StageRtl], units: list[GeneratedUnit | None]) -> None:
     if not stages or len(stages) != len(units):
-        raise ValueError(f"got {len(stages)} stage cores and {len(units)} exit units; give one exit unit per stage")
+        raise ValueError(f"got {len(stages)} stage cores and {len(units)} exit units; give one exit unit per stage "
+                         "(None where the exit is dropped)")
+    if units[-1] is None:
+        raise ValueError(f"exit unit {len(units)} is None: the final exit is always kept")
     for k, (st, eu) in enumerate(zip(stages, units), start=1):
-        logits = st.outputs[0]
-        if logits.size != eu.cfg.classes or logits.fmt != eu.cfg.logit:
-            raise ValueError(f"stage {k} logits {logits.shape} {logits.fmt} do not match exit unit {k} "
-                             f"({eu.cfg.classes} x {eu.cfg.logit}); build the unit from the stage's logit format")
-        if eu.ii != 1:
-            raise ValueError(f"exit unit {k} has II {eu.ii}; the pipeline needs the parallel variant (II = 1)")
+        if eu is None and st.has_logits:
+            raise ValueError(f"stage {k} has no exit unit but its core {st.top} outputs logits; build the core "
+                             "from frontend.stages.headless_model with has_logits=False, or give exit unit "
+                             f"{k}")
+        if eu is not None and not st.has_logits:
+            raise ValueError(f"stage {k}'s core {st.top} is headless (has_logits=False) but has exit unit {k}; "
+                             "pass None as its unit, or build the core with its exit head")
+        if eu is not None:
+            logits = st.outputs[0]
+            if logits.size != eu.cfg.classes or logits.fmt != eu.cfg.logit:
+                raise ValueError(f"stage {k} logits {logits.shape} {logits.fmt} do not match exit unit {k} "
+                                 f"({eu.cfg.classes} x {eu.cfg.logit}); build the unit from the stage's logit "
+                                 "format")
+            if eu.ii != 1:
+                raise ValueError(f"exit unit {k} has II {eu.ii}; the pipeline needs the parallel variant (II = 1)")
         last = k == len(stages)
         if last != (st.forwarded is None):
             raise ValueError(f"stage {k} {'forwards' if last else 'does not forward'} a tensor; "
@@ -110,28 +132,16 @@ def _check_chain(stages: list[StageRtl], units: list[GeneratedUnit]) -> None:
         if not last and st.forwarded.bits != stages[k].in_width:
             raise ValueError(f"stage {k} forwards {st.forwarded.bits} bits but stage {k + 1} takes "
                              f"{stages[k].in_width}; build stage {k + 1} from stage {k}'s forwarded format")
-    if len({eu.cfg.class_bits for eu in units}) != 1:
+    if len({eu.cfg.class_bits for eu in units if eu is not None}) != 1:
         raise ValueError("exit units disagree on the class count")
 
 
-def _stage_block(k: int, st: StageRtl, eu: GeneratedUnit, n: int, conf_max: int) -> str:
-    last = k == n
-    lw, ow = st.outputs[0].bits, st.out_width
-    conf_w, cls_w = eu.cfg.confidence_format.width, eu.cfg.class_bits
+def _core_block(k: int, st: StageRtl, title: str) -> str:
+    """Stage core k with its id FIFO: ``in{k}_*`` in, ``st{k}_m_data``/``st{k}_id`` out."""
     shell_depth = _pow2_at_least(st.latency_cycles + 2)   # stream_shell's FIFO depth: the ids always fit
-    side_depth = _pow2_at_least(eu.latency_cycles + 1)    # every sample inside the unit fits beside it
-    fwd = "1'b0" if last else f"st{k}_m_data[{ow - 1}:{lw}]"
-    pad = conf_max - conf_w
-    res = f"{{{{{pad}{{1'b0}}}}, res{k}_raw}}" if pad else f"res{k}_raw"
-    if last:
-        nxt = (f"wire [FWD{k}_W+ID_W-1:0] next{k}_data;  // the last exit lets every sample out\n"
-               f"    wire next{k}_valid;\n    wire next{k}_ready = 1'b0;")
-    else:
-        nxt = (f"wire [FWD{k}_W+ID_W-1:0] next{k}_data;\n    wire next{k}_valid, next{k}_ready;")
     return f"""
-    // ---- stage {k}: core {st.top} (latency {st.latency_cycles}), exit unit {eu.top} (latency {eu.latency_cycles})
-    localparam FWD{k}_W = {1 if last else ow - lw};
-    wire [{ow - 1}:0] st{k}_m_data;
+    // ---- stage {k}: core {st.top} (latency {st.latency_cycles}), {title}
+    wire [{st.out_width - 1}:0] st{k}_m_data;
     wire st{k}_s_ready, st{k}_m_valid, st{k}_m_ready, ids{k}_s_ready, ids{k}_m_valid;
     wire [ID_W-1:0] st{k}_id;
     assign in{k}_ready = st{k}_s_ready && ids{k}_s_ready;
@@ -143,7 +153,36 @@ def _stage_block(k: int, st: StageRtl, eu: GeneratedUnit, n: int, conf_max: int)
         .clk(clk), .rst(rst),
         .s_data(in{k}_id), .s_valid(in{k}_valid && st{k}_s_ready), .s_ready(ids{k}_s_ready),
         .m_data(st{k}_id), .m_valid(ids{k}_m_valid), .m_ready(st{k}_m_valid && st{k}_m_ready));
+"""
 
+
+def _headless_block(k: int, st: StageRtl) -> str:
+    """A stage whose exit is dropped: its whole output (the forwarded tensor) and id go on to stage k+1."""
+    return _core_block(k, st, "exit dropped: every sample goes on") + f"""
+    localparam FWD{k}_W = {st.out_width};
+    wire [FWD{k}_W+ID_W-1:0] next{k}_data = {{st{k}_m_data, st{k}_id}};
+    wire next{k}_valid = st{k}_m_valid;
+    wire next{k}_ready;
+    assign st{k}_m_ready = next{k}_ready;
+"""
+
+
+def _stage_block(k: int, st: StageRtl, eu: GeneratedUnit, n: int, lane: int, conf_max: int) -> str:
+    """Stage core k, its exit unit and router; results leave on output lane ``lane``."""
+    last = k == n
+    lw, ow = st.outputs[0].bits, st.out_width
+    conf_w, cls_w = eu.cfg.confidence_format.width, eu.cfg.class_bits
+    side_depth = _pow2_at_least(eu.latency_cycles + 1)    # every sample inside the unit fits beside it
+    fwd = "1'b0" if last else f"st{k}_m_data[{ow - 1}:{lw}]"
+    pad = conf_max - conf_w
+    res = f"{{{{{pad}{{1'b0}}}}, res{k}_raw}}" if pad else f"res{k}_raw"
+    if last:
+        nxt = (f"wire [FWD{k}_W+ID_W-1:0] next{k}_data;  // the last exit lets every sample out\n"
+               f"    wire next{k}_valid;\n    wire next{k}_ready = 1'b0;")
+    else:
+        nxt = (f"wire [FWD{k}_W+ID_W-1:0] next{k}_data;\n    wire next{k}_valid, next{k}_ready;")
+    return _core_block(k, st, f"exit unit {eu.top} (latency {eu.latency_cycles})") + f"""
+    localparam FWD{k}_W = {1 if last else ow - lw};
     wire [{conf_w + cls_w}:0] eu{k}_data;
     wire eu{k}_s_ready, eu{k}_m_valid, eu{k}_m_ready, side{k}_s_ready, side{k}_m_valid, side{k}_m_ready;
     wire [FWD{k}_W+ID_W-1:0] side{k}_data;
@@ -166,16 +205,16 @@ def _stage_block(k: int, st: StageRtl, eu: GeneratedUnit, n: int, conf_max: int)
         .exits_enable(exits_enable),
         .dec_data(eu{k}_data), .dec_valid(eu{k}_m_valid), .dec_ready(eu{k}_m_ready),
         .side_data(side{k}_data), .side_valid(side{k}_m_valid), .side_ready(side{k}_m_ready),
-        .res_data(res{k}_raw), .res_valid(res_valid[{k - 1}]), .res_ready(res_ready[{k - 1}]),
+        .res_data(res{k}_raw), .res_valid(res_valid[{lane}]), .res_ready(res_ready[{lane}]),
         .next_data(next{k}_data), .next_valid(next{k}_valid), .next_ready(next{k}_ready));
-    assign res_data[{k - 1}*RES_W +: RES_W] = {res};
+    assign res_data[{lane}*RES_W +: RES_W] = {res};
 """
 
 
 def _forward_block(k: int, depth: int) -> str:
-    """FIFO from exit k-1's router into stage k: {forwarded tensor, id}."""
+    """FIFO from exit k-1's router (or headless stage k-1) into stage k: {forwarded tensor, id}."""
     return f"""
-    // ---- into stage {k}: only samples exit {k - 1} did not let out
+    // ---- into stage {k}: the samples stage {k - 1} did not let out
     wire [FWD{k - 1}_W+ID_W-1:0] in{k}_word;
     wire in{k}_valid, in{k}_ready;
     wire [ID_W-1:0] in{k}_id = in{k}_word[ID_W-1:0];
@@ -187,29 +226,37 @@ def _forward_block(k: int, depth: int) -> str:
 """
 
 
-def _top(stages: list[StageRtl], units: list[GeneratedUnit], p: PipelineParams) -> tuple[str, dict, int]:
+def _top(stages: list[StageRtl], units: list[GeneratedUnit | None], p: PipelineParams) -> tuple[str, dict, int]:
     n = len(stages)
-    cls_w = units[0].cfg.class_bits
-    exit_w = max(1, n.bit_length())
-    conf_max = max(u.cfg.confidence_format.width for u in units)
+    kept = [u for u in units if u is not None]
+    m = len(kept)                  # result streams: one per kept exit
+    cls_w = kept[0].cfg.class_bits
+    exit_w = max(1, n.bit_length())  # exit index = stage position, also when exits are dropped
+    conf_max = max(u.cfg.confidence_format.width for u in kept)
     res_w = p.id_width + exit_w + cls_w + conf_max
     fields = {"id": (0, p.id_width), "exit": (p.id_width, exit_w), "class": (p.id_width + exit_w, cls_w),
               "confidence": (p.id_width + exit_w + cls_w, conf_max), "valid": (res_w, 1)}
-    lanes = 1 if p.reorder else n
+    lanes = 1 if p.reorder else m
+    exit_list = ", ".join(str(k) for k, u in enumerate(units, start=1) if u is not None)
     thr_ports = "".join(f"    input thr{k}_we,\n    input [{u.cfg.confidence_format.width - 1}:0] thr{k}_data,\n"
-                        for k, u in enumerate(units, start=1))
+                        for k, u in enumerate(units, start=1) if u is not None)
     body = []
+    lane = 0
     for k, (st, eu) in enumerate(zip(stages, units), start=1):
         if k > 1:
             body.append(_forward_block(k, p.fifo_depth))
-        body.append(_stage_block(k, st, eu, n, conf_max))
+        if eu is None:
+            body.append(_headless_block(k, st))
+        else:
+            body.append(_stage_block(k, st, eu, n, lane, conf_max))
+            lane += 1
     if p.reorder:
         out = f"""
     // ---- results back in input order, one per beat
     wire [RES_W-1:0] ro_data;
     wire ro_ready;
-    assign res_ready = {{{n}{{1'b1}}}};
-    pl_reorder #(.N({n}), .W(RES_W), .ID_W(ID_W), .AW({p.reorder_slots_log2})) u_reorder (
+    assign res_ready = {{{m}{{1'b1}}}};
+    pl_reorder #(.N({m}), .W(RES_W), .ID_W(ID_W), .AW({p.reorder_slots_log2})) u_reorder (
         .clk(clk), .rst(rst), .admit(s_axis_tvalid && s_axis_tready), .can_admit(can_admit),
         .s_data(res_data), .s_valid(res_valid), .s_ready(ro_ready),
         .m_data(ro_data), .m_valid(m_axis_tvalid), .m_ready(m_axis_tready));
@@ -218,19 +265,19 @@ def _top(stages: list[StageRtl], units: list[GeneratedUnit], p: PipelineParams) 
     else:
         # idle lanes read as zeros, not as whatever the exit unit's registers hold
         lanes_expr = ", ".join(f"res_valid[{i}], {{RES_W{{res_valid[{i}]}}}} & res_data[{i}*RES_W +: RES_W]"
-                               for i in reversed(range(n)))
+                               for i in reversed(range(m)))
         out = f"""
     // ---- one lane per exit: results of different exits leave in the same beat
     wire out_ready;
     assign can_admit = 1'b1;
-    assign res_ready = {{{n}{{out_ready}}}};
-    pl_fifo #(.W({n}*(RES_W+1)), .DEPTH({p.output_fifo_depth})) u_out (
+    assign res_ready = {{{m}{{out_ready}}}};
+    pl_fifo #(.W({m}*(RES_W+1)), .DEPTH({p.output_fifo_depth})) u_out (
         .clk(clk), .rst(rst),
         .s_data({{{lanes_expr}}}), .s_valid(|res_valid), .s_ready(out_ready),
         .m_data(m_axis_tdata), .m_valid(m_axis_tvalid), .m_ready(m_axis_tready));
 """
     text = f"""`timescale 1ns / 1ps
-// Generated by sim/pipeline/generate.py: {n}-exit pipeline. Do not edit; regenerate.
+// Generated by sim/pipeline/generate.py: {n}-stage pipeline, exits {exit_list}. Do not edit; regenerate.
 // m_axis_tdata: {lanes} lane(s) of
 //   {{valid, confidence[{conf_max}], class[{cls_w}], exit index[{exit_w}], id[{p.id_width}]}}.
 // exits_enable = 0 sends every sample to the last exit (baseline on the same hardware).
@@ -252,8 +299,8 @@ module {TOP} (
     localparam EXIT_W = {exit_w};
     localparam RES_W = {res_w};
 
-    wire [{n}*RES_W-1:0] res_data;
-    wire [{n - 1}:0] res_valid, res_ready;
+    wire [{m}*RES_W-1:0] res_data;
+    wire [{m - 1}:0] res_valid, res_ready;
     wire can_admit;
 
     // ---- input: ids count accepted samples
@@ -272,9 +319,13 @@ module {TOP} (
     return text, fields, lanes
 
 
-def write_pipeline(stages: list[StageRtl], units: list[GeneratedUnit], out_dir: Path,
+def write_pipeline(stages: list[StageRtl], units: list[GeneratedUnit | None], out_dir: Path,
                    params: PipelineParams = PipelineParams()) -> PipelineRtl:
-    """Write ``pipeline_top.v`` into out_dir; return it with every source in compile order."""
+    """Write ``pipeline_top.v`` into out_dir; return it with every source in compile order.
+
+    units[k-1] is stage k's exit unit, or None when the design drops exit k (stage k's core is then
+    headless, has_logits False); the last stage always has one.
+    """
     _check_chain(stages, units)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -282,13 +333,16 @@ def write_pipeline(stages: list[StageRtl], units: list[GeneratedUnit], out_dir: 
     path = out_dir / f"{TOP}.v"
     path.write_text(text)
     files: list[Path] = []
-    for f in [*(f for st in stages for f in st.verilog_files), *(f for u in units for f in u.files), *LIBRARY, path]:
+    unit_files = (f for u in units if u is not None for f in u.files)
+    for f in [*(f for st in stages for f in st.verilog_files), *unit_files, *LIBRARY, path]:
         if Path(f).resolve() not in {Path(x).resolve() for x in files}:
             files.append(Path(f))
     n = len(stages)
     groups = {f"stage_{k}": [f"u_stage{k}", f"u_ids{k}"] + ([f"u_fifo{k}"] if k > 1 else []) for k in range(1, n + 1)}
-    groups.update({f"exit_unit_{k}": [f"u_eu{k}", f"u_side{k}", f"u_route{k}"] for k in range(1, n + 1)})
+    groups.update({f"exit_unit_{k}": [f"u_eu{k}", f"u_side{k}", f"u_route{k}"]
+                   for k, u in enumerate(units, start=1) if u is not None})
     groups["output"] = ["u_reorder" if params.reorder else "u_out"]
     return PipelineRtl(top=TOP, files=files, params=params, stages=n, in_width=stages[0].in_width, lanes=lanes,
                        fields=fields,
-                       threshold_widths=[u.cfg.confidence_format.width for u in units], module_groups=groups)
+                       threshold_widths=[u.cfg.confidence_format.width if u else None for u in units],
+                       module_groups=groups)

@@ -11,6 +11,11 @@ so latency is the hardware's, not the sink's; each writes a SAIF), and the
 checks ``back_pressure`` (random output stalls), ``all_exit_1`` and
 ``all_to_end`` (threshold extremes). Every scenario is checked sample by
 sample against the software model.
+
+Dropped exits: ``exit_configs[k-1]`` and ``thresholds[k-1]`` None (stage k's
+model then ``frontend.stages.headless_model``): stage k has no exit unit, the
+software model routes over the kept exits only, and exit indices stay stage
+positions throughout (results, ``exits``, energy groups).
 """
 from __future__ import annotations
 
@@ -153,23 +158,34 @@ class SimResult:
 
 
 # ---------------------------------------------------------------- software model
-def expected_route(stage_models: list, stage_rtls: list, configs: list, x_codes: np.ndarray,
-                   thresholds: list[int]) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
-    """(exit 1..N, class, logit codes per exit) from the QKeras stages and the exit-unit reference."""
+def route_kept(configs: list, codes: list, thresholds: list) -> tuple[np.ndarray, np.ndarray]:
+    """``frontend.calibrate.route`` over the kept exits (config not None); exit index = stage position."""
     from frontend.calibrate import route
+
+    kept = [k for k, cfg in enumerate(configs) if cfg is not None]
+    exit_at, predicted = route([configs[k] for k in kept], [codes[k] for k in kept], [thresholds[k] for k in kept])
+    return np.asarray(kept)[exit_at - 1] + 1, predicted
+
+
+def expected_route(stage_models: list, stage_rtls: list, configs: list, x_codes: np.ndarray,
+                   thresholds: list) -> tuple[np.ndarray, np.ndarray, list]:
+    """(exit 1..N, class, logit codes per stage) from the QKeras stages and the exit-unit reference.
+
+    A headless stage (config None) has no logit codes (None in the list)."""
     from sim.stage.verify import qkeras_codes
 
     codes, x = [], x_codes
-    for model, rtl in zip(stage_models, stage_rtls):
+    for model, rtl, cfg in zip(stage_models, stage_rtls, configs):
         outs = qkeras_codes(model, rtl, x)
-        codes.append(outs[0].reshape(len(x_codes), -1))
+        codes.append(None if cfg is None else outs[0].reshape(len(x_codes), -1))
         x = outs[-1]
-    exit_at, predicted = route(configs, codes, thresholds)
+    exit_at, predicted = route_kept(configs, codes, thresholds)
     return exit_at, predicted, codes
 
 
-def extreme_thresholds(configs: list, codes: list[np.ndarray], thresholds: list[int]) -> dict[str, list[int]]:
-    """Threshold codes that let every sample out at exit 1, and none before the last exit."""
+def extreme_thresholds(configs: list, codes: list, thresholds: list) -> dict[str, list]:
+    """Threshold codes that let every sample out at the first kept exit ("all_exit_1"), and none before the
+    last exit ("all_to_end"). Dropped exits (config None) keep a None threshold."""
     def pick(cfg, z, want: bool) -> int:
         from exit_unit.reference import confidence
         conf = confidence(cfg, z)
@@ -179,9 +195,11 @@ def extreme_thresholds(configs: list, codes: list[np.ndarray], thresholds: list[
                 return int(code)
         return int(fmt.max_code if cfg.higher_is_confident == want else fmt.min_code)
 
-    early = configs[:-1]
-    return {"all_exit_1": [pick(configs[0], codes[0], True)] + thresholds[1:],
-            "all_to_end": [pick(c, z, False) for c, z in zip(early, codes)] + thresholds[-1:]}
+    first = next(k for k, cfg in enumerate(configs) if cfg is not None)
+    all_first = list(thresholds)
+    all_first[first] = pick(configs[first], codes[first], True)
+    all_end = [None if c is None else pick(c, z, False) for c, z in zip(configs[:-1], codes)] + thresholds[-1:]
+    return {"all_exit_1": all_first, "all_to_end": all_end}
 
 
 # ---------------------------------------------------------------- analysis
@@ -230,7 +248,7 @@ def estimate_resources(rtl: PipelineRtl, stage_rtls: list, units: list,
     def add(*parts: dict) -> dict:
         return {key: sum(p.get(key, 0) for p in parts) for key in ("lut", "ff", "dsp", "bram")}
 
-    for k, (st, eu) in enumerate(zip(stage_rtls, units), start=1):
+    for k, (st, eu) in enumerate(zip(stage_rtls, units), start=1):  # eu None: exit k dropped
         shell_depth = 1 << max(1, (st.latency_cycles + 1).bit_length())
         core = cores.get(f"stage_{k}") or add({"lut": st.lut_estimate, "ff": st.register_bits + st.latency_cycles},
                                               fifo_estimate(st.out_width, shell_depth))
@@ -238,6 +256,8 @@ def estimate_resources(rtl: PipelineRtl, stage_rtls: list, units: list,
         if k > 1:
             parts.append(fifo_estimate(stage_rtls[k - 2].forwarded.bits + idw, rtl.params.fifo_depth))
         out[f"stage_{k}"] = add(*parts)
+        if eu is None:
+            continue
         fw = st.forwarded.bits if st.forwarded else 1
         side = fifo_estimate(fw + idw, 1 << max(1, eu.latency_cycles.bit_length()))
         out[f"exit_unit_{k}"] = add(cores.get(f"exit_unit_{k}") or _exit_unit_estimate(eu), side)
@@ -272,23 +292,25 @@ def _exit_unit_estimate(eu) -> dict:
 # ---------------------------------------------------------------- the run
 def build_rtl(stage_models: list, configs: list, rtl_dir: Path, input_format=None, stage_rtls: list | None = None,
               params: PipelineParams = PipelineParams()):
-    """Stage cores (unless given), parallel exit units and the pipeline top under ``rtl_dir``."""
+    """Stage cores (unless given), parallel exit units and the pipeline top under ``rtl_dir``.
+
+    configs[k-1] None: exit k is dropped, stage_models[k-1] is headless and gets no exit unit."""
     from exit_unit.generate import write_unit
     from flows.stage_rtl import build_stage_rtl
 
     rtl_dir = Path(rtl_dir)
     if stage_rtls is None:
         stage_rtls, prev = [], None
-        for k, model in enumerate(stage_models, start=1):
+        for k, (model, cfg) in enumerate(zip(stage_models, configs), start=1):
             fmt = prev.forwarded.fmt if prev else input_format
-            prev = build_stage_rtl(model, fmt, rtl_dir / f"stage_{k}", f"stage_{k}")
+            prev = build_stage_rtl(model, fmt, rtl_dir / f"stage_{k}", f"stage_{k}", has_logits=cfg is not None)
             stage_rtls.append(prev)
-    units = [write_unit(cfg, "parallel", rtl_dir / "exit_units") for cfg in configs]
+    units = [None if cfg is None else write_unit(cfg, "parallel", rtl_dir / "exit_units") for cfg in configs]
     return write_pipeline(stage_rtls, units, rtl_dir, params), stage_rtls, units
 
 
-def simulate_pipeline(stage_models: list, exit_configs: list, thresholds: list[int], x: np.ndarray, out_dir: Path,
-                      board, *, input_format=None, logit_codes: list[np.ndarray] | None = None,
+def simulate_pipeline(stage_models: list, exit_configs: list, thresholds: list, x: np.ndarray, out_dir: Path,
+                      board, *, input_format=None, logit_codes: list | None = None,
                       stage_rtls: list | None = None, cores: dict[str, dict] | None = None,
                       simulator: str = "verilator", samples: int | None = None, seed: int = 0,
                       back_pressure: float = 0.3, extremes: bool = True, labels: np.ndarray | None = None,
@@ -297,10 +319,13 @@ def simulate_pipeline(stage_models: list, exit_configs: list, thresholds: list[i
 
     out_dir: ``build/<model>/<board>``: RTL goes to ``rtl/pipeline/``, simulator
     output and SAIF files to ``sim/``. board: a ``boards.Board`` (clock, energy
-    coefficients). logit_codes: the exits' logit codes on ``x`` from the whole
-    QKeras model, as the calibration saw them (default: from the stage models).
+    coefficients). exit_configs[k-1], thresholds[k-1]: None where exit k is dropped
+    (stage_models[k-1] is then its headless model, frontend.stages.headless_model);
+    the final exit is always kept. logit_codes: per stage, the exits' logit codes on
+    ``x`` from the whole QKeras model, as the calibration saw them (default: from
+    the stage models); entries of dropped exits are ignored (pass None).
     cores: resources of the cores ({stage_k, exit_unit_k} -> lut/ff/dsp/bram), e.g. the
-X
+    flow's Yosys records (cores_from_resources_block); else estimates.
     labels: true classes of x; adds the hardware's accuracy with exits on and off.
     Raises ValueError on inconsistent inputs.
     """
@@ -310,7 +335,16 @@ X
 
     if len(stage_models) != len(exit_configs) or len(thresholds) != len(exit_configs):
         raise ValueError(f"{len(stage_models)} stages, {len(exit_configs)} exit configs and {len(thresholds)} "
-                         "thresholds: give one of each per exit")
+                         "thresholds: give one of each per stage (None where the exit is dropped)")
+    if exit_configs[-1] is None:
+        raise ValueError(f"exit {len(exit_configs)} has no config: the final exit is always kept")
+    for k, (cfg, thr) in enumerate(zip(exit_configs, thresholds), start=1):
+        if (cfg is None) != (thr is None):
+            raise ValueError(f"exit {k} has a {'threshold' if cfg is None else 'config'} but no "
+                             f"{'config' if cfg is None else 'threshold'}; give both, or None for both to drop it")
+    if logit_codes is not None and len(logit_codes) != len(exit_configs):
+        raise ValueError(f"{len(logit_codes)} logit code arrays for {len(exit_configs)} stages; give one per stage "
+                         "(None where the exit is dropped)")
     if simulator not in ("verilator", "icarus"):
         raise ValueError(f"unknown simulator {simulator!r}; use verilator or icarus")
     x = np.asarray(x)[:samples] if samples else np.asarray(x)
@@ -325,27 +359,24 @@ X
     x_codes = stage_rtls[0].input_format.quantize(x).reshape((n,) + stage_rtls[0].input.shape)
     exit_on, class_on, codes = expected_route(stage_models, stage_rtls, exit_configs, x_codes, thresholds)
     if logit_codes is not None:
-        from frontend.calibrate import route
-
-        given = [np.asarray(c)[:n] for c in logit_codes]
-        if any(not np.array_equal(g, c) for g, c in zip(given, codes)):
+        given = [None if c is None else np.asarray(g)[:n] for g, c in zip(logit_codes, codes)]
+        if any(c is not None and not np.array_equal(g, c) for g, c in zip(given, codes)):
             raise ValueError("the stage models' logit codes differ from the given whole-model codes; "
                              "the stages are not a split of that model")
-        exit_on, class_on = route(exit_configs, given, thresholds)
-    nexit = len(exit_configs)
+        exit_on, class_on = route_kept(exit_configs, given, thresholds)
+    nstages = len(exit_configs)
+    kept = [k for k, cfg in enumerate(exit_configs, start=1) if cfg is not None]
     expected = {"early_exit": (exit_on, class_on),
-                "exits_off": (np.full(n, nexit), decide(exit_configs[-1], codes[-1], thresholds[-1]).cls),
+                "exits_off": (np.full(n, nstages), decide(exit_configs[-1], codes[-1], thresholds[-1]).cls),
                 "back_pressure": (exit_on, class_on)}
     scenarios = [{"name": "early_exit", "exits_enable": True, "thresholds": thresholds, "out_pause": 0.0},
                  {"name": "exits_off", "exits_enable": False, "thresholds": thresholds, "out_pause": 0.0},
                  {"name": "back_pressure", "exits_enable": True, "thresholds": thresholds,
                   "out_pause": back_pressure, "seed": seed}]
     if extremes:
-        from frontend.calibrate import route
-
         for name, thr in extreme_thresholds(exit_configs, codes, list(thresholds)).items():
             scenarios.append({"name": name, "exits_enable": True, "thresholds": thr, "out_pause": 0.0})
-            expected[name] = route(exit_configs, codes, thr)
+            expected[name] = route_kept(exit_configs, codes, thr)
 
     sim_dir = out_dir / "sim"
     record_dir = sim_dir / "pipeline_records"
@@ -355,8 +386,8 @@ X
     nbytes = (rtl.in_width + 7) // 8
     vectors = record_dir / "vectors.npz"
     np.savez(vectors, inputs=np.array([np.frombuffer(w.to_bytes(nbytes, "little"), dtype=np.uint8) for w in words]))
-    for sc in scenarios:
-        sc["thresholds"] = [int(t) for t in sc["thresholds"]]
+    for sc in scenarios:  # None: a dropped exit, no threshold register to write
+        sc["thresholds"] = [None if t is None else int(t) for t in sc["thresholds"]]
     sources, build_args, saif = list(rtl.files), [], {}
     if simulator == "verilator":
         control = sim_dir / "public_ports.vlt"
@@ -414,11 +445,11 @@ X
         notes.append(f"no energy figures: {simulator} runs write no SAIF (use verilator)")
     on = results["early_exit"]
     reached = {}
-    for k in range(1, nexit + 1):
+    for k in range(1, nstages + 1):
         reached[f"stage_{k}"] = reached[f"exit_unit_{k}"] = int(np.sum(exit_on >= k))
-    per_exit = on.energy.per_exit_nj(reached, nexit) if on.energy else [None] * nexit
+    per_exit = on.energy.per_exit_nj(reached, nstages) if on.energy else [None] * nstages
     exits = []
-    for k in range(1, nexit + 1):
+    for k in kept:
         here = (on.exit_at == k) & (on.latency >= 0)
         lat = on.latency[here]
         exits.append({"index": k, "samples": int(here.sum()),

@@ -3,7 +3,8 @@
 Inputs (convention of sim/runner.py): ``TB_VECTORS`` -> .npz ``inputs`` (N,
 in_bytes), little-endian bytes of the packed stage-1 input words;
 ``TB_SCENARIOS`` -> JSON list of {name, exits_enable, thresholds, out_pause,
-seed}; ``TB_OUT_DIR``: where each scenario's records go.
+seed}, thresholds per stage (null where the exit is dropped: no thr port);
+``TB_OUT_DIR``: where each scenario's records go.
 
 Each scenario resets the pipeline, writes the threshold registers, sets
 ``exits_enable`` and streams every input back to back (the source never
@@ -70,19 +71,20 @@ class PipelineTB:
                     self.results.append((int(d.m_axis_tdata.value), self._start, self.cycle))
                     self._start = None
 
-    async def reset(self, thresholds: list[int], exits_enable: bool) -> None:
+    async def reset(self, thresholds: list[int | None], exits_enable: bool) -> None:
         d = self.dut
+        kept = {k: code for k, code in enumerate(thresholds, start=1) if code is not None}
         d.rst.value = 1
         d.exits_enable.value = int(exits_enable)
-        for k in range(1, len(thresholds) + 1):
+        for k in kept:
             getattr(d, f"thr{k}_we").value = 0
         await ClockCycles(d.clk, 3)
         d.rst.value = 0
-        for k, code in enumerate(thresholds, start=1):  # the threshold registers reset to 0: write them
+        for k, code in kept.items():  # the threshold registers reset to 0: write them
             getattr(d, f"thr{k}_we").value = 1
             getattr(d, f"thr{k}_data").value = int(code)
         await RisingEdge(d.clk)
-        for k in range(1, len(thresholds) + 1):
+        for k in kept:
             getattr(d, f"thr{k}_we").value = 0
         await RisingEdge(d.clk)
         self.accepted, self.results, self._start = [], [], None
