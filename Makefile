@@ -8,6 +8,7 @@ STAMP  := $(VENV)/.installed
 
 BOARD  ?= pynq-z2
 MODEL  ?= examples/digits.yaml
+DESIGN ?=
 DATA   ?=
 TRAIN  ?=
 POLICY ?=
@@ -26,7 +27,8 @@ MAX_LATENCY_US ?=
 LUT_BUDGET ?=
 PYTEST_ARGS ?=
 
-SYNTH_ARGS := --model $(MODEL) --board $(BOARD) --backend $(BACKEND) --io-type $(IO_TYPE) --reuse $(REUSE) \
+# DESIGN=<dse/points/<id>.yaml> builds that point of `make dse`; its file names the model
+SYNTH_ARGS := $(if $(DESIGN),--design $(DESIGN) $(if $(filter command line environment,$(origin MODEL)),--model $(MODEL)),--model $(MODEL)) --board $(BOARD) --backend $(BACKEND) --io-type $(IO_TYPE) --reuse $(REUSE) \
 	$(if $(DATA),--data $(DATA)) $(if $(TRAIN),--train $(TRAIN)) $(if $(POLICY),--policy $(POLICY)) \
 	$(if $(FLOW),--flow $(FLOW)) $(if $(filter 0,$(SIM)),--no-sim) $(if $(DEADLINE),--deadline $(DEADLINE))
 

@@ -41,8 +41,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     synth = sub.add_parser("synth", help="model -> trained, calibrated stages -> HLS cores -> report")
-    synth.add_argument("--model", default="examples/digits.yaml", help="spec (.yaml) or QKeras model (.h5)")
+    synth.add_argument("--model", default=None,
+                       help="spec (.yaml) or QKeras model (.h5); default: the design's model, else "
+                            "examples/digits.yaml")
     synth.add_argument("--board", default="pynq-z2")
+    synth.add_argument("--design", default=None, type=str,
+                       help="a DSE point (build/<model>/<board>/dse/points/<id>.yaml): build exactly that design")
     synth.add_argument("--data", default=None, help=".npz with x_train, y_train, x_test, y_test (default: digits)")
     synth.add_argument("--build-root", default="build", type=Path)
     synth.add_argument("--train", default=None, help="train in this mode: joint, exits_only or distill")
@@ -121,7 +125,8 @@ def _synth(args, console) -> int:
     from flows.report import print_report
     from flows.synth import SynthOptions, run_synth
 
-    options = SynthOptions(model=args.model, board=args.board, data=args.data, build_root=args.build_root,
+    options = SynthOptions(model=args.model, board=args.board, design=args.design, data=args.data,
+                           build_root=args.build_root,
                            train=args.train, policy=args.policy, accuracy_drop=args.accuracy_drop,
                            backend=args.backend, io_type=args.io_type, reuse_factor=args.reuse,
                            hls=not args.no_hls, flow=args.flow, cosim=args.cosim, rtl=not args.no_rtl,

@@ -21,8 +21,9 @@ class FlowError(RuntimeError):
 
 @dataclass
 class SynthOptions:
-    model: str = "examples/digits.yaml"
+    model: str | None = None          # None: the design point's model, else examples/digits.yaml
     board: str = "pynq-z2"
+    design: str | None = None         # a DSE point file (dse/points/<id>.yaml): build exactly that design
     data: str | None = None
     build_root: Path = Path("build")
     train: str | None = None          # force (re)training in this mode; spec models default to the spec's mode
@@ -55,9 +56,11 @@ class Build:
     model: object = None
     dataset: object = None
     training: dict = field(default_factory=dict)
-    stages: list = field(default_factory=list)
-    exit_configs: list = field(default_factory=list)
-    thresholds: list[int] = field(default_factory=list)
+    point: object = None              # flows.dse.point.DesignPoint when building a DSE point
+    stages: list = field(default_factory=list)        # the deployed stages (a subnet point deploys fewer)
+    core_models: list = field(default_factory=list)   # the Keras model each stage core implements
+    exit_configs: list = field(default_factory=list)  # None where a point drops the exit
+    thresholds: list = field(default_factory=list)
     evaluation: object = None
     calibration_eval: object = None
     sweep: list[dict] = field(default_factory=list)
@@ -70,6 +73,7 @@ class Build:
     sim: dict | None = None
     sim_markdown: str = ""
     pr: dict | None = None
+    design: dict | None = None
     notes: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
 
@@ -79,8 +83,21 @@ def load_inputs(build: Build) -> None:
     from flows.vendor.flow import select_flow
 
     opts = build.options
+    if opts.design:
+        from flows.dse.point import load_point
+
+        build.point = load_point(opts.design)
+        if opts.model is not None and model_name(opts.model) != model_name(build.point.model):
+            raise FlowError(f"design {opts.design} was explored for model {build.point.model}, not {opts.model}; "
+                            "drop MODEL= or pass the design's model")
+        if opts.board != build.point.board:
+            raise FlowError(f"design {opts.design} was explored for board {build.point.board}; "
+                            f"pass BOARD={build.point.board}")
+    opts.model = opts.model or (build.point.model if build.point else "examples/digits.yaml")
     build.board = load_board(opts.board)
     build.flow, message = select_flow(opts.flow)
+    if build.point is not None and build.flow == "vendor":
+        build.flow, message = "open", "a DSE point is built with the open flow (its folded cores are da4ml RTL)"
     build.console.print(f"  {message}")
     if build.flow == "vendor" and (opts.io_type != "io_stream" or not opts.hls):
         raise FlowError("FLOW=vendor streams between stage IPs: use IO_TYPE=io_stream (and keep HLS on)")
@@ -103,6 +120,8 @@ def load_inputs(build: Build) -> None:
         raise FlowError(f"unknown exit policy {opts.policy!r}; use one of {', '.join(POLICIES)}")
     build.dataset = load_dataset(shape, classes, opts.data)
     build.out_dir = opts.build_root / build.name / build.board.name
+    if build.point is not None:  # beside, never over, the fully parallel build the DSE reads
+        build.out_dir = build.out_dir / "designs" / build.point.id
 
 
 def model_name(model: str | Path) -> str:
@@ -177,6 +196,8 @@ def calibrate_exits(build: Build) -> None:
     from flows.sweep import threshold_sweep
 
     spec_cal = build.spec.calibration if build.spec else None
+    if build.point is not None:
+        return apply_design_point(build, build.point.policy or (spec_cal.policy if spec_cal else "max_prob"))
     policy = build.options.policy or (spec_cal.policy if spec_cal else "max_prob")
     drop = build.options.accuracy_drop if build.options.accuracy_drop is not None else (
         spec_cal.accuracy_drop if spec_cal else 1.0)
@@ -193,6 +214,46 @@ def calibrate_exits(build: Build) -> None:
     build.training["accuracy_drop_target"] = drop
     build.sweep = threshold_sweep(build.exit_configs, cal_codes, data.y_cal, test_codes, data.y_test, exit_macs, base,
                                   margin_se=margin)
+
+
+def apply_design_point(build: Build, policy: str) -> None:
+    """A DSE point fixes the exits, thresholds and deployed stages instead of calibration.
+
+    Evaluated on the test set with only the kept exits active; exit numbers stay the model's.
+    """
+    from dataclasses import replace
+
+    import numpy as np
+
+    from frontend.calibrate import evaluate, exit_configs, logit_codes
+    from frontend.macs import baseline_macs, stage_macs
+    from flows.dse.point import check_point
+
+    point, data = build.point, build.dataset
+    configs = exit_configs(build.stages, policy)
+    check_point(point, build.stages, configs)
+    kept, thresholds = list(point.design.exits), list(point.design.thresholds)
+    base = baseline_macs(build.stages)
+    build.stages = build.stages[:point.design.deployed_stages]
+    backbone = [int(v) for v in np.cumsum([stage_macs(s)[0] for s in build.stages])]
+    exit_macs = [backbone[k - 1] + stage_macs(build.stages[k - 1])[1] for k in kept]  # dropped heads cost nothing
+    build.exit_configs = [configs[k - 1] if k in kept else None for k in range(1, len(build.stages) + 1)]
+    build.thresholds = [thresholds[kept.index(k)] if k in kept else None for k in range(1, len(build.stages) + 1)]
+
+    results = []
+    for x, y in ((data.x_cal, data.y_cal), (data.x_test, data.y_test)):
+        codes = logit_codes(build.model, build.stages, x)
+        ev = evaluate([configs[k - 1] for k in kept], [codes[k - 1] for k in kept], y, thresholds, exit_macs, base)
+        results.append(replace(ev, exits=[replace(e, index=k) for e, k in zip(ev.exits, kept)],
+                               exit_of_sample=np.asarray(kept)[ev.exit_of_sample - 1]))
+    build.calibration_eval, build.evaluation = results
+    build.training["accuracy_drop_target"] = None
+    build.sweep = []
+    build.options.hls = False
+    build.notes.append(f"design point {point.id} ({point.path}): exits {kept}, thresholds {thresholds} "
+                       f"({policy}), P per stage {list(point.design.parallelism)}, mode {point.design.mode}; "
+                       "thresholds from the point, not recalibrated; HLS projects are not part of an open-flow "
+                       "point (see the fully parallel build)")
 
 
 def convert_hls(build: Build) -> None:
@@ -240,6 +301,8 @@ def build_stage_cores(build: Build) -> None:
     """Open flow: each stage traced by da4ml into a pipelined Verilog core, checked in cocotb."""
     if build.flow != "open" or not build.options.rtl:
         return
+    if build.point is not None:
+        return build_design_point_cores(build)
     from sim.stage.verify import build_and_verify_chain
 
     opts = build.options
@@ -264,6 +327,41 @@ def build_stage_cores(build: Build) -> None:
                         f"{check.sim.mismatches if check.sim else 'n/a'}); see {build.out_dir / 'rtl' / f'stage_{k}'}")
 
 
+def build_design_point_cores(build: Build) -> None:
+    """A DSE point's cores (folded, headless or logits-only as it says), each streamed in cocotb over the
+    test set and random inputs against the Keras model it implements."""
+    import numpy as np
+
+    from flows.dse.point import point_cores
+    from sim.dse.folded import simulate_folded_stage
+    from sim.stage.verify import qkeras_codes, random_codes
+
+    opts, x = build.options, build.dataset.x_test
+    with build.console.status("design point cores: da4ml RTL (folded where P < windows), then cocotb"):
+        cores = point_cores(build.stages, build.point.design, build.out_dir / "rtl")
+        first = cores[0].core
+        samples = first.input_format.quantize(x).reshape((len(x),) + first.input.shape)
+        for pc, record in zip(cores, build.stage_records):
+            core = pc.core
+            codes = np.concatenate([samples, random_codes(core.input_format, core.input.shape,
+                                                          opts.rtl_random_vectors, seed=pc.stage)])
+            want = qkeras_codes(pc.model, core, codes)
+            sim = simulate_folded_stage(core, codes, want, build.out_dir / "sim" / f"stage_{pc.stage}",
+                                        simulator=opts.simulator)
+            record.rtl_bit_exact, record.rtl_samples = sim.mismatches == 0, len(samples)
+            record.rtl_random_vectors, record.rtl_latency_cycles = opts.rtl_random_vectors, core.latency_cycles
+            record.rtl_dir = str(Path(core.verilog_files[-1]).parent)
+            record.outputs = (["exit_logits"] if pc.exit_kept else []) + \
+                (["forwarded"] if core.forwarded is not None else [])
+            if sim.mismatches:
+                raise FlowError(f"stage {pc.stage} core of design {build.point.id} differs from its Keras model on "
+                                f"{sim.mismatches} of {sim.vectors} inputs; see {build.out_dir / 'sim'}")
+            if core.forwarded is not None:
+                samples = want[-1][:len(samples)]
+    build.stage_rtls = [pc.core for pc in cores]
+    build.core_models = [pc.model for pc in cores]
+
+
 def synthesise_open(build: Build) -> None:
     """Open flow: Yosys synth_xilinx of every stage core and exit unit, in parallel, into the resources block."""
     if build.flow != "open" or not build.stage_rtls:
@@ -275,10 +373,11 @@ def synthesise_open(build: Build) -> None:
     from flows.yosys import synth_xilinx
 
     family, out = build.board.family, build.out_dir / "yosys"
+    kept = [(k, cfg) for k, cfg in enumerate(build.exit_configs, start=1) if cfg is not None]
     units = build.exit_units = [write_unit(cfg, "parallel", build.out_dir / "rtl" / f"exit_unit_{k}")
-                                for k, cfg in enumerate(build.exit_configs, start=1)]
+                                for k, cfg in kept]
     jobs = [("stage", k, rtl.verilog_files, rtl.top) for k, rtl in enumerate(build.stage_rtls, start=1)]
-    jobs += [("exit_unit", k, u.files, u.top) for k, u in enumerate(units, start=1)]
+    jobs += [("exit_unit", k, u.files, u.top) for (k, _), u in zip(kept, units)]
 
     def run(job):
         kind, k, files, top = job
@@ -300,8 +399,13 @@ def simulate_multi_exit_pipeline(build: Build) -> None:
         return
     from sim.pipeline.simulate import simulate_build
 
+    options = {}
+    if build.point is not None and build.point.fifo_depth:
+        from sim.pipeline.generate import PipelineParams
+
+        options["params"] = PipelineParams(fifo_depth=build.point.fifo_depth)
     with build.console.status("multi-exit pipeline in cocotb: exits on, exits off, back-pressure, extremes"):
-        result = simulate_build(build, simulator=build.options.simulator)
+        result = simulate_build(build, simulator=build.options.simulator, **options)
     build.sim, build.sim_markdown = result.to_dict(), result.to_markdown()
     faults = {k: build.sim[k] for k in ("mismatches", "lost", "duplicated") if build.sim.get(k)}
     if faults:
@@ -312,6 +416,10 @@ def simulate_multi_exit_pipeline(build: Build) -> None:
 def evaluate_partial_reconfiguration(build: Build) -> None:
     """Stage-to-region mapping, partial bitstreams and schedules from the measured per-stage figures."""
     if not build.options.pr or build.resources is None:
+        return
+    if build.point is not None:
+        build.notes.append("partial reconfiguration not evaluated for a design point: the DSE keeps every point "
+                           "within the LUT budget, so it is all-resident (see the fully parallel build's report)")
         return
     from dataclasses import asdict
 
@@ -354,6 +462,18 @@ def vendor_synthesis(build: Build) -> None:
                                    progress=lambda title: build.console.print(f"  {title}"))
 
 
+def compare_design_prediction(build: Build) -> None:
+    """A DSE point's predicted figures beside what this build measured (Yosys, pipeline RTL)."""
+    if build.point is None:
+        return
+    from flows.dse.point import measured_vs_predicted
+
+    build.design = measured_vs_predicted(build.point, build.resources, build.sim, build.out_dir / "sim",
+                                         build.board.clock_mhz)
+    for flag in build.design["flags"]:
+        build.console.print(f"  [red]design {build.point.id}: {flag}[/red]")
+
+
 def write_outputs(build: Build) -> None:
     from flows.report import DatasetInfo, Overall, Report, tool_versions, write_report
 
@@ -367,7 +487,7 @@ def write_outputs(build: Build) -> None:
                         baseline_macs=ev.baseline_macs, accuracy_drop_target=build.training["accuracy_drop_target"],
                         calibration_accuracy=cal.accuracy, calibration_final_exit_accuracy=cal.final_exit_accuracy),
         stages=build.stage_records, tools=tool_versions(), notes=build.notes, seconds=build.seconds,
-        sweep=build.sweep, resources=build.resources, sim=build.sim, pr=build.pr)
+        sweep=build.sweep, resources=build.resources, sim=build.sim, pr=build.pr, design=build.design)
     report.sections = [build.sim_markdown] if build.sim_markdown else []
     build.report = report
     build.report_paths = write_report(report, build.out_dir)
@@ -384,6 +504,7 @@ STEPS: list[tuple[str, Callable[[Build], None]]] = [
     ("multi-exit pipeline simulation (cocotb)", simulate_multi_exit_pipeline),
     ("vendor synthesis and implementation", vendor_synthesis),
     ("partial reconfiguration", evaluate_partial_reconfiguration),
+    ("design point: predicted vs measured", compare_design_prediction),
     ("write report", write_outputs),
 ]
 

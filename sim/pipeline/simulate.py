@@ -471,7 +471,8 @@ def simulate_build(build, simulator: str = "verilator", samples: int | None = No
     x = build.dataset.x_test[:samples] if samples else build.dataset.x_test
     y = build.dataset.y_test[:len(x)]
     codes = logit_codes(build.model, build.stages, x)
-    return simulate_pipeline([s.model for s in build.stages], build.exit_configs, build.thresholds, x,
+    models = getattr(build, "core_models", None) or [s.model for s in build.stages]  # a DSE point's own cores
+    return simulate_pipeline(models, build.exit_configs, build.thresholds, x,
                              build.out_dir, build.board, input_format=build.stages[0].input_format,
                              logit_codes=codes, stage_rtls=getattr(build, "stage_rtls", None) or None,
                              cores=cores_from_resources_block(getattr(build, "resources", None)),
