@@ -6,9 +6,10 @@ generated at two parallelisms and synthesised (Dask jobs, cached), giving
 LUT(P) = a + b * P (and FF). At P = all windows the design uses the flow's
 fully parallel stage core (``make synth``), whose measured figures the model
 takes as they are. Dense-only stages: the measured core, independent of P.
-Exit units: the flow's Yosys records.
-Known approximation: the exit head is not separated (head_lut = 0), so dropping
-an exit saves its exit unit only in the model.
+Exit units: the flow's Yosys records. Exit heads: every stage but the last is
+also synthesised fully parallel without its head (the core a design builds when
+it drops that exit), and head LUT/FF = with head - without; the model subtracts
+that from a stage whose exit is dropped, at any P (the head is not folded).
 """
 from __future__ import annotations
 
@@ -116,8 +117,21 @@ def fold_probes(stages, rtl_dir: Path, family: str):
     return probes
 
 
-def stage_costs(stages, full: list[dict], latency: list[int], probes, results: dict[str, dict]) -> tuple[
-        list[StageCost], list[dict]]:
+def headless_probes(stages, rtl_dir: Path, family: str) -> dict[int, tuple[object, SynthJob]]:
+    """Fully parallel core of every stage but the last without its exit head: {stage: (core, job)}."""
+    from flows.stage_rtl import build_stage_rtl
+    from frontend.stages import headless_model
+
+    probes = {}
+    for k, stage in enumerate(stages[:-1], start=1):
+        core = build_stage_rtl(headless_model(stage), stage.input_format, Path(rtl_dir) / f"stage{k}_headless",
+                               f"dse_s{k}_headless", has_logits=False)
+        probes[k] = (core, SynthJob(tuple(str(f) for f in core.verilog_files), core.top, family))
+    return probes
+
+
+def stage_costs(stages, full: list[dict], latency: list[int], probes, results: dict[str, dict],
+                heads: dict[int, tuple[object, SynthJob]] | None = None) -> tuple[list[StageCost], list[dict]]:
     """StageCost per stage and the fit records (for the report).
 
     Conv stage: LUT(P) = a + b * P through the folded-stage probes; at P = all windows the
@@ -125,23 +139,31 @@ def stage_costs(stages, full: list[dict], latency: list[int], probes, results: d
     """
     fits = []
     costs = []
+    heads = heads or {}
     for k, rec in enumerate(full, start=1):
         mine = [(site, p, results[job.key()]) for site, p, _, job in probes if site.stage == k]
-        failed = [r["error"] for _, _, r in mine if r.get("error")]
+        headless = results[heads[k][1].key()] if k in heads else None
+        failed = [r["error"] for _, _, r in mine if r.get("error")] + \
+            ([headless["error"]] if headless and headless.get("error") else [])
         if failed:
-            raise RuntimeError(f"stage {k}: folded-stage synthesis failed twice: {failed[0]}")
+            raise RuntimeError(f"stage {k}: folded or headless stage synthesis failed twice: {failed[0]}")
+        head_lut = max(0.0, float(rec["lut"] - headless["lut"])) if headless else 0.0
+        head_ff = max(0.0, float(rec["ff"] - headless["ff"])) if headless else 0.0
+        fit = {"stage": k, "lut_full": rec["lut"], "ff_full": rec["ff"], "head_lut": head_lut, "head_ff": head_ff}
         if not mine:
             costs.append(StageCost((), (float(rec["lut"]), 0.0), (float(rec["ff"]), 0.0), latency[k - 1],
-                                   dsp=float(rec["dsp"]), bram=float(rec["bram"])))
-            fits.append({"stage": k, "kind": "dense", "lut_full": rec["lut"], "ff_full": rec["ff"]})
+                                   dsp=float(rec["dsp"]), bram=float(rec["bram"]), head_lut=head_lut,
+                                   head_ff=head_ff))
+            fits.append({**fit, "kind": "dense"})
             continue
         pixels = (mine[0][0].pixels,)
         lut = fit_linear([(p, r["lut"]) for _, p, r in mine])
         ff = fit_linear([(p, r["ff"]) for _, p, r in mine])
         costs.append(StageCost(pixels, lut, ff, latency[k - 1], dsp=float(rec["dsp"]), bram=float(rec["bram"]),
-                               full_lut=float(rec["lut"]), full_ff=float(rec["ff"])))
-        fits.append({"stage": k, "kind": "conv", "pixels": list(pixels), "lut_full": rec["lut"],
-                     "ff_full": rec["ff"], "probes": [{"p": p, "lut": r["lut"], "ff": r["ff"]} for _, p, r in mine],
+                               head_lut=head_lut, head_ff=head_ff, full_lut=float(rec["lut"]),
+                               full_ff=float(rec["ff"])))
+        fits.append({**fit, "kind": "conv", "pixels": list(pixels),
+                     "probes": [{"p": p, "lut": r["lut"], "ff": r["ff"]} for _, p, r in mine],
                      "lut_fit": list(lut), "ff_fit": list(ff)})
     return costs, fits
 

@@ -2,10 +2,11 @@
 
 Steps, in order: the flow's front end (load, train or reuse the cached model,
 split, calibrate) -> fully parallel Yosys records written by ``make synth``
--> folded conv cores at two P per conv stage, synthesised as Dask jobs
-(cached) -> per-stage cost fits -> search over the analytic model -> outputs.
-Not done here (reported as such in dse.md and front.json): building and
-measuring the chosen and front points (``measured`` is null).
+-> folded conv cores at two P per conv stage and headless cores (exit dropped),
+synthesised as Dask jobs (cached) -> per-stage cost fits -> search over the
+analytic model -> validation: the chosen point, two other front points and
+the baselines built (as ``make synth DESIGN=`` builds them) and measured
+(validate.py) -> outputs.
 """
 from __future__ import annotations
 
@@ -38,7 +39,8 @@ def _budget(board, lut_budget: int | None) -> dict:
             "dsp": int(res.get("dsp", 0)), "bram": float(res.get("bram36", res.get("bram", 0)))}
 
 
-def _write_points(out: Path, result: Exploration, model: str, board: str) -> None:
+def _write_points(out: Path, result: Exploration, model: str, board: str, policy: str) -> None:
+    """One buildable file per front point and the chosen one (``make synth DESIGN=<file>``)."""
     import yaml
 
     points = out / "points"
@@ -46,8 +48,8 @@ def _write_points(out: Path, result: Exploration, model: str, board: str) -> Non
     for p in result.points:
         if not p["on_front"] and p["id"] != result.chosen:
             continue
-        spec = {"model": model, "board": board, "design": {k: p[k] for k in ("exits", "thresholds", "parallelism",
-                                                                           "mode")},
+        design = {k: p[k] for k in ("exits", "thresholds", "parallelism", "mode", "fifo_depth")}
+        spec = {"id": p["id"], "model": model, "board": board, "policy": policy, "design": design,
                 "predicted": p["predicted"]}
         (points / f"{p['id']}.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
 
@@ -92,8 +94,9 @@ def _validation_lines(doc: dict) -> list[str]:
     by_id.update({b["id"]: b for b in doc["baselines"].values() if b})
     sims = v["stage_sims"]
     lines = ["", "## Validation: predicted vs measured", "",
-             "Measured: LUT/FF = Yosys of every stage core and exit unit of the point; each folded stage streamed "
-             f"alone over the test set in cocotb ({len(sims)} runs, all bit-exact: "
+             "Measured: LUT/FF = Yosys of every stage core and kept exit unit of the point (built as `make synth "
+             "DESIGN=` builds it: folded convs, no head where an exit is dropped); every core the fully parallel "
+             f"flow did not check streamed alone over the test set in cocotb ({len(sims)} runs, all bit-exact: "
              f"{all(x['mismatches'] == 0 for x in sims.values())}); samples/s, mean latency and accuracy from the "
              "multi-exit pipeline RTL with these cores over the test set in its real order (Icarus; samples/s = "
              "the rate the pipeline accepted samples, first to last; the whole-run rate with drain is in front.json). Not measured: " + ", ".join(v["not_measured"]) + ". Limits: LUT "
@@ -127,8 +130,9 @@ def _validation_lines(doc: dict) -> list[str]:
     if flags:
         lines += ["", "Flags:", ""] + flags
     notes = [f"- {r['id']}: {note}" for r in v["points"] for note in r.get("notes", [])]
+    queues = {p["id"]: p["model"].get("fifo_depths") for p in by_id.values()}
     notes += [f"- {r['id']}: FIFO depth {r['fifo_depth']} in front of each stage k > 1 (model's burst queue "
-              f"{r['model_fifo_depths']})" for r in v["points"] if "fifo_depth" in r]
+              f"{queues.get(r['id'])})" for r in v["points"]]
     if notes:
         lines += ["", "Notes:", ""] + notes
     return lines
@@ -203,9 +207,10 @@ def _explore(build_root, model, board, objective, min_accuracy, max_latency_us, 
     from frontend.calibrate import logit_codes
     from frontend.macs import cumulative_exit_macs
 
-    from .costs import exit_unit_latency, flow_records, fold_probes, stage_costs
+    from .costs import exit_unit_latency, flow_records, fold_probes, headless_probes, stage_costs
     from .jobs import run_jobs
     from .model import Design, Platform
+    from .point import fifo_depth_for
 
     say("front end: model, stages, calibration")
     build = _front_end(build_root, model, board)
@@ -214,9 +219,10 @@ def _explore(build_root, model, board, objective, min_accuracy, max_latency_us, 
     full, units, latency = flow_records(build.out_dir, n)
     say("folded stage cores at two parallelisms per conv stage")
     probes = fold_probes(build.stages, out / "rtl", build.board.family)
+    heads = headless_probes(build.stages, out / "rtl", build.board.family)
     say(f"Yosys jobs on Dask ({len(client.scheduler_info()['workers'])} workers)")
-    jobs = run_jobs([job for *_, job in probes], out / "cache", client)
-    costs, fits = stage_costs(build.stages, full, latency, probes, jobs.results)
+    jobs = run_jobs([job for *_, job in probes] + [job for _, job in heads.values()], out / "cache", client)
+    costs, fits = stage_costs(build.stages, full, latency, probes, jobs.results, heads)
     platform = Platform.from_board(build.board, exit_unit_lut=sum(u["lut"] for u in units) / n,
                                    exit_unit_ff=sum(u["ff"] for u in units) / n,
                                    exit_latency_cycles=exit_unit_latency(build.exit_configs[0]))
@@ -231,18 +237,19 @@ def _explore(build_root, model, board, objective, min_accuracy, max_latency_us, 
     max_cycles = None if max_latency_us is None else max_latency_us * build.board.clock_mhz
     result = explore(ctx, objective, budget, min_accuracy, max_cycles, calibrated_thresholds=build.thresholds)
     chosen = next(p for p in result.points if p["id"] == result.chosen)
-    fifo = ctx.predict(Design(tuple(chosen["exits"]), tuple(chosen["thresholds"]), tuple(chosen["parallelism"]),
-                              chosen["mode"]), with_fifo=True).fifo_depths
-    chosen["model"]["fifo_depths"] = list(fifo)
     for p in result.points + [b for b in result.baselines.values() if b]:
         p["measured"] = None
+        if p["on_front"] or p is chosen or any(p is b for b in result.baselines.values()):  # buildable: the FIFO depth it needs
+            queues = ctx.predict(Design(tuple(p["exits"]), tuple(p["thresholds"]), tuple(p["parallelism"]),
+                                        p["mode"]), with_fifo=True).fifo_depths
+            p["model"]["fifo_depths"], p["fifo_depth"] = list(queues), fifo_depth_for(queues)
     validation = None
     if validate:
         from .validate import validate_points
 
         picks = [chosen] + _other_front_points(result, 2)
         picks += [b for b in result.baselines.values() if b is not None]
-        validation = validate_points(picks, build.stages, costs, ctx, full, units, data.x_test, out / "validate",
+        validation = validate_points(picks, build.stages, ctx, full, units, data.x_test, out / "validate",
                                      out / "rtl", out / "cache", client, build.board, say)
     doc = {"model": build.name, "board": build.board.name, "objective": objective,
            "constraints": {"min_accuracy": min_accuracy, "max_latency_us": max_latency_us, "lut_budget": lut_budget},
@@ -252,7 +259,7 @@ def _explore(build_root, model, board, objective, min_accuracy, max_latency_us, 
            "platform": asdict(platform), "fits": fits, "validation": validation,
            "seconds": round(time.perf_counter() - start, 2)}
     out.mkdir(parents=True, exist_ok=True)
-    _write_points(out, result, model, board)
+    _write_points(out, result, model, board, build.exit_configs[0].policy)
     _plot(out / "front.png", result)
     (out / "dse.md").write_text(_markdown(doc))
     path = out / "front.json"
