@@ -157,12 +157,13 @@ def stage_costs(stages, full: list[dict], latency: list[int], probes, results: d
             fits.append({**fit, "kind": "dense"})
             continue
         pixels = (mine[0][0].pixels,)
+        folded_base = max(core.latency_cycles - core.steps for site, _, core, _ in probes if site.stage == k)
         lut = fit_linear([(p, r["lut"]) for _, p, r in mine])
         ff = fit_linear([(p, r["ff"]) for _, p, r in mine])
         costs.append(StageCost(pixels, lut, ff, latency[k - 1], dsp=float(rec["dsp"]), bram=float(rec["bram"]),
                                head_lut=head_lut, head_ff=head_ff, full_lut=float(rec["lut"]),
-                               full_ff=float(rec["ff"])))
-        fits.append({**fit, "kind": "conv", "pixels": list(pixels),
+                               full_ff=float(rec["ff"]), folded_latency_base=folded_base))
+        fits.append({**fit, "kind": "conv", "pixels": list(pixels), "folded_latency_base": folded_base,
                      "probes": [{"p": p, "lut": r["lut"], "ff": r["ff"]} for _, p, r in mine],
                      "lut_fit": list(lut), "ff_fit": list(ff)})
     return costs, fits
@@ -173,3 +174,17 @@ def exit_unit_latency(config) -> int:
 
     with tempfile.TemporaryDirectory() as tmp:
         return int(write_unit(config, "parallel", Path(tmp)).latency_cycles)
+
+
+def pipeline_overheads(out_dir: Path, latency: list[int], exit_latency: int) -> tuple[int, int, str]:
+    """(hop_cycles, output_cycles, source) of the pipeline RTL around the cores, from the fully parallel
+    build's own pipeline simulation: exit 1's fixed latency is stage 1 + exit unit + output; exit 2's
+    adds the inter-stage FIFO, stage 2 and its exit unit."""
+    report = out_dir / "report.json"
+    sim = json.loads(report.read_text()).get("sim") if report.is_file() else None
+    lat = {e["index"]: e["latency_cycles"]["min"] for e in (sim or {}).get("exits", [])}
+    if lat.get(1) is None or lat.get(2) is None:
+        return 0, 0, f"not measured: {report} has no pipeline latency at exits 1 and 2 (make synth with SIM=1)"
+    output = lat[1] - latency[0] - exit_latency
+    hop = lat[2] - lat[1] - latency[1] - exit_latency
+    return max(0, hop), max(0, output), f"{report} sim.exits (minimum latency at exits 1 and 2)"

@@ -13,9 +13,12 @@ Formulas (hand-checked in tests/flows/test_dse_model.py):
 - II_k = max over the stage's conv layers of ceil(pixels / P_k) (1 for a dense stage);
 - throughput = f_clk / max_k(II_k * reach_k): stage k only has to keep up with the
   fraction of samples reaching it; the FIFO in front of it absorbs bursts;
-- latency of stage k = base latency + II_k - 1 (the last window leaves II_k - 1 cycles
-  after the first), plus ``exit_latency_cycles`` at a kept exit; mean latency is the
-  exit-rate weighted cumulative latency, without queueing;
+- latency of stage k: the fully parallel core's latency at P = all windows, else the folded
+  core's ``folded_latency_base + II_k`` (every step, then kernel, gather and rest; measured on
+  the probe cores); a sample leaving at exit k has crossed stages 1..k, the exit unit of every
+  kept exit up to k (``exit_latency_cycles`` each), k - 1 inter-stage FIFOs (``hop_cycles``) and
+  the output (``output_cycles``); mean latency is the exit-rate weighted path latency plus the
+  mean queueing wait of a queue simulation over the test order at the bottleneck rate;
 - energy/sample = sum_k reach_k * w_per_klut * LUT_k/1000 * II_k / f_clk (the core is busy
   II_k cycles for each sample it handles, XPE per-LUT power) + exit units + PL static / throughput.
 Modes: "anytime" (every kept exit active, the final exit kept), "subnet" (one exit k kept,
@@ -90,6 +93,7 @@ class StageCost:
     head_ff: float = 0.0
     full_lut: float | None = None         # measured fully parallel core, used at P = all windows
     full_ff: float | None = None
+    folded_latency_base: int | None = None  # folded core latency - II (constant in P), from the probes
 
     @property
     def max_parallelism(self) -> int:
@@ -117,6 +121,9 @@ class StageCost:
         return self._at(p, self.ff, self.full_ff)
 
     def latency(self, p: int) -> int:
+        folded = self.conv_pixels and self.effective_p(p) < self.max_parallelism
+        if folded and self.folded_latency_base is not None:
+            return self.folded_latency_base + self.ii(p)
         return self.base_latency_cycles + self.ii(p) - 1
 
 
@@ -130,13 +137,16 @@ class Platform:
     exit_latency_cycles: int
     w_per_klut: float = 0.006
     pl_static_w: float = 0.12
+    hop_cycles: int = 0       # the FIFO between two stages (pipeline RTL, measured)
+    output_cycles: int = 0    # exit router + output FIFO (pipeline RTL, measured)
 
     @classmethod
-    def from_board(cls, board, exit_unit_lut: float, exit_unit_ff: float, exit_latency_cycles: int) -> Platform:
+    def from_board(cls, board, exit_unit_lut: float, exit_unit_ff: float, exit_latency_cycles: int,
+                   hop_cycles: int = 0, output_cycles: int = 0) -> Platform:
         power = board.extra.get("power", {})
         value = lambda key, default: float(power.get(key, {}).get("value", default))  # noqa: E731
         return cls(float(board.clock_mhz), exit_unit_lut, exit_unit_ff, exit_latency_cycles,
-                   value("w_per_klut", 0.006), value("pl_static_w", 0.12))
+                   value("w_per_klut", 0.006), value("pl_static_w", 0.12), hop_cycles, output_cycles)
 
 
 def route_kept(configs, codes: list[np.ndarray], design: Design) -> tuple[np.ndarray, np.ndarray]:
@@ -154,11 +164,13 @@ def reach(exit_stage: np.ndarray, n_stages: int) -> np.ndarray:
     return np.asarray([(exit_stage >= k).mean() for k in range(1, n_stages + 1)], dtype=np.float64)
 
 
-def fifo_depths(exit_stage: np.ndarray, iis: Sequence[int], input_interval: float) -> list[int]:
-    """Largest queue in front of each stage when samples arrive every ``input_interval`` cycles
-    in the given order (stage k serves one sample per II_k cycles; entry 0 is the input FIFO)."""
+def queues(exit_stage: np.ndarray, iis: Sequence[int], input_interval: float) -> tuple[list[int], float]:
+    """(largest queue in front of each stage, mean wait per sample in cycles) when samples arrive every
+    ``input_interval`` cycles in the given order (stage k serves one sample per II_k cycles; entry 0 is
+    the input FIFO). FIFOs are taken as deep enough: the queues say how deep that is."""
     arrivals = np.arange(len(exit_stage), dtype=np.float64) * input_interval
     depths = []
+    wait = np.zeros(len(exit_stage))
     alive = np.ones(len(exit_stage), dtype=bool)
     for k, ii in enumerate(iis, start=1):
         alive &= np.asarray(exit_stage) >= k
@@ -171,9 +183,14 @@ def fifo_depths(exit_stage: np.ndarray, iis: Sequence[int], input_interval: floa
         # queue just after each arrival j: j + 1 arrived minus those already started
         waiting = np.arange(1, len(t_in) + 1) - np.searchsorted(start, t_in, side="right")
         depths.append(int(waiting.max(initial=0)))
+        wait[alive] += start - t_in
         arrivals = arrivals.copy()
         arrivals[alive] = start + ii  # the sample moves on when its last window is out
-    return depths
+    return depths, float(wait.mean()) if len(wait) else 0.0
+
+
+def fifo_depths(exit_stage: np.ndarray, iis: Sequence[int], input_interval: float) -> list[int]:
+    return queues(exit_stage, iis, input_interval)[0]
 
 
 @dataclass(frozen=True)
@@ -215,17 +232,22 @@ def predict(design: Design, stages: Sequence[StageCost], platform: Platform, exi
     ff = sum(s.ffs(p) - (0 if k in kept or k == n else s.head_ff) for k, (s, p) in enumerate(zip(used, ps), 1))
     lut += platform.exit_unit_lut * len(design.exits)
     ff += platform.exit_unit_ff * len(design.exits)
-    cumulative = np.cumsum([s.latency(p) for s, p in zip(used, ps)]) + platform.exit_latency_cycles
+    path, t = [], 0
+    for k, (s, p) in enumerate(zip(used, ps), start=1):
+        t += s.latency(p) + (platform.hop_cycles if k > 1 else 0)
+        t += platform.exit_latency_cycles if k in kept else 0
+        path.append(t + platform.output_cycles)
     rates = np.asarray([(np.asarray(exit_stage) == k).mean() for k in range(1, n + 1)])
-    mean_latency = float(np.dot(rates, cumulative))
+    depths, mean_wait = queues(exit_stage, iis, bottleneck)
+    mean_latency = float(np.dot(rates, path)) + mean_wait
     busy_nj = [platform.w_per_klut * s.luts(p) / 1000.0 * ii / f_hz * 1e9 for s, p, ii in zip(used, ps, iis)]
     exit_nj = platform.w_per_klut * platform.exit_unit_lut / 1000.0 / f_hz * 1e9
     energy = float(np.dot(r, busy_nj)) + exit_nj * float(sum(r[k - 1] for k in design.exits)) \
         + platform.pl_static_w / throughput * 1e9
-    depths = fifo_depths(exit_stage, iis, bottleneck) if with_fifo else []
+    depths = depths if with_fifo else []
     return Prediction(
         lut=float(lut), ff=float(ff), dsp=float(sum(s.dsp for s in used)), bram=float(sum(s.bram for s in used)),
         throughput_samples_per_s=float(throughput), mean_latency_cycles=mean_latency,
-        max_latency_cycles=int(cumulative[-1]), energy_nj_per_sample=energy, accuracy=float(np.mean(correct)),
+        max_latency_cycles=int(path[-1]), energy_nj_per_sample=energy, accuracy=float(np.mean(correct)),
         ii=tuple(iis), reach=tuple(float(x) for x in r), exit_rates=tuple(float(x) for x in rates),
         fifo_depths=tuple(depths))

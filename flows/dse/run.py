@@ -207,7 +207,8 @@ def _explore(build_root, model, board, objective, min_accuracy, max_latency_us, 
     from frontend.calibrate import logit_codes
     from frontend.macs import cumulative_exit_macs
 
-    from .costs import exit_unit_latency, flow_records, fold_probes, headless_probes, stage_costs
+    from .costs import (exit_unit_latency, flow_records, fold_probes, headless_probes, pipeline_overheads,
+                        stage_costs)
     from .jobs import run_jobs
     from .model import Design, Platform
     from .point import fifo_depth_for
@@ -223,9 +224,12 @@ def _explore(build_root, model, board, objective, min_accuracy, max_latency_us, 
     say(f"Yosys jobs on Dask ({len(client.scheduler_info()['workers'])} workers)")
     jobs = run_jobs([job for *_, job in probes] + [job for _, job in heads.values()], out / "cache", client)
     costs, fits = stage_costs(build.stages, full, latency, probes, jobs.results, heads)
+    exit_latency = exit_unit_latency(build.exit_configs[0])
+    hop, output, overhead_source = pipeline_overheads(build.out_dir, latency, exit_latency)
+    say(f"pipeline overheads: {hop} cycles per inter-stage FIFO, {output} at the output ({overhead_source})")
     platform = Platform.from_board(build.board, exit_unit_lut=sum(u["lut"] for u in units) / n,
                                    exit_unit_ff=sum(u["ff"] for u in units) / n,
-                                   exit_latency_cycles=exit_unit_latency(build.exit_configs[0]))
+                                   exit_latency_cycles=exit_latency, hop_cycles=hop, output_cycles=output)
     data = build.dataset
     cal = logit_codes(build.model, build.stages, data.x_cal)
     test = logit_codes(build.model, build.stages, data.x_test)
@@ -256,7 +260,8 @@ def _explore(build_root, model, board, objective, min_accuracy, max_latency_us, 
            "budget": budget, "points": result.points, "chosen": result.chosen, "baselines": result.baselines,
            "evaluated": result.candidates, "cached": jobs.cached, "search": result.searched,
            "synth_jobs": {"evaluated": jobs.evaluated, "cached": jobs.cached},
-           "platform": asdict(platform), "fits": fits, "validation": validation,
+           "platform": {**asdict(platform), "overheads_from": overhead_source}, "fits": fits,
+           "validation": validation,
            "seconds": round(time.perf_counter() - start, 2)}
     out.mkdir(parents=True, exist_ok=True)
     _write_points(out, result, model, board, build.exit_configs[0].policy)

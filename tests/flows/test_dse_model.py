@@ -41,9 +41,11 @@ def test_prediction_hand_worked_anytime_three_exits():
     # LUT: (1000+1600) + (500+1600) + 4500 + 3 exit units
     assert p.lut == pytest.approx(2600 + 2100 + 4500 + 3000)
     assert p.ff == pytest.approx(400 + 260 + 900 + 300)
-    # stage latencies 6+8=14, 6+4=10, 5 -> cumulative 14,24,29 (+2 exit unit)
-    assert p.mean_latency_cycles == pytest.approx(0.5 * 16 + 0.3 * 26 + 0.2 * 31)
-    assert p.max_latency_cycles == 31
+    # stage latencies 6+8=14, 6+4=10, 5; every kept exit on the way adds its unit (2):
+    # exit 1 at 16, exit 2 at 16+10+2 = 28, exit 3 at 28+5+2 = 35 (no FIFO/output cycles on PLATFORM);
+    # samples arrive every 9 cycles and no later stage is slower than that for them: no queueing
+    assert p.mean_latency_cycles == pytest.approx(0.5 * 16 + 0.3 * 28 + 0.2 * 35)
+    assert p.max_latency_cycles == 35
     assert p.accuracy == pytest.approx(0.8)
     busy = [0.006 * 2.6 * 9 / 1e8 * 1e9, 0.006 * 2.1 * 5 / 1e8 * 1e9, 0.006 * 4.5 * 1 / 1e8 * 1e9]
     exit_nj = 0.006 * 1.0 / 1e8 * 1e9
@@ -68,6 +70,28 @@ def test_subnet_deploys_only_stages_up_to_its_exit():
     assert p.lut == pytest.approx(1000 + 400 * 36 - 300 + 500 + 800 * 9 + 1000)
     assert p.throughput_samples_per_s == pytest.approx(100e6)
     assert p.mean_latency_cycles == pytest.approx(6 + 6 + 2)
+
+
+def test_latency_counts_folded_cores_fifos_output_and_queueing():
+    from dataclasses import replace
+
+    platform = replace(PLATFORM, hop_cycles=2, output_cycles=3)
+    folded = replace(CONV, folded_latency_base=7)          # a folded core takes 7 + II cycles
+    d = Design((1, 3), (5, 0), (12, 9, 1))                  # exit 2 dropped: no unit on the way
+    exit_stage = np.array([3, 3, 1, 1])                     # two hard samples first, back to back
+    p = predict(d, [folded, CONV2, DENSE], platform, exit_stage, np.ones(4, dtype=bool))
+    assert p.ii == (3, 1, 1)
+    # exit 1: 7 + 3 + unit 2 + output 3 = 15; exit 3: 12 (stage 1 + unit) + 2 + 6 + 2 + 5 + 2 + 3 = 32
+    assert p.max_latency_cycles == 32
+    # bottleneck max(3 * 1, 1 * 0.5, 1 * 0.5) = 3: arrivals every 3 cycles, nobody waits
+    assert p.mean_latency_cycles == pytest.approx((15 + 15 + 32 + 32) / 4)
+    slow = predict(Design((1, 3), (5, 0), (12, 1, 1)), [folded, CONV2, DENSE], platform, exit_stage,
+                   np.ones(4, dtype=bool))
+    # stage 2 at P=1 (II 9, reach 0.5) is the bottleneck, 4.5 cycles: the 2nd hard sample reaches it
+    # 4.5 cycles after the 1st and waits 9 - 4.5 = 4.5; mean over 4 samples 1.125
+    stage2 = CONV2.latency(1)                              # no folded figure: 6 + 9 - 1 = 14
+    exit3 = 7 + 3 + 2 + 2 + stage2 + 2 + 5 + 2 + 3
+    assert slow.mean_latency_cycles == pytest.approx((15 + 15 + exit3 + exit3) / 4 + 4.5 / 4)
 
 
 def test_fifo_depth_counts_a_burst_of_hard_samples():
