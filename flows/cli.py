@@ -167,13 +167,29 @@ def _pr(args, console) -> int:
     return 0
 
 
+DSE_PHASES = {"yosys": "Yosys cost probes", "model": "designs on the model", "validate": "designs built"}
+
+
 def _dse(args, console) -> int:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     from flows.dse.run import run_dse
 
-    path = run_dse(args.build_root.resolve(), args.model, args.board, objective=args.objective,
-                   min_accuracy=args.min_accuracy, max_latency_us=args.max_latency_us, lut_budget=args.lut_budget,
-                   scheduler=args.scheduler, progress=lambda message: console.print(f"  {message}"),
-                   validate=not args.no_validate)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+               TextColumn("{task.fields[best]}"))
+    with Progress(*columns, console=console) as bars:
+        tasks: dict[str, int] = {}
+
+        def tick(phase: str, done: int, total: int, best: str | None) -> None:
+            if phase not in tasks:
+                tasks[phase] = bars.add_task(DSE_PHASES[phase], total=total, best="")
+            bars.update(tasks[phase], completed=done, total=total, best=f"best so far {best}" if best else "")
+
+        path = run_dse(args.build_root.resolve(), args.model, args.board, objective=args.objective,
+                       min_accuracy=args.min_accuracy, max_latency_us=args.max_latency_us,
+                       lut_budget=args.lut_budget, scheduler=args.scheduler,
+                       progress=lambda message: bars.console.print(f"  {message}"),
+                       validate=not args.no_validate, tick=tick)
     console.print(f"wrote {path}")
     return 0
 

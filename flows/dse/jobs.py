@@ -87,8 +87,12 @@ class JobReport:
 
 
 def run_jobs(jobs: Sequence[SynthJob], cache_dir: Path, client=None,
-             fn: Callable[[SynthJob, str], dict] = _run_synth) -> JobReport:
-    """Run every uncached job on ``client`` (in this process when None); results cached under cache_dir."""
+             fn: Callable[[SynthJob, str], dict] = _run_synth,
+             tick: Callable[[int, int], None] | None = None) -> JobReport:
+    """Run every uncached job on ``client`` (in this process when None); results cached under cache_dir.
+
+    tick(done, total) after each job (cached ones count as done at once), for a progress bar.
+    """
     cache_dir = Path(cache_dir)
     cache_dir.mkdir(parents=True, exist_ok=True)
     results, todo = {}, {}
@@ -100,14 +104,24 @@ def run_jobs(jobs: Sequence[SynthJob], cache_dir: Path, client=None,
         else:
             todo[key] = job
     cached = len(results)
+    tick = tick or (lambda done, total: None)
+    total = len(results) + len(todo)
+    tick(cached, total)
     if todo:
         work = {k: str(cache_dir / "work" / k) for k in todo}
+        done = {}
         if client is None:
-            done = {k: _with_retry(fn, j, work[k]) for k, j in todo.items()}
+            for k, j in todo.items():
+                done[k] = _with_retry(fn, j, work[k])
+                tick(cached + len(done), total)
         else:
-            futures = {k: client.submit(_with_retry, fn, j, work[k], key=f"synth-{k}", pure=False)
+            from dask.distributed import as_completed
+
+            futures = {client.submit(_with_retry, fn, j, work[k], key=f"synth-{k}", pure=False): k
                        for k, j in todo.items()}
-            done = dict(zip(futures, client.gather(list(futures.values()))))
+            for future in as_completed(futures):
+                done[futures[future]] = future.result()
+                tick(cached + len(done), total)
         for k, record in done.items():
             record = {**record, "top": todo[k].top}
             results[k] = record
@@ -115,4 +129,5 @@ def run_jobs(jobs: Sequence[SynthJob], cache_dir: Path, client=None,
                 tmp = cache_dir / f"{k}.tmp"
                 tmp.write_text(json.dumps(record, indent=1))
                 tmp.replace(cache_dir / f"{k}.json")
-    return JobReport(results, len(todo), cached)
+    in_order = {job.key(): results[job.key()] for job in jobs}  # as given, not as finished
+    return JobReport(in_order, len(todo), cached)

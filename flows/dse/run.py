@@ -175,10 +175,11 @@ def _markdown(doc: dict) -> str:
 def run_dse(build_root: Path, model: str, board: str, objective: str = "throughput",
             min_accuracy: float | None = None, max_latency_us: float | None = None, lut_budget: int | None = None,
             scheduler: str | None = None, progress: Callable[[str], None] | None = None,
-            validate: bool = True) -> Path:
+            validate: bool = True, tick: Callable[[str, int, int, str | None], None] | None = None) -> Path:
     """Explore exits, thresholds and folding of ``model`` on ``board``; returns the path of front.json.
 
     validate: build and measure the chosen point, two other front points and the baselines.
+    tick(phase, done, total, best so far): progress of each phase ("yosys", "model", "validate").
     """
     from .jobs import dask_client
 
@@ -188,7 +189,7 @@ def run_dse(build_root: Path, model: str, board: str, objective: str = "throughp
     start = time.perf_counter()
     with dask_client(scheduler) as client:  # an unreachable scheduler fails here, before any work
         return _explore(build_root, model, board, objective, min_accuracy, max_latency_us, lut_budget, client,
-                        say, start, validate)
+                        say, start, validate, tick or (lambda phase, done, total, best: None))
 
 
 def _other_front_points(result: Exploration, count: int) -> list[dict]:
@@ -203,7 +204,7 @@ def _other_front_points(result: Exploration, count: int) -> list[dict]:
 
 
 def _explore(build_root, model, board, objective, min_accuracy, max_latency_us, lut_budget, client, say,
-             start, validate) -> Path:
+             start, validate, tick) -> Path:
     from frontend.calibrate import logit_codes
     from frontend.macs import cumulative_exit_macs
 
@@ -222,7 +223,8 @@ def _explore(build_root, model, board, objective, min_accuracy, max_latency_us, 
     probes = fold_probes(build.stages, out / "rtl", build.board.family)
     heads = headless_probes(build.stages, out / "rtl", build.board.family)
     say(f"Yosys jobs on Dask ({len(client.scheduler_info()['workers'])} workers)")
-    jobs = run_jobs([job for *_, job in probes] + [job for _, job in heads.values()], out / "cache", client)
+    jobs = run_jobs([job for *_, job in probes] + [job for _, job in heads.values()], out / "cache", client,
+                    tick=lambda done, total: tick("yosys", done, total, None))
     costs, fits = stage_costs(build.stages, full, latency, probes, jobs.results, heads)
     exit_latency = exit_unit_latency(build.exit_configs[0])
     hop, output, overhead_source = pipeline_overheads(build.out_dir, latency, exit_latency)
@@ -239,11 +241,12 @@ def _explore(build_root, model, board, objective, min_accuracy, max_latency_us, 
     ctx = Context(costs, platform, build.exit_configs, test, data.y_test, sets)
     budget = _budget(build.board, lut_budget)
     max_cycles = None if max_latency_us is None else max_latency_us * build.board.clock_mhz
-    result = explore(ctx, objective, budget, min_accuracy, max_cycles, calibrated_thresholds=build.thresholds)
+    result = explore(ctx, objective, budget, min_accuracy, max_cycles, calibrated_thresholds=build.thresholds,
+                     tick=lambda done, total, best: tick("model", done, total, best))
     chosen = next(p for p in result.points if p["id"] == result.chosen)
     for p in result.points + [b for b in result.baselines.values() if b]:
         p["measured"] = None
-        if p["on_front"] or p is chosen or any(p is b for b in result.baselines.values()):  # buildable: the FIFO depth it needs
+        if p.get("on_front") or p is chosen or any(p is b for b in result.baselines.values()):  # buildable: the FIFO depth it needs
             queues = ctx.predict(Design(tuple(p["exits"]), tuple(p["thresholds"]), tuple(p["parallelism"]),
                                         p["mode"]), with_fifo=True).fifo_depths
             p["model"]["fifo_depths"], p["fifo_depth"] = list(queues), fifo_depth_for(queues)
@@ -254,7 +257,8 @@ def _explore(build_root, model, board, objective, min_accuracy, max_latency_us, 
         picks = [chosen] + _other_front_points(result, 2)
         picks += [b for b in result.baselines.values() if b is not None]
         validation = validate_points(picks, build.stages, ctx, full, units, data.x_test, out / "validate",
-                                     out / "rtl", out / "cache", client, build.board, say)
+                                     out / "rtl", out / "cache", client, build.board, say,
+                                     tick=lambda done, total, best: tick("validate", done, total, best))
     doc = {"model": build.name, "board": build.board.name, "objective": objective,
            "constraints": {"min_accuracy": min_accuracy, "max_latency_us": max_latency_us, "lut_budget": lut_budget},
            "budget": budget, "points": result.points, "chosen": result.chosen, "baselines": result.baselines,

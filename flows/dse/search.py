@@ -165,8 +165,12 @@ def _largest_uniform(ctx: Context, exits, thresholds, fits: Callable[[Prediction
 
 def explore(ctx: Context, objective: str, budget: dict, min_accuracy: float | None = None,
             max_latency_cycles: float | None = None, calibrated_thresholds: Sequence[int] | None = None,
-            max_enumerate: int = 20_000, n_trials: int = 400, seed: int = 0) -> Exploration:
-    """Evaluate the space against the model, keep designs within budget and constraints, mark the front."""
+            max_enumerate: int = 20_000, n_trials: int = 400, seed: int = 0,
+            tick: Callable[[int, int, str | None], None] | None = None) -> Exploration:
+    """Evaluate the space against the model, keep designs within budget and constraints, mark the front.
+
+    tick(done, total, best so far) while designs are predicted, for a progress bar.
+    """
     if objective not in OBJECTIVES:
         raise ValueError(f"objective {objective!r} is unknown; use one of {', '.join(OBJECTIVES)}")
     metric, sense = OBJECTIVES[objective]
@@ -184,7 +188,14 @@ def explore(ctx: Context, objective: str, budget: dict, min_accuracy: float | No
         designs, searched = list(enumerate_designs(ctx)), "enumerated"
     else:
         designs, searched = nsga2_designs(ctx, objectives, n_trials, seed, feasible), "nsga2"
-    preds = [ctx.predict(d) for d in designs]
+    preds, best = [], None
+    for i, d in enumerate(designs):
+        preds.append(ctx.predict(d))
+        value = preds[-1].metrics()[metric] * (1.0 if sense == "max" else -1.0)
+        if feasible(preds[-1]) and (best is None or value > best[0]):
+            best = (value, f"{design_id(d)}: {abs(value):,.4g} {metric}")
+        if tick and (i % 25 == 0 or i + 1 == len(designs)):
+            tick(i + 1, len(designs), best and best[1])
     in_budget = [i for i, p in enumerate(preds) if fits(p)]
     if not in_budget:
         small = min(range(len(preds)), key=lambda i: preds[i].lut)

@@ -29,8 +29,11 @@ from .point import TOLERANCES, acceptance_rate, prediction_errors
 
 def validate_points(points: list[dict], stages, ctx, flow_full: list[dict], flow_units: list[dict],
                     x_test: np.ndarray, out: Path, rtl_dir: Path, cache_dir: Path, client, board,
-                    say: Callable[[str], None] = lambda m: None) -> dict:
-    """Fill ``point['measured']`` for each point; returns the validation summary for front.json."""
+                    say: Callable[[str], None] = lambda m: None,
+                    tick: Callable[[int, int, str | None], None] = lambda done, total, best: None) -> dict:
+    """Fill ``point['measured']`` for each point; returns the validation summary for front.json.
+
+    tick(points measured, points, best measured throughput so far) for a progress bar."""
     from sim.dse.folded import simulate_folded_stage
     from sim.stage.verify import qkeras_codes
 
@@ -52,7 +55,8 @@ def validate_points(points: list[dict], stages, ctx, flow_full: list[dict], flow
     jobs = {tag: SynthJob(tuple(str(f) for f in pc.core.verilog_files), pc.core.top, board.family)
             for tag, pc in own.items()}
     say(f"Yosys of {len(jobs)} stage cores on Dask")
-    report = run_jobs(list(jobs.values()), cache_dir, client)
+    report = run_jobs(list(jobs.values()), cache_dir, client,
+                      tick=lambda done, total: say(f"Yosys {done}/{total}") if done == total else None)
     failed = {tag: report.results[job.key()]["error"] for tag, job in jobs.items()
               if report.results[job.key()].get("error")}
     if failed:
@@ -66,7 +70,9 @@ def validate_points(points: list[dict], stages, ctx, flow_full: list[dict], flow
                "not_measured": ["energy_nj_per_sample (Icarus, no SAIF; make synth DESIGN= measures it)"]}
     f_hz = ctx.platform.clock_mhz * 1e6
     tag_of = {id(pc): tag for tag, pc in memo.items()}
-    for pt in points:
+    best = None
+    tick(0, len(points), None)
+    for done, pt in enumerate(points, start=1):
         cores = built[pt["id"]]
         recs, iis = [], []
         for pc in cores:
@@ -101,7 +107,15 @@ def validate_points(points: list[dict], stages, ctx, flow_full: list[dict], flow
         summary["points"].append(record)
         for flag in record["flags"]:
             say(f"[red]point {pt['id']}: {flag}[/red]")
+        if best is None or measured["throughput_samples_per_s"] > best[0]:
+            best = (measured["throughput_samples_per_s"], f"{pt['id']}: {best_text(measured)}")
+        tick(done, len(points), best[1])
     return summary
+
+
+def best_text(measured: dict) -> str:
+    return (f"{measured['throughput_samples_per_s'] / 1e6:.1f} M samples/s measured, "
+            f"{measured['lut']:,.0f} LUT, accuracy {measured['accuracy']:.4f}")
 
 
 def _design(pt: dict, design_cls):

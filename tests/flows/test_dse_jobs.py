@@ -104,3 +104,13 @@ def test_jobs_run_on_an_existing_cluster_named_by_dse_scheduler(tmp_path, monkey
             p.terminate()
             p.wait(timeout=30)
         logs.close()
+
+
+def test_progress_ticks_count_cached_jobs_first_then_each_finished_job(tmp_path):
+    jobs = [_job(tmp_path, f"add_t{i}", 4 + i) for i in range(3)]
+    fake = lambda job, work_dir: {"lut": len(job.top)}  # noqa: E731
+    run_jobs(jobs[:1], tmp_path / "c", fn=fake)
+    ticks = []
+    report = run_jobs(jobs, tmp_path / "c", fn=fake, tick=lambda done, total: ticks.append((done, total)))
+    assert ticks == [(1, 3), (2, 3), (3, 3)]
+    assert list(report.results) == [j.key() for j in jobs]  # in the order given

@@ -84,3 +84,12 @@ def test_impossible_objectives_name_the_best_reachable_value(ctx):
         explore(ctx, "latency", BUDGET, max_latency_cycles=1)
     with pytest.raises(ValueError, match="objective 'speed' is unknown"):
         explore(ctx, "speed", BUDGET)
+
+
+def test_progress_reports_designs_done_and_the_best_feasible_so_far(ctx):
+    ticks = []
+    result = explore(ctx, "throughput", BUDGET, tick=lambda done, total, best: ticks.append((done, total, best)))
+    assert ticks[-1][:2] == (result.candidates, result.candidates)
+    best_id = ticks[-1][2].split(":")[0]
+    by_id = {p["id"]: p["predicted"]["throughput_samples_per_s"] for p in result.points}
+    assert by_id[best_id] == max(by_id.values())
