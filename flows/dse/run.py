@@ -249,7 +249,7 @@ def _explore(build_root, model, board, objective, min_accuracy, max_latency_us, 
         if p.get("on_front") or p is chosen or any(p is b for b in result.baselines.values()):  # buildable: the FIFO depth it needs
             queues = ctx.predict(Design(tuple(p["exits"]), tuple(p["thresholds"]), tuple(p["parallelism"]),
                                         p["mode"]), with_fifo=True).fifo_depths
-            p["model"]["fifo_depths"], p["fifo_depth"] = list(queues), fifo_depth_for(queues)
+            p.setdefault("model", {})["fifo_depths"], p["fifo_depth"] = list(queues), fifo_depth_for(queues)
     validation = None
     if validate:
         from .validate import validate_points
