@@ -226,8 +226,8 @@ def apply_design_point(build: Build, policy: str) -> None:
     import numpy as np
 
     from frontend.calibrate import evaluate, exit_configs, logit_codes
-    from frontend.macs import baseline_macs, stage_macs
-    from flows.dse.point import check_point
+    from frontend.macs import baseline_macs, layer_macs
+    from flows.dse.point import check_point, deployed_model
 
     point, data = build.point, build.dataset
     configs = exit_configs(build.stages, policy)
@@ -235,8 +235,10 @@ def apply_design_point(build: Build, policy: str) -> None:
     kept, thresholds = list(point.design.exits), list(point.design.thresholds)
     base = baseline_macs(build.stages)
     build.stages = build.stages[:point.design.deployed_stages]
-    backbone = [int(v) for v in np.cumsum([stage_macs(s)[0] for s in build.stages])]
-    exit_macs = [backbone[k - 1] + stage_macs(build.stages[k - 1])[1] for k in kept]  # dropped heads cost nothing
+    build.core_models = [deployed_model(build.stages, point.design, k) for k in range(1, len(build.stages) + 1)]
+    # a sample leaving at exit k went through every deployed core up to k: kept heads cost, dropped ones do not
+    spent = np.cumsum([sum(layer_macs(layer) for layer in m.layers) for m in build.core_models])
+    exit_macs = [int(spent[k - 1]) for k in kept]
     build.exit_configs = [configs[k - 1] if k in kept else None for k in range(1, len(build.stages) + 1)]
     build.thresholds = [thresholds[kept.index(k)] if k in kept else None for k in range(1, len(build.stages) + 1)]
 
@@ -257,7 +259,7 @@ def apply_design_point(build: Build, policy: str) -> None:
 
 
 def convert_hls(build: Build) -> None:
-    from frontend.macs import stage_macs
+    from frontend.macs import layer_macs
     from flows.report import StageRecord
     from hls_templates.convert import check_bit_exact, convert_stage, raise_if_not_bit_exact
     from hls_templates.precision import forwarded_format
@@ -270,9 +272,14 @@ def convert_hls(build: Build) -> None:
     input_format = None  # stage 1 quantises its own input; later stages take the forwarded grid
     for stage in build.stages:
         k = stage.index
+        # what the stage's core computes: a DSE point drops heads (exit config None) and ends a subnet logits-only
+        core = build.core_models[k - 1] if build.core_models else stage.model
+        head = build.exit_configs[k - 1] is not None
         record = StageRecord(index=k, input_shape=[int(d) for d in stage.model.input_shape[1:]],
-                             outputs=["exit_logits"] + ([] if stage.is_last else ["forwarded"]),
-                             macs=sum(stage_macs(stage)), logit_format=str(stage.logit_format))
+                             outputs=(["exit_logits"] if head else []) +
+                             (["forwarded"] if len(core.outputs) > 1 or not head else []),
+                             macs=sum(layer_macs(layer) for layer in core.layers),
+                             logit_format=str(stage.logit_format))
         qkeras_out = stage.model.predict(x, verbose=0, batch_size=512)
         if opts.hls:
             project = build.out_dir / "hls" / f"stage_{k}"
