@@ -279,7 +279,7 @@ def convert_hls(build: Build) -> None:
                              outputs=(["exit_logits"] if head else []) +
                              (["forwarded"] if len(core.outputs) > 1 or not head else []),
                              macs=sum(layer_macs(layer) for layer in core.layers),
-                             logit_format=str(stage.logit_format))
+                             logit_format=str(stage.logit_format) if head else None)
         qkeras_out = stage.model.predict(x, verbose=0, batch_size=512)
         if opts.hls:
             project = build.out_dir / "hls" / f"stage_{k}"

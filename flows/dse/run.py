@@ -97,14 +97,17 @@ def _validation_lines(doc: dict) -> list[str]:
              "Measured: LUT/FF = Yosys of every stage core and kept exit unit of the point (built as `make synth "
              "DESIGN=` builds it: folded convs, no head where an exit is dropped); every core the fully parallel "
              f"flow did not check streamed alone over the test set in cocotb ({len(sims)} runs, all bit-exact: "
-             f"{all(x['mismatches'] == 0 for x in sims.values())}); samples/s, mean latency and accuracy from the "
-             "multi-exit pipeline RTL with these cores over the test set in its real order (Icarus; samples/s = "
-             "the rate the pipeline accepted samples, first to last; the whole-run rate with drain is in front.json). Not measured: " + ", ".join(v["not_measured"]) + ". Limits: LUT "
-             f"{100 * v['lut_tolerance']:.0f}%, throughput {100 * v['throughput_tolerance']:.0f}%; "
+             f"{all(x['mismatches'] == 0 for x in sims.values())}); samples/s, mean latency, energy and accuracy "
+             "from the multi-exit pipeline RTL with these cores over the test set in its real order "
+             f"({v.get('pipeline_simulator', 'icarus')}; samples/s = the rate the pipeline accepted samples, first "
+             "to last; the whole-run rate with drain is in front.json; energy from the run's SAIF and the cores' "
+             "Yosys records). "
+             + (f"Not measured: {', '.join(v['not_measured'])}. " if v["not_measured"] else "")
+             + f"Limits: LUT {100 * v['lut_tolerance']:.0f}%, throughput {100 * v['throughput_tolerance']:.0f}%; "
              "<span style=\"color:red\">red</span> where the model is off by more.", "",
              "| id | role | P | LUT pred | LUT meas | err | FF pred | FF meas | samples/s pred | samples/s meas | err "
-             "| latency pred | latency meas | accuracy pred | accuracy meas |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| latency pred | latency meas | nJ pred | nJ meas | accuracy pred | accuracy meas |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     roles = {b["id"]: f"baseline {name}" for name, b in doc["baselines"].items() if b}
     roles[doc["chosen"]] = "chosen"
 
@@ -125,7 +128,8 @@ def _validation_lines(doc: dict) -> list[str]:
                      f"{m['ff']:,.0f} | {q['throughput_samples_per_s']:,.0f} | "
                      f"{num(m['throughput_samples_per_s'], ',.0f')} | "
                      f"{err(rec['throughput_error'], v['throughput_tolerance'])} | {q['mean_latency_cycles']:.1f} | "
-                     f"{num(m['mean_latency_cycles'], '.1f')} | {q['accuracy']:.4f} | {num(m['accuracy'], '.4f')} |")
+                     f"{num(m['mean_latency_cycles'], '.1f')} | {q['energy_nj_per_sample']:.2f} | "
+                     f"{num(m['energy_nj_per_sample'], '.2f')} | {q['accuracy']:.4f} | {num(m['accuracy'], '.4f')} |")
     flags = [f"- <span style=\"color:red\">{r['id']}: {f}</span>" for r in v["points"] for f in r["flags"]]
     if flags:
         lines += ["", "Flags:", ""] + flags

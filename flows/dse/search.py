@@ -193,7 +193,8 @@ def explore(ctx: Context, objective: str, budget: dict, min_accuracy: float | No
         preds.append(ctx.predict(d))
         value = preds[-1].metrics()[metric] * (1.0 if sense == "max" else -1.0)
         if feasible(preds[-1]) and (best is None or value > best[0]):
-            best = (value, f"{design_id(d)}: {abs(value):,.6g} {metric}")
+            shown = f"{abs(value):,.0f}" if abs(value) >= 1000 else f"{abs(value):.4g}"
+            best = (value, f"{design_id(d)}: {shown} {metric}")
         if tick and (i % 25 == 0 or i + 1 == len(designs)):
             tick(i + 1, len(designs), best and best[1])
     in_budget = [i for i, p in enumerate(preds) if fits(p)]

@@ -11,11 +11,11 @@ Measured per point:
   other core is synthesised here as a Dask job, cached by content);
 - every core the flow did not check is streamed alone over the test set in cocotb, bit-exact
   against the Keras model it implements;
-- throughput, mean latency, accuracy: the multi-exit pipeline RTL (sim/pipeline) from these
-  cores, streaming the test set in its real order (Icarus); throughput is the rate at which
-  the pipeline accepted samples (first to last accept), the steady-state figure the model
-  predicts; the whole-run rate with drain is recorded beside it.
-Not measured here: energy (Icarus writes no SAIF; ``make synth DESIGN=`` on Verilator measures it).
+- throughput, mean latency, accuracy, energy: the multi-exit pipeline RTL (sim/pipeline) from
+  these cores, streaming the test set in its real order (Verilator by default); throughput is
+  the rate at which the pipeline accepted samples (first to last accept), the steady-state
+  figure the model predicts; the whole-run rate with drain is recorded beside it; energy comes
+  from the run's SAIF toggles and the cores' Yosys records (Icarus writes no SAIF: null there).
 """
 from __future__ import annotations
 
@@ -30,7 +30,8 @@ from .point import TOLERANCES, acceptance_rate, prediction_errors
 def validate_points(points: list[dict], stages, ctx, flow_full: list[dict], flow_units: list[dict],
                     x_test: np.ndarray, out: Path, rtl_dir: Path, cache_dir: Path, client, board,
                     say: Callable[[str], None] = lambda m: None,
-                    tick: Callable[[int, int, str | None], None] = lambda done, total, best: None) -> dict:
+                    tick: Callable[[int, int, str | None], None] = lambda done, total, best: None,
+                    simulator: str = "verilator") -> dict:
     """Fill ``point['measured']`` for each point; returns the validation summary for front.json.
 
     tick(points measured, points, best measured throughput so far) for a progress bar."""
@@ -67,7 +68,8 @@ def validate_points(points: list[dict], stages, ctx, flow_full: list[dict], flow
                "yosys_jobs": {"evaluated": report.evaluated, "cached": report.cached},
                "stage_sims": {tag: {"mismatches": s.mismatches, "cycles": s.cycles, "vectors": s.vectors}
                               for tag, s in sims.items()},
-               "not_measured": ["energy_nj_per_sample (Icarus, no SAIF; make synth DESIGN= measures it)"]}
+               "pipeline_simulator": simulator,
+               "not_measured": [] if simulator == "verilator" else ["energy_nj_per_sample (Icarus, no SAIF)"]}
     f_hz = ctx.platform.clock_mhz * 1e6
     tag_of = {id(pc): tag for tag, pc in memo.items()}
     best = None
@@ -83,16 +85,18 @@ def validate_points(points: list[dict], stages, ctx, flow_full: list[dict], flow
             else:
                 recs.append(flow_full[pc.stage - 1])
                 iis.append(1.0)
-        recs += [flow_units[k - 1] for k in pt["exits"]]
-        measured = {key: float(sum(r[key] for r in recs)) for key in ("lut", "ff", "dsp", "bram")}
-        say(f"pipeline RTL of point {pt['id']} over the test set (Icarus)")
+        synthesised = {f"stage_{pc.stage}": rec for pc, rec in zip(cores, recs)}
+        synthesised.update({f"exit_unit_{k}": flow_units[k - 1] for k in pt["exits"]})
+        measured = {key: float(sum(r[key] for r in synthesised.values())) for key in ("lut", "ff", "dsp", "bram")}
+        say(f"pipeline RTL of point {pt['id']} over the test set ({simulator})")
         fifo = pt.get("fifo_depth") or 4
         pipe_dir = out / "pipeline" / pt["id"]
-        pipe = _simulate_pipeline(pt, stages, cores, ctx, x_test, pipe_dir, board, fifo)
+        pipe = _simulate_pipeline(pt, stages, cores, ctx, x_test, pipe_dir, board, fifo, synthesised, simulator)
         run = pipe.scenarios["early_exit"]
         rate = acceptance_rate(pipe_dir / "sim" / "pipeline_records" / "early_exit.npz")
         measured.update(throughput_samples_per_s=float((rate or run.throughput) * f_hz),
-                        mean_latency_cycles=float(run.mean_latency), energy_nj_per_sample=None,
+                        mean_latency_cycles=float(run.mean_latency),
+                        energy_nj_per_sample=float(run.energy.per_sample_nj) if run.energy else None,
                         accuracy=float(run.accuracy))
         pt["measured"] = measured
         errors, flags = prediction_errors(pt["predicted"], measured)
@@ -136,7 +140,7 @@ def _stage_input_codes(stages, x: np.ndarray) -> list[np.ndarray]:
 
 
 def _simulate_pipeline(pt: dict, stages, cores: list, ctx, x_test: np.ndarray, out_dir: Path, board,
-                       fifo_depth: int):
+                       fifo_depth: int, synthesised: dict[str, dict], simulator: str):
     """The multi-exit pipeline RTL of this point's cores over the test set; a dropped exit has no unit."""
     from sim.pipeline.generate import PipelineParams
     from sim.pipeline.simulate import simulate_pipeline
@@ -149,5 +153,6 @@ def _simulate_pipeline(pt: dict, stages, cores: list, ctx, x_test: np.ndarray, o
     thresholds = [pt["thresholds"][pt["exits"].index(k)] if k in kept else None for k in range(1, depth + 1)]
     return simulate_pipeline([pc.model for pc in cores], configs, thresholds, x_test, out_dir, board,
                              input_format=stages[0].input_format, logit_codes=codes,
-                             stage_rtls=[pc.core for pc in cores], simulator="icarus", extremes=False,
+                             stage_rtls=[pc.core for pc in cores], cores=synthesised, simulator=simulator,
+                             extremes=False,
                              labels=ctx.test_y[:n], params=PipelineParams(fifo_depth=fifo_depth))
