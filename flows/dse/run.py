@@ -147,8 +147,12 @@ def _markdown(doc: dict) -> str:
     lines = [f"# Design-space exploration: {doc['model']} on {doc['board']}", "",
              f"Objective: {doc['objective']} ({metric}); constraints: {doc['constraints']}; budget: {doc['budget']}.",
              f"{doc['evaluated']} designs evaluated on the analytic model ({doc['search']}), "
-             f"{doc['synth_jobs']['evaluated']} Yosys jobs run, {doc['synth_jobs']['cached']} from cache, "
-             f"{doc['seconds']:.1f} s.", "",
+             f"{doc['synth_jobs']['evaluated']} Yosys cost probes run, {doc['synth_jobs']['cached']} from cache; "
+             + (f"validation: {doc['validation']['yosys_jobs']['evaluated']} Yosys runs and "
+                f"{doc['validation']['simulations']['run']} simulations, "
+                f"{doc['validation']['yosys_jobs']['cached'] + doc['validation']['simulations']['cached']} from "
+                "cache; " if doc["validation"] else "")
+             + f"{doc['seconds']:.1f} s.", "",
              "| id | exits | P per stage | mode | LUT | FF | samples/s | mean latency (cyc) | nJ/sample | accuracy |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     rows = [p for p in doc["points"] if p["on_front"]]
@@ -266,7 +270,10 @@ def _explore(build_root, model, board, objective, min_accuracy, max_latency_us, 
     doc = {"model": build.name, "board": build.board.name, "objective": objective,
            "constraints": {"min_accuracy": min_accuracy, "max_latency_us": max_latency_us, "lut_budget": lut_budget},
            "budget": budget, "points": result.points, "chosen": result.chosen, "baselines": result.baselines,
-           "evaluated": result.candidates, "cached": jobs.cached, "search": result.searched,
+           "evaluated": result.candidates, "search": result.searched,
+           # builds answered from the content-hash caches: Yosys probes, validation Yosys and simulations
+           "cached": jobs.cached + (validation["yosys_jobs"]["cached"] + validation["simulations"]["cached"]
+                                    if validation else 0),
            "synth_jobs": {"evaluated": jobs.evaluated, "cached": jobs.cached},
            "platform": {**asdict(platform), "overheads_from": overhead_source}, "fits": fits,
            "validation": validation,

@@ -19,6 +19,8 @@ Measured per point:
 """
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -47,27 +49,32 @@ def validate_points(points: list[dict], stages, ctx, flow_full: list[dict], flow
     own = {tag: pc for tag, pc in memo.items() if pc.folded or not pc.exit_kept or pc.model is not
            stages[pc.stage - 1].model}  # cores the flow did not build, synthesise and check itself
     inputs = _stage_input_codes(stages, x_test)
-    sims = {}
-    for tag, pc in sorted(own.items()):
-        say(f"core {tag}: stream the test set through it in cocotb")
-        codes = inputs[pc.stage - 1]
-        sims[tag] = simulate_folded_stage(pc.core, codes, qkeras_codes(pc.model, pc.core, codes),
-                                          out / "sim" / tag)
     jobs = {tag: SynthJob(tuple(str(f) for f in pc.core.verilog_files), pc.core.top, board.family)
-            for tag, pc in own.items()}
+            for tag, pc in memo.items()}  # content keys of every core; only `own` ones are synthesised
+    sims, hits = {}, []
+    for tag, pc in sorted(own.items()):
+        codes = inputs[pc.stage - 1]
+        want = qkeras_codes(pc.model, pc.core, codes)
+
+        def stream(pc=pc, codes=codes, want=want, tag=tag) -> dict:
+            say(f"core {tag}: stream the test set through it in cocotb")
+            r = simulate_folded_stage(pc.core, codes, want, out / "sim" / tag)
+            return {"mismatches": r.mismatches, "cycles": r.cycles, "vectors": r.vectors}
+
+        sims[tag] = _cached(cache_dir / "sims" / f"{_digest(jobs[tag].key(), codes, *want)}.json", stream,
+                            keep=lambda r: r["mismatches"] == 0, hits=hits)
     say(f"Yosys of {len(jobs)} stage cores on Dask")
-    report = run_jobs(list(jobs.values()), cache_dir, client,
+    report = run_jobs([jobs[tag] for tag in own], cache_dir, client,
                       tick=lambda done, total: say(f"Yosys {done}/{total}") if done == total else None)
-    failed = {tag: report.results[job.key()]["error"] for tag, job in jobs.items()
-              if report.results[job.key()].get("error")}
+    failed = {tag: report.results[jobs[tag].key()]["error"] for tag in own
+              if report.results[jobs[tag].key()].get("error")}
     if failed:
         tag, error = next(iter(failed.items()))
         raise RuntimeError(f"Yosys of core {tag} failed twice: {error}")
     summary = {"points": [], "lut_tolerance": TOLERANCES["lut"],
                "throughput_tolerance": TOLERANCES["throughput_samples_per_s"],
                "yosys_jobs": {"evaluated": report.evaluated, "cached": report.cached},
-               "stage_sims": {tag: {"mismatches": s.mismatches, "cycles": s.cycles, "vectors": s.vectors}
-                              for tag, s in sims.items()},
+               "stage_sims": sims,
                "pipeline_simulator": simulator,
                "not_measured": [] if simulator == "verilator" else ["energy_nj_per_sample (Icarus, no SAIF)"]}
     f_hz = ctx.platform.clock_mhz * 1e6
@@ -81,32 +88,46 @@ def validate_points(points: list[dict], stages, ctx, flow_full: list[dict], flow
             tag = tag_of[id(pc)]
             if tag in own:
                 recs.append(report.results[jobs[tag].key()])
-                iis.append((sims[tag].cycles - pc.core.latency_cycles) / sims[tag].vectors)
+                iis.append((sims[tag]["cycles"] - pc.core.latency_cycles) / sims[tag]["vectors"])
             else:
                 recs.append(flow_full[pc.stage - 1])
                 iis.append(1.0)
         synthesised = {f"stage_{pc.stage}": rec for pc, rec in zip(cores, recs)}
         synthesised.update({f"exit_unit_{k}": flow_units[k - 1] for k in pt["exits"]})
         measured = {key: float(sum(r[key] for r in synthesised.values())) for key in ("lut", "ff", "dsp", "bram")}
-        say(f"pipeline RTL of point {pt['id']} over the test set ({simulator})")
         fifo = pt.get("fifo_depth") or 4
         pipe_dir = out / "pipeline" / pt["id"]
-        pipe = _simulate_pipeline(pt, stages, cores, ctx, x_test, pipe_dir, board, fifo, synthesised, simulator)
-        run = pipe.scenarios["early_exit"]
-        rate = acceptance_rate(pipe_dir / "sim" / "pipeline_records" / "early_exit.npz")
-        measured.update(throughput_samples_per_s=float((rate or run.throughput) * f_hz),
-                        mean_latency_cycles=float(run.mean_latency),
-                        energy_nj_per_sample=float(run.energy.per_sample_nj) if run.energy else None,
-                        accuracy=float(run.accuracy))
+
+        def run_pipeline(pt=pt, cores=cores, pipe_dir=pipe_dir, fifo=fifo, synthesised=synthesised) -> dict:
+            say(f"pipeline RTL of point {pt['id']} over the test set ({simulator})")
+            pipe = _simulate_pipeline(pt, stages, cores, ctx, x_test, pipe_dir, board, fifo, synthesised,
+                                      simulator)
+            run = pipe.scenarios["early_exit"]
+            rate = acceptance_rate(pipe_dir / "sim" / "pipeline_records" / "early_exit.npz")
+            return {"throughput_samples_per_s": float((rate or run.throughput) * f_hz),
+                    "run_throughput_samples_per_s": float(run.throughput * f_hz),  # fill and drain included
+                    "mean_latency_cycles": float(run.mean_latency),
+                    "energy_nj_per_sample": float(run.energy.per_sample_nj) if run.energy else None,
+                    "accuracy": float(run.accuracy),
+                    "pipeline": {"mismatches": pipe.mismatches, "lost": pipe.lost, "duplicated": pipe.duplicated,
+                                 "cycles": run.cycles, "samples": run.samples}}
+
+        key = _digest(json.dumps([_design(pt, Design).to_dict(), fifo, simulator, board.name, board.extra,
+                                  [jobs[tag_of[id(pc)]].key() for pc in cores], [repr(c) for c in ctx.configs],
+                                  synthesised], sort_keys=True, default=str), x_test, ctx.test_y)
+        ran = _cached(cache_dir / "pipelines" / f"{key}.json", run_pipeline,
+                      keep=lambda r: not any(r["pipeline"][k] for k in ("mismatches", "lost", "duplicated")),
+                      hits=hits)
+        pipe = ran["pipeline"]
+        measured.update({k: ran[k] for k in ("throughput_samples_per_s", "mean_latency_cycles",
+                                             "energy_nj_per_sample", "accuracy")})
         pt["measured"] = measured
         errors, flags = prediction_errors(pt["predicted"], measured)
         record = {"id": pt["id"], "measured_stage_ii": iis, "fifo_depth": fifo, "samples": len(x_test),
-                  "run_throughput_samples_per_s": float(run.throughput * f_hz),  # fill and drain included
-                  "pipeline": {"mismatches": pipe.mismatches, "lost": pipe.lost, "duplicated": pipe.duplicated,
-                               "cycles": run.cycles, "samples": run.samples},
+                  "run_throughput_samples_per_s": ran["run_throughput_samples_per_s"], "pipeline": pipe,
                   "lut_error": errors.get("lut"), "throughput_error": errors.get("throughput_samples_per_s"),
                   "latency_error": errors.get("mean_latency_cycles"), "flags": flags}
-        if pipe.mismatches or pipe.lost or pipe.duplicated:
+        if pipe["mismatches"] or pipe["lost"] or pipe["duplicated"]:
             record["flags"].append(f"pipeline RTL disagrees with the model's routing ({record['pipeline']})")
         summary["points"].append(record)
         for flag in record["flags"]:
@@ -114,7 +135,31 @@ def validate_points(points: list[dict], stages, ctx, flow_full: list[dict], flow
         if best is None or measured["throughput_samples_per_s"] > best[0]:
             best = (measured["throughput_samples_per_s"], f"{pt['id']}: {best_text(measured)}")
         tick(done, len(points), best[1])
+    summary["simulations"] = {"run": len(sims) + len(points) - len(hits), "cached": len(hits)}
     return summary
+
+
+def _digest(text: str, *arrays: np.ndarray) -> str:
+    h = hashlib.sha256(text.encode())
+    for a in arrays:
+        a = np.ascontiguousarray(a)
+        h.update(f"{a.dtype}{a.shape}".encode() + a.tobytes())
+    return h.hexdigest()[:20]
+
+
+def _cached(path: Path, compute: Callable[[], dict], keep: Callable[[dict], bool], hits: list) -> dict:
+    """compute() once per content key: a rerun with nothing changed reads the result back (and appends
+    the path to ``hits``). Results ``keep`` rejects (a mismatch) are not stored: a rerun measures again."""
+    if path.is_file():
+        hits.append(path.name)
+        return json.loads(path.read_text())
+    value = compute()
+    if keep(value):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(value, indent=1))
+        tmp.replace(path)
+    return value
 
 
 def best_text(measured: dict) -> str:
