@@ -188,3 +188,20 @@ def pipeline_overheads(out_dir: Path, latency: list[int], exit_latency: int) -> 
     output = lat[1] - latency[0] - exit_latency
     hop = lat[2] - lat[1] - latency[1] - exit_latency
     return max(0, hop), max(0, output), f"{report} sim.exits (minimum latency at exits 1 and 2)"
+
+
+def other_policy_units(stages, policy: str, rtl_dir: Path, family: str) -> dict[str, tuple[list, list[SynthJob]]]:
+    """For every exit policy besides ``policy``: its exit configs and one Yosys job per exit unit."""
+    from exit_unit.generate import write_unit
+    from frontend.calibrate import exit_configs
+    from frontend.spec import POLICIES
+
+    out = {}
+    for other in POLICIES:
+        if other == policy:
+            continue
+        configs = exit_configs(stages, other)
+        units = [write_unit(cfg, "parallel", Path(rtl_dir) / "exit_units" / other / f"exit_{k}")
+                 for k, cfg in enumerate(configs, start=1)]
+        out[other] = (configs, [SynthJob(tuple(str(f) for f in u.files), u.top, family) for u in units])
+    return out

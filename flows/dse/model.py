@@ -42,6 +42,7 @@ class Design:
     thresholds: tuple[int, ...]   # one threshold code per kept exit (the last one always decides)
     parallelism: tuple[int, ...]  # P per stage (parallel windows of each conv; ignored by dense stages)
     mode: str = "anytime"
+    policy: str | None = None     # exit policy of every kept exit (None: the model's calibrated one)
 
     def validate(self, n_exits: int) -> None:
         if self.mode not in MODES:
@@ -63,8 +64,9 @@ class Design:
         return self.exits[-1]
 
     def to_dict(self) -> dict:
-        return {"exits": list(self.exits), "thresholds": list(self.thresholds),
-                "parallelism": list(self.parallelism), "mode": self.mode}
+        out = {"exits": list(self.exits), "thresholds": list(self.thresholds),
+               "parallelism": list(self.parallelism), "mode": self.mode}
+        return out if self.policy is None else {**out, "policy": self.policy}
 
 
 def fit_linear(samples: Sequence[tuple[int, float]]) -> tuple[float, float]:

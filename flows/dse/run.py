@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from .search import OBJECTIVES, Context, Exploration, calibrated_threshold_sets, explore
@@ -49,7 +49,7 @@ def _write_points(out: Path, result: Exploration, model: str, board: str, policy
         if not p["on_front"] and p["id"] != result.chosen:
             continue
         design = {k: p[k] for k in ("exits", "thresholds", "parallelism", "mode", "fifo_depth")}
-        spec = {"id": p["id"], "model": model, "board": board, "policy": policy, "design": design,
+        spec = {"id": p["id"], "model": model, "board": board, "policy": p.get("policy") or policy, "design": design,
                 "predicted": p["predicted"]}
         (points / f"{p['id']}.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
 
@@ -153,14 +153,16 @@ def _markdown(doc: dict) -> str:
                 f"{doc['validation']['yosys_jobs']['cached'] + doc['validation']['simulations']['cached']} from "
                 "cache; " if doc["validation"] else "")
              + f"{doc['seconds']:.1f} s.", "",
-             "| id | exits | P per stage | mode | LUT | FF | samples/s | mean latency (cyc) | nJ/sample | accuracy |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "| id | exits | policy | P per stage | mode | LUT | FF | samples/s | mean latency (cyc) | nJ/sample "
+             "| accuracy |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     rows = [p for p in doc["points"] if p["on_front"]]
     rows.sort(key=lambda p: p["predicted"]["lut"])
     for p in rows:
         q = p["predicted"]
         tag = " (chosen)" if p["id"] == doc["chosen"] else ""
-        lines.append(f"| {p['id']}{tag} | {p['exits']} | {p['parallelism']} | {p['mode']} | {q['lut']:,.0f} | "
+        lines.append(f"| {p['id']}{tag} | {p['exits']} | {p.get('policy') or doc['policy']} | {p['parallelism']} | "
+                     f"{p['mode']} | {q['lut']:,.0f} | "
                      f"{q['ff']:,.0f} | {q['throughput_samples_per_s']:,.0f} | {q['mean_latency_cycles']:.1f} | "
                      f"{q['energy_nj_per_sample']:.2f} | {q['accuracy']:.4f} |")
     lines += ["", "Baselines at the same LUT budget (uniform folding: the same P on every conv stage, the "
@@ -216,8 +218,8 @@ def _explore(build_root, model, board, objective, min_accuracy, max_latency_us, 
     from frontend.calibrate import logit_codes
     from frontend.macs import cumulative_exit_macs
 
-    from .costs import (exit_unit_latency, flow_records, fold_probes, headless_probes, pipeline_overheads,
-                        stage_costs)
+    from .costs import (exit_unit_latency, flow_records, fold_probes, headless_probes, other_policy_units,
+                        pipeline_overheads, stage_costs)
     from .jobs import run_jobs
     from .model import Design, Platform
     from .point import fifo_depth_for
@@ -230,8 +232,10 @@ def _explore(build_root, model, board, objective, min_accuracy, max_latency_us, 
     say("folded stage cores at two parallelisms per conv stage")
     probes = fold_probes(build.stages, out / "rtl", build.board.family)
     heads = headless_probes(build.stages, out / "rtl", build.board.family)
+    policy_units = other_policy_units(build.stages, build.exit_configs[0].policy, out / "rtl", build.board.family)
     say(f"Yosys jobs on Dask ({len(client.scheduler_info()['workers'])} workers)")
-    jobs = run_jobs([job for *_, job in probes] + [job for _, job in heads.values()], out / "cache", client,
+    jobs = run_jobs([job for *_, job in probes] + [job for _, job in heads.values()]
+                    + [job for _, unit_jobs in policy_units.values() for job in unit_jobs], out / "cache", client,
                     tick=lambda done, total: tick("yosys", done, total, None))
     costs, fits = stage_costs(build.stages, full, latency, probes, jobs.results, heads)
     exit_latency = exit_unit_latency(build.exit_configs[0])
@@ -244,9 +248,21 @@ def _explore(build_root, model, board, objective, min_accuracy, max_latency_us, 
     cal = logit_codes(build.model, build.stages, data.x_cal)
     test = logit_codes(build.model, build.stages, data.x_test)
     say("search")
-    sets = calibrated_threshold_sets(build.exit_configs, cal, data.y_cal, cumulative_exit_macs(build.stages),
-                                     SWEEP_DROPS)
+    exit_macs = cumulative_exit_macs(build.stages)
+    sets = calibrated_threshold_sets(build.exit_configs, cal, data.y_cal, exit_macs, SWEEP_DROPS)
     ctx = Context(costs, platform, build.exit_configs, test, data.y_test, sets)
+    units_by_policy = {ctx.policy: units}
+    for policy, (configs, unit_jobs) in policy_units.items():  # the policy knob: its own units and thresholds
+        records = [jobs.results[j.key()] for j in unit_jobs]
+        failed = [r["error"] for r in records if r.get("error")]
+        if failed:
+            raise RuntimeError(f"{policy} exit-unit synthesis failed twice: {failed[0]}")
+        units_by_policy[policy] = records
+        unit_platform = replace(platform, exit_unit_lut=sum(r["lut"] for r in records) / n,
+                                exit_unit_ff=sum(r["ff"] for r in records) / n,
+                                exit_latency_cycles=exit_unit_latency(configs[0]))
+        ctx.others[policy] = Context(costs, unit_platform, configs, test, data.y_test,
+                                     calibrated_threshold_sets(configs, cal, data.y_cal, exit_macs, SWEEP_DROPS))
     budget = _budget(build.board, lut_budget)
     max_cycles = None if max_latency_us is None else max_latency_us * build.board.clock_mhz
     result = explore(ctx, objective, budget, min_accuracy, max_cycles, calibrated_thresholds=build.thresholds,
@@ -256,7 +272,7 @@ def _explore(build_root, model, board, objective, min_accuracy, max_latency_us, 
         p["measured"] = None
         if p.get("on_front") or p is chosen or any(p is b for b in result.baselines.values()):  # buildable: the FIFO depth it needs
             queues = ctx.predict(Design(tuple(p["exits"]), tuple(p["thresholds"]), tuple(p["parallelism"]),
-                                        p["mode"]), with_fifo=True).fifo_depths
+                                        p["mode"], p.get("policy")), with_fifo=True).fifo_depths
             p.setdefault("model", {})["fifo_depths"], p["fifo_depth"] = list(queues), fifo_depth_for(queues)
     validation = None
     if validate:
@@ -264,10 +280,11 @@ def _explore(build_root, model, board, objective, min_accuracy, max_latency_us, 
 
         picks = [chosen] + _other_front_points(result, 2)
         picks += [b for b in result.baselines.values() if b is not None]
-        validation = validate_points(picks, build.stages, ctx, full, units, data.x_test, out / "validate",
+        validation = validate_points(picks, build.stages, ctx, full, units_by_policy, data.x_test, out / "validate",
                                      out / "rtl", out / "cache", client, build.board, say,
                                      tick=lambda done, total, best: tick("validate", done, total, best))
-    doc = {"model": build.name, "board": build.board.name, "objective": objective,
+    doc = {"model": build.name, "board": build.board.name, "objective": objective, "policy": ctx.policy,
+           "policies": [c.policy for c in ctx.policies()],
            "constraints": {"min_accuracy": min_accuracy, "max_latency_us": max_latency_us, "lut_budget": lut_budget},
            "budget": budget, "points": result.points, "chosen": result.chosen, "baselines": result.baselines,
            "evaluated": result.candidates, "search": result.searched,

@@ -48,11 +48,27 @@ class Context:
     test_codes: list[np.ndarray]
     test_y: np.ndarray
     threshold_sets: dict[tuple[int, ...], list[tuple[int, ...]]]  # kept exits -> threshold candidates
-    _routes: dict = field(default_factory=dict)
+    others: dict[str, Context] = field(default_factory=dict)  # other exit policies: their own configs,
+    _routes: dict = field(default_factory=dict)                # thresholds and exit-unit figures
 
     @property
     def n_exits(self) -> int:
         return len(self.stages)
+
+    @property
+    def policy(self) -> str:
+        return self.configs[0].policy
+
+    def policies(self) -> list[Context]:
+        """This context (the calibrated policy) first, then the others."""
+        return [self, *self.others.values()]
+
+    def for_policy(self, policy: str | None) -> Context:
+        if policy is None or policy == self.policy:
+            return self
+        if policy not in self.others:
+            raise ValueError(f"policy {policy!r} was not explored; explored: {[c.policy for c in self.policies()]}")
+        return self.others[policy]
 
     def routed(self, exits: tuple[int, ...], thresholds: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
         key = (exits, thresholds)
@@ -63,8 +79,9 @@ class Context:
         return self._routes[key]
 
     def predict(self, design: Design, with_fifo: bool = False) -> Prediction:
-        exit_stage, correct = self.routed(design.exits, design.thresholds)
-        return predict(design, self.stages, self.platform, exit_stage, correct, with_fifo=with_fifo)
+        ctx = self.for_policy(design.policy)
+        exit_stage, correct = ctx.routed(design.exits, design.thresholds)
+        return predict(design, ctx.stages, ctx.platform, exit_stage, correct, with_fifo=with_fifo)
 
 
 def calibrated_threshold_sets(configs, cal_codes, cal_y, exit_macs, drops: Sequence[float]) -> dict:
@@ -93,16 +110,23 @@ def _mode(exits: tuple[int, ...], n: int) -> str:
 
 def space_size(ctx: Context) -> int:
     p_options = [len(distinct_parallelisms(max(s.conv_pixels))) if s.conv_pixels else 1 for s in ctx.stages]
-    return sum(len(v) * int(np.prod(p_options[:s[-1]])) for s, v in ctx.threshold_sets.items())
+    return sum(len(v) * int(np.prod(p_options[:s[-1]])) for c in ctx.policies() for s, v in c.threshold_sets.items())
+
+
+def _policy_of(ctx: Context, c: Context) -> str | None:
+    """Designs of the calibrated policy keep policy None (their ids stay those of a one-policy search)."""
+    return None if c is ctx else c.policy
 
 
 def enumerate_designs(ctx: Context):
     p_options = [distinct_parallelisms(max(s.conv_pixels)) if s.conv_pixels else [1] for s in ctx.stages]
-    for exits, sets in ctx.threshold_sets.items():
-        deployed = exits[-1]
-        for thr in sets:
-            for ps in itertools.product(*p_options[:deployed]):
-                yield Design(exits, thr, tuple(ps) + (1,) * (ctx.n_exits - deployed), _mode(exits, ctx.n_exits))
+    for c in ctx.policies():
+        for exits, sets in c.threshold_sets.items():
+            deployed = exits[-1]
+            for thr in sets:
+                for ps in itertools.product(*p_options[:deployed]):
+                    yield Design(exits, thr, tuple(ps) + (1,) * (ctx.n_exits - deployed), _mode(exits, ctx.n_exits),
+                                 _policy_of(ctx, c))
 
 
 def nsga2_designs(ctx: Context, objectives: dict[str, str], n_trials: int, seed: int = 0,
@@ -111,20 +135,20 @@ def nsga2_designs(ctx: Context, objectives: dict[str, str], n_trials: int, seed:
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    subsets = list(ctx.threshold_sets)
+    subsets = [(c, exits) for c in ctx.policies() for exits in c.threshold_sets]
     p_options = [distinct_parallelisms(max(s.conv_pixels)) if s.conv_pixels else [1] for s in ctx.stages]
-    max_sets = max(len(v) for v in ctx.threshold_sets.values())
+    max_sets = max(len(v) for c in ctx.policies() for v in c.threshold_sets.values())
     keys = list(objectives)
     worst = [(-1e30 if objectives[k] == "max" else 1e30) for k in keys]
     seen: dict[str, Design] = {}
 
     def trial_design(trial) -> Design:
-        exits = subsets[trial.suggest_int("subset", 0, len(subsets) - 1)]
-        sets = ctx.threshold_sets[exits]
+        c, exits = subsets[trial.suggest_int("subset", 0, len(subsets) - 1)]
+        sets = c.threshold_sets[exits]
         thr = sets[trial.suggest_int("thresholds", 0, max_sets - 1) % len(sets)]
         ps = tuple(opts[trial.suggest_int(f"p{k}", 0, len(opts) - 1)] if k <= exits[-1] else 1
                    for k, opts in enumerate(p_options, start=1))
-        return Design(exits, thr, ps, _mode(exits, ctx.n_exits))
+        return Design(exits, thr, ps, _mode(exits, ctx.n_exits), _policy_of(ctx, c))
 
     def objective(trial):
         d = trial_design(trial)

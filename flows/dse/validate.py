@@ -29,7 +29,7 @@ import numpy as np
 from .point import TOLERANCES, acceptance_rate, prediction_errors
 
 
-def validate_points(points: list[dict], stages, ctx, flow_full: list[dict], flow_units: list[dict],
+def validate_points(points: list[dict], stages, ctx, flow_full: list[dict], flow_units: dict[str, list[dict]],
                     x_test: np.ndarray, out: Path, rtl_dir: Path, cache_dir: Path, client, board,
                     say: Callable[[str], None] = lambda m: None,
                     tick: Callable[[int, int, str | None], None] = lambda done, total, best: None,
@@ -93,7 +93,8 @@ def validate_points(points: list[dict], stages, ctx, flow_full: list[dict], flow
                 recs.append(flow_full[pc.stage - 1])
                 iis.append(1.0)
         synthesised = {f"stage_{pc.stage}": rec for pc, rec in zip(cores, recs)}
-        synthesised.update({f"exit_unit_{k}": flow_units[k - 1] for k in pt["exits"]})
+        units = flow_units[ctx.for_policy(pt.get("policy")).policy]  # Yosys records of this policy's units
+        synthesised.update({f"exit_unit_{k}": units[k - 1] for k in pt["exits"]})
         measured = {key: float(sum(r[key] for r in synthesised.values())) for key in ("lut", "ff", "dsp", "bram")}
         fifo = pt.get("fifo_depth") or 4
         pipe_dir = out / "pipeline" / pt["id"]
@@ -113,7 +114,7 @@ def validate_points(points: list[dict], stages, ctx, flow_full: list[dict], flow
                                  "cycles": run.cycles, "samples": run.samples}}
 
         key = _digest(json.dumps([_design(pt, Design).to_dict(), fifo, simulator, board.name, board.extra,
-                                  [jobs[tag_of[id(pc)]].key() for pc in cores], [repr(c) for c in ctx.configs],
+                                  [jobs[tag_of[id(pc)]].key() for pc in cores], [repr(c) for c in ctx.for_policy(pt.get("policy")).configs],
                                   synthesised], sort_keys=True, default=str), x_test, ctx.test_y)
         ran = _cached(cache_dir / "pipelines" / f"{key}.json", run_pipeline,
                       keep=lambda r: not any(r["pipeline"][k] for k in ("mismatches", "lost", "duplicated")),
@@ -168,7 +169,8 @@ def best_text(measured: dict) -> str:
 
 
 def _design(pt: dict, design_cls):
-    return design_cls(tuple(pt["exits"]), tuple(pt["thresholds"]), tuple(pt["parallelism"]), pt["mode"])
+    return design_cls(tuple(pt["exits"]), tuple(pt["thresholds"]), tuple(pt["parallelism"]), pt["mode"],
+                      pt.get("policy"))
 
 
 def _stage_input_codes(stages, x: np.ndarray) -> list[np.ndarray]:
@@ -194,7 +196,8 @@ def _simulate_pipeline(pt: dict, stages, cores: list, ctx, x_test: np.ndarray, o
     kept = set(pt["exits"])
     depth = len(cores)
     codes = [ctx.test_codes[k - 1][:n] if k in kept else None for k in range(1, depth + 1)]
-    configs = [ctx.configs[k - 1] if k in kept else None for k in range(1, depth + 1)]
+    policy_configs = ctx.for_policy(pt.get("policy")).configs
+    configs = [policy_configs[k - 1] if k in kept else None for k in range(1, depth + 1)]
     thresholds = [pt["thresholds"][pt["exits"].index(k)] if k in kept else None for k in range(1, depth + 1)]
     return simulate_pipeline([pc.model for pc in cores], configs, thresholds, x_test, out_dir, board,
                              input_format=stages[0].input_format, logit_codes=codes,

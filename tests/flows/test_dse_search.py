@@ -93,3 +93,27 @@ def test_progress_reports_designs_done_and_the_best_feasible_so_far(ctx):
     best_id = ticks[-1][2].split(":")[0]
     by_id = {p["id"]: p["predicted"]["throughput_samples_per_s"] for p in result.points}
     assert by_id[best_id] == max(by_id.values())
+
+
+def test_exit_policy_is_a_knob_with_its_own_units_thresholds_and_routing(ctx):
+    from dataclasses import replace
+
+    from flows.dse.model import Design
+
+    margin_cfgs = [replace(c, policy="margin") for c in ctx.configs]
+    y = ctx.test_y
+    sets = {exits: [tuple(margin_cfgs[k - 1].confidence_format.max_code if k == exits[-1] else 40 for k in exits)]
+            for exits in ctx.threshold_sets}
+    cheaper = replace(ctx.platform, exit_unit_lut=500.0, exit_unit_ff=100.0, exit_latency_cycles=2)
+    both = Context(ctx.stages, ctx.platform, ctx.configs, ctx.test_codes, y, ctx.threshold_sets,
+                   others={"margin": Context(ctx.stages, cheaper, margin_cfgs, ctx.test_codes, y, sets)})
+    assert [c.policy for c in both.policies()] == ["max_prob", "margin"]
+    assert space_size(both) > space_size(ctx)
+    d = Design((1, 3), (40, 4000), (4, 1, 1), "anytime")
+    max_prob, margin = both.predict(d), both.predict(replace(d, policy="margin"))
+    assert max_prob.lut - margin.lut == pytest.approx(2 * (1300.0 - 500.0))   # two kept exit units
+    assert max_prob.exit_rates != margin.exit_rates                           # routed by each policy's rule
+    result = explore(both, "throughput", BUDGET)
+    assert {p.get("policy") for p in result.points} == {None, "margin"}
+    with pytest.raises(ValueError, match="policy 'entropy' was not explored"):
+        both.predict(replace(d, policy="entropy"))
