@@ -206,7 +206,7 @@ def design_lines(design: dict) -> list[str]:
         text = "n/a" if err is None else f"{100 * err:+.1f}%"
         if err is not None and abs(err) > design["tolerances"].get(key, float("inf")):
             text = f'<span style="color:red">**{text}**</span>'
-        show = (lambda v: "n/a" if v is None else f"{v:,.4g}")  # noqa: E731
+        show = (lambda v: "n/a" if v is None else f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.4g}")  # noqa: E731
         lines.append(f"| {key} | {show(predicted.get(key))} | {show(value)} | {text} |")
     lines += ["", f"Measured: {design['measured_by']}. Tolerances: "
               + ", ".join(f"{k} {100 * v:.0f}%" for k, v in design["tolerances"].items()) + "."]
