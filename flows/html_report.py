@@ -146,7 +146,8 @@ def plot_pr_batches(report: dict) -> str | None:
 CSS = """body{font-family:system-ui,sans-serif;max-width:980px;margin:2em auto;color:#222}
 table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}
 th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}figure{margin:1em 0}
-figcaption{font-size:.85em;color:#555}.na{color:#888;font-style:italic}img{max-width:100%}"""
+figcaption{font-size:.85em;color:#555}.na{color:#888;font-style:italic}img{max-width:100%}
+.off{color:#c00;font-weight:bold}"""
 
 
 def _e(value: Any) -> str:
@@ -184,6 +185,21 @@ def _img(data: str | None, caption: str, plot_id: str) -> str:
 
 def _absent(what: str) -> str:
     return f'<p class="na">{_e(what)}: not in this report.</p>'
+
+
+def design_table(design: dict) -> str:
+    """Predicted vs measured per metric; an error beyond the metric's tolerance gets class "off" (red)."""
+    predicted, errors, limits = design.get("predicted") or {}, design.get("errors") or {}, design.get("tolerances") or {}
+    rows = []
+    for key, value in (design.get("measured") or {}).items():
+        err = errors.get(key)
+        off = err is not None and abs(err) > limits.get(key, float("inf"))
+        text = "n/a" if err is None else f"{100 * err:+.1f}%"
+        cell = '<td class="off">' if off else "<td>"
+        rows.append(f"<tr><td>{_e(key)}</td><td>{_e(_fmt(predicted.get(key)))}</td><td>{_e(_fmt(value))}</td>"
+                    f"{cell}{_e(text)}</td></tr>")
+    return ("<table><thead><tr><th>metric</th><th>predicted</th><th>measured</th><th>error</th></tr></thead>"
+            f"<tbody>{''.join(rows)}</tbody></table>")
 
 
 def to_html(report: dict) -> str:
@@ -252,6 +268,13 @@ def to_html(report: dict) -> str:
     else:
         parts.append(_absent("simulation (sim)"))
 
+    design = report.get("design")
+    if design:
+        parts.append("<h2>Design point: predicted vs measured</h2>")
+        parts.append(f"<p>Point <code>{_e(design.get('id'))}</code>: exits {_e(design.get('exits'))}, "
+                     f"thresholds {_e(design.get('thresholds'))} ({_e(design.get('policy'))}), P per stage "
+                     f"{_e(design.get('parallelism'))}, mode {_e(design.get('mode'))}.</p>")
+        parts.append(design_table(design))
     if report.get("pr"):
         parts.append("<h2>Partial reconfiguration</h2>")
         parts.append(_img(plot_pr_batches(report), "Batch-size sweep", "plot-pr"))

@@ -160,3 +160,16 @@ def test_headless_browser_decodes_every_plot_and_renders_a_non_blank_page(digits
     pixels = mpimg.imread(shot)
     assert pixels.shape[0] == 1400 and pixels.shape[1] == 1000
     assert pixels[..., :3].std() > 0.05   # text and plots, not a blank page
+
+
+def test_design_point_table_marks_metrics_beyond_their_tolerance():
+    from flows.html_report import design_table
+
+    design = {"predicted": {"lut": 1000.0, "throughput_samples_per_s": 1e7, "energy_nj_per_sample": 4.0},
+              "measured": {"lut": 1300.0, "throughput_samples_per_s": 1.05e7, "energy_nj_per_sample": None},
+              "errors": {"lut": 0.3, "throughput_samples_per_s": 0.05},
+              "tolerances": {"lut": 0.15, "throughput_samples_per_s": 0.10}}
+    table = design_table(design)
+    assert '<td class="off">+30.0%</td>' in table
+    assert "<td>+5.0%</td>" in table and table.count('class="off"') == 1
+    assert "<td>energy_nj_per_sample</td><td>4</td><td>n/a</td><td>n/a</td>" in table
