@@ -162,7 +162,9 @@ def _fmt(value: Any, pct: bool = False) -> str:
     if isinstance(value, (int, float)):
         if pct:
             return f"{100 * value:.1f}%"
-        return f"{value:,}" if isinstance(value, int) else f"{value:,.4g}"
+        if isinstance(value, int) or abs(value) >= 1000:  # whole numbers, not 1.541e+04
+            return f"{value:,.0f}"
+        return f"{value:.4g}"
     if isinstance(value, dict) and "mean" in value:
         if value["mean"] is None:
             return "n/a"
