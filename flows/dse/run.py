@@ -218,8 +218,8 @@ def _explore(build_root, model, board, objective, min_accuracy, max_latency_us, 
     from frontend.calibrate import logit_codes
     from frontend.macs import cumulative_exit_macs
 
-    from .costs import (exit_unit_latency, flow_records, fold_probes, headless_probes, other_policy_units,
-                        pipeline_overheads, stage_costs)
+    from .costs import (MissingFlowOutput, exit_unit_latency, flow_records, fold_probes, headless_probes,
+                        other_policy_units, pipeline_overheads, stage_costs)
     from .jobs import run_jobs
     from .model import Design, Platform
     from .point import fifo_depth_for
@@ -228,7 +228,14 @@ def _explore(build_root, model, board, objective, min_accuracy, max_latency_us, 
     build = _front_end(build_root, model, board)
     out = build.out_dir / "dse"
     n = len(build.stages)
-    full, units, latency = flow_records(build.out_dir, n)
+    try:
+        full, units, latency = flow_records(build.out_dir, n)
+    except MissingFlowOutput as missing:  # a fresh clone: build the fully parallel design the model is fitted on
+        say(f"{missing}: running the open flow (make synth) for {model} on {board} first")
+        from flows.synth import SynthOptions, run_synth
+
+        run_synth(SynthOptions(model=model, board=board, build_root=Path(build_root), flow="open"))
+        full, units, latency = flow_records(build.out_dir, n)
     say("folded stage cores at two parallelisms per conv stage")
     probes = fold_probes(build.stages, out / "rtl", build.board.family)
     heads = headless_probes(build.stages, out / "rtl", build.board.family)
