@@ -34,6 +34,10 @@ from dataclasses import dataclass, field
 from .saif import SaifActivity
 
 RESOURCE_KEYS = ("lut", "ff", "dsp", "bram")
+class MissingEnergyData(ValueError):
+    """The board file has no energy coefficients: the simulation still runs, without energy figures."""
+
+
 COEFFICIENTS = ("lut_pj_per_toggle", "ff_pj_per_toggle", "routing_pj_per_toggle", "dsp_pj_per_toggle",
                 "bram_pj_per_toggle", "clock_pj_per_ff_cycle")
 
@@ -56,7 +60,7 @@ class EnergyCoefficients:
         energy = board.extra.get("energy")
         power = board.extra.get("power") or {}
         if not energy or "pl_static_w" not in power:
-            raise ValueError(f"board {board.name} has no energy: coefficients or power.pl_static_w; "
+            raise MissingEnergyData(f"board {board.name} has no energy: coefficients or power.pl_static_w; "
                              "add them to boards/<board>.yaml (see boards/pynq-z2.yaml)")
         missing = [k for k in COEFFICIENTS if k not in energy]
         if missing:

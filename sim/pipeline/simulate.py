@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .energy import EnergyCoefficients, RunEnergy, fifo_estimate, run_energy
+from .energy import EnergyCoefficients, MissingEnergyData, RunEnergy, fifo_estimate, run_energy
 from .generate import PipelineParams, PipelineRtl, write_pipeline
 from .saif import read_saif
 
@@ -429,8 +429,13 @@ def simulate_pipeline(stage_models: list, exit_configs: list, thresholds: list, 
     sim_seconds = sum(totals) - build_seconds
 
     notes = []
+    coeffs = None
     if saif:
-        coeffs = EnergyCoefficients.from_board(board)
+        try:
+            coeffs = EnergyCoefficients.from_board(board)
+        except MissingEnergyData as exc:  # a board without figures still gets latency and throughput
+            notes.append(f"no energy figures: {exc}")
+    if coeffs is not None:
         res = estimate_resources(rtl, stage_rtls, units, cores)
         notes.append("energy: toggles from the SAIF of each measured run; core resources "
                      + ("from the caller's synthesis records" if cores else "estimated (da4ml cost model)")
@@ -441,7 +446,7 @@ def simulate_pipeline(stage_models: list, exit_configs: list, thresholds: list, 
             top_path = act.find("u_stage1").rsplit("/", 1)[0]
             r = results[name]
             results[name].energy = run_energy(act, top_path, rtl.module_groups, res, coeffs, n, r.cycles)
-    else:
+    elif not saif:
         notes.append(f"no energy figures: {simulator} runs write no SAIF (use verilator)")
     on = results["early_exit"]
     reached = {}

@@ -51,3 +51,25 @@ def test_reorder_buffer_restores_input_order(tmp_path, digits_data):
     for name, sc in res.scenarios.items():
         assert (sc.mismatches, sc.lost, sc.duplicated, sc.out_of_order) == (0, 0, 0, 0), name
     assert res.rtl.lanes == 1
+
+
+def test_board_without_energy_figures_still_simulates_and_says_why_energy_is_missing(tmp_path, digits_data):
+    from boards import load_board
+    from exit_unit.reference import ExitUnitConfig
+    from flows.stage_rtl import build_stage_rtl
+    from sim.pipeline.simulate import simulate_pipeline
+    from sim.stage.testmodels import two_exit_stages
+
+    board = load_board("zcu104")
+    assert "energy" not in board.extra  # the premise: this board file has no energy: block yet
+    models = two_exit_stages()
+    r1 = build_stage_rtl(models[0], None, tmp_path / "rtl" / "stage_1", "stage_1")
+    r2 = build_stage_rtl(models[1], r1.forwarded.fmt, tmp_path / "rtl" / "stage_2", "stage_2")
+    cfgs = [ExitUnitConfig(classes=10, logit=r.outputs[0].fmt, policy="max_prob") for r in (r1, r2)]
+    thr = [cfgs[0].confidence_format.max_code, cfgs[1].confidence_format.max_code]
+    res = simulate_pipeline(models, cfgs, thr, digits_data.x_test[:16], tmp_path, board, stage_rtls=[r1, r2],
+                            simulator="verilator", extremes=False)
+    assert (res.mismatches, res.lost, res.duplicated) == (0, 0, 0)
+    assert res.scenarios["early_exit"].energy is None and res.to_dict()["early_exit"]["energy_nj_per_sample"] is None
+    assert any("no energy figures: board zcu104 has no energy" in n for n in res.notes)
+    assert "| - |" in res.to_markdown()
