@@ -99,8 +99,10 @@ def folded_stage_core(stages, k: int, p: int, rtl_dir: Path):
     """Stage k (1-based) with its first conv folded to P windows; one name and folder per (k, P)."""
     from flows.stage_rtl.folded import build_folded_stage
 
-    return build_folded_stage(stages[k - 1].model, stages[k - 1].input_format, Path(rtl_dir) / f"stage{k}_p{p}",
-                              f"dse_s{k}_p{p}", p)
+    from .point import core_tag
+
+    tag = core_tag(k, p)
+    return build_folded_stage(stages[k - 1].model, stages[k - 1].input_format, Path(rtl_dir) / tag, f"dse_{tag}", p)
 
 
 def fold_probes(stages, rtl_dir: Path, family: str):
@@ -122,10 +124,13 @@ def headless_probes(stages, rtl_dir: Path, family: str) -> dict[int, tuple[objec
     from flows.stage_rtl import build_stage_rtl
     from frontend.stages import headless_model
 
+    from .point import core_tag
+
     probes = {}
     for k, stage in enumerate(stages[:-1], start=1):
-        core = build_stage_rtl(headless_model(stage), stage.input_format, Path(rtl_dir) / f"stage{k}_headless",
-                               f"dse_s{k}_headless", has_logits=False)
+        tag = core_tag(k, None, exit_kept=False)
+        core = build_stage_rtl(headless_model(stage), stage.input_format, Path(rtl_dir) / tag, f"dse_{tag}",
+                               has_logits=False)
         probes[k] = (core, SynthJob(tuple(str(f) for f in core.verilog_files), core.top, family))
     return probes
 

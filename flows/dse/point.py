@@ -121,6 +121,14 @@ def deployed_model(stages, design: Design, k: int):
     return stage.model
 
 
+def core_tag(stage: int, parallelism: int | None, exit_kept: bool = True, logits_only: bool = False) -> str:
+    """Folder and module name (``dse_<tag>``) of one stage core variant; parallelism None: fully parallel.
+    The DSE's cost probes use the same names, so the Yosys cache (keyed by file names and contents) serves
+    a point's core that a probe already synthesised."""
+    p = "full" if parallelism is None else parallelism
+    return f"s{stage}_p{p}{'' if exit_kept else '_headless'}{'_logits' if logits_only else ''}"
+
+
 def point_cores(stages, design: Design, rtl_dir: Path, memo: dict | None = None) -> list[PointCore]:
     """Generate the stage cores of ``design`` under rtl_dir (one folder per distinct core).
 
@@ -139,7 +147,7 @@ def point_cores(stages, design: Design, rtl_dir: Path, memo: dict | None = None)
         kept = k in design.exits
         subnet_end = k == design.deployed_stages and not stages[k - 1].is_last
         folded = p < windows[k - 1]
-        tag = f"s{k}_p{p if folded else 'full'}{'' if kept else '_headless'}{'_logits' if subnet_end else ''}"
+        tag = core_tag(k, p if folded else None, kept, subnet_end)
         if tag not in memo:
             model = deployed_model(stages, design, k)
             fmt = stages[k - 1].input_format
