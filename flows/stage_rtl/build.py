@@ -19,12 +19,12 @@ from da4ml.trace import comb_trace
 from frontend.fixedpoint import FixedFormat
 
 from .emit import ADDER_LEVELS_PER_REGISTER, emit_stage
-from .packing import PortTensor, port_width
+from .packing import PortTensor, StreamPorts
 from .trace import trace_stage
 
 
 @dataclass
-class StageRtl:
+class StageRtl(StreamPorts):
     """What a caller needs to simulate, synthesise and chain one stage core.
 
     Ports (see packing.py): ``s_axis_tdata`` carries ``input``; ``m_axis_tdata``
@@ -52,23 +52,6 @@ class StageRtl:
     def fits(self) -> bool | None:
         """Whether da4ml's LUT estimate of the fully parallel core is within ``lut_budget``."""
         return None if self.lut_budget is None else self.lut_estimate <= self.lut_budget
-
-    @property
-    def input_format(self) -> FixedFormat:
-        return self.input.fmt
-
-    @property
-    def forwarded(self) -> PortTensor | None:
-        """The forwarded backbone tensor (None for the last stage)."""
-        return self.outputs[-1] if len(self.outputs) > 1 or not self.has_logits else None
-
-    @property
-    def in_width(self) -> int:
-        return port_width([self.input])
-
-    @property
-    def out_width(self) -> int:
-        return port_width(self.outputs)
 
     def reference(self, x_codes: np.ndarray) -> list[np.ndarray]:
         """Bit-exact model of the core from the da4ml program (numpy, no simulator).

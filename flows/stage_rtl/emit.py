@@ -31,6 +31,8 @@ from .packing import PortTensor, bit_offsets, port_width
 ADDER_LEVELS_PER_REGISTER = 4
 TIMESCALE = "`timescale 1ns / 1ps"
 SHELL_SOURCE = Path(__file__).with_name("stream_shell.v")
+FIFO_SOURCE = Path(__file__).with_name("pl_fifo.v")   # the shell's result FIFO; the pipeline's FIFOs too
+SHELL_LIBRARY = [FIFO_SOURCE, SHELL_SOURCE]
 _PRIMITIVES_DIR = Path(da4ml_rtl.__file__).parent / "verilog" / "source"
 _PRIMITIVES = ("shift_adder", "negative", "mux", "multiplier", "lookup_table")
 
@@ -114,9 +116,10 @@ endmodule
 """
 
 
-def _stream_top(name: str, in_w: int, out_w: int, latency: int) -> str:
+def stream_module(name: str, in_w: int, out_w: int, comment: str) -> str:
+    """Header of a stage core top: the valid/ready ports every stage core has (StageRtl, FoldedStage)."""
     return f"""{TIMESCALE}
-// Valid/ready (AXI-stream style) top of stage core {name}; packing: flows/stage_rtl/packing.py.
+// {comment}
 module {name} (
     input clk,
     input rst,
@@ -127,7 +130,12 @@ module {name} (
     output m_axis_tvalid,
     input m_axis_tready
 );
-    wire [{in_w - 1}:0] core_in;
+"""
+
+
+def _stream_top(name: str, in_w: int, out_w: int, latency: int) -> str:
+    comment = f"Valid/ready (AXI-stream style) top of stage core {name}; packing: flows/stage_rtl/packing.py."
+    return stream_module(name, in_w, out_w, comment) + f"""    wire [{in_w - 1}:0] core_in;
     wire [{out_w - 1}:0] core_out;
     {name}_io io (.clk(clk), .inp(core_in), .out(core_out));
     stream_shell #(.IN_W({in_w}), .OUT_W({out_w}), .LATENCY({latency})) shell (
@@ -169,5 +177,5 @@ def emit_stage(comb: CombLogic, inp: PortTensor, outputs: list[PortTensor], out_
     io_path.write_text(_io_adapter(pipe, name, inp, outputs))
     top_path = out_dir / f"{name}.v"
     top_path.write_text(_stream_top(name, port_width([inp]), port_width(outputs), latency))
-    files += [io_path, SHELL_SOURCE, top_path]
+    files += [io_path, *SHELL_LIBRARY, top_path]
     return EmittedCore(files, name, pipe, n_stages, latency)

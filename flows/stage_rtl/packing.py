@@ -37,6 +37,33 @@ def port_width(tensors: Sequence[PortTensor]) -> int:
     return sum(t.bits for t in tensors)
 
 
+class StreamPorts:
+    """Port views shared by every stage core (StageRtl, FoldedStage): ``s_axis_tdata`` carries ``input``,
+    ``m_axis_tdata`` carries ``outputs`` (exit logits first, then the forwarded tensor; a headless core,
+    ``has_logits`` False, outputs the forwarded tensor only)."""
+
+    input: PortTensor
+    outputs: list[PortTensor]
+    has_logits: bool
+
+    @property
+    def input_format(self) -> FixedFormat:
+        return self.input.fmt
+
+    @property
+    def forwarded(self) -> PortTensor | None:
+        """The forwarded backbone tensor (None for the last stage)."""
+        return self.outputs[-1] if len(self.outputs) > 1 or not self.has_logits else None
+
+    @property
+    def in_width(self) -> int:
+        return port_width([self.input])
+
+    @property
+    def out_width(self) -> int:
+        return port_width(self.outputs)
+
+
 def bit_offsets(tensors: Sequence[PortTensor]) -> list[int]:
     """Bit offset of each tensor's element 0 on the port."""
     offsets, acc = [], 0

@@ -4,7 +4,7 @@
 // The core has no clock enable: whatever is on core_in is captured every
 // cycle and appears on core_out LATENCY cycles later. A shift register of
 // valid bits travels beside it; results whose valid bit arrives are written
-// into a FIFO of DEPTH >= LATENCY + 2 entries. `occupancy` counts items
+// into a FIFO (pl_fifo.v) of DEPTH >= LATENCY + 2 entries. `occupancy` counts items
 // accepted but not yet delivered (in flight + queued), and input is accepted
 // only while occupancy < DEPTH, so every in-flight result is guaranteed a FIFO
 // slot: back-pressure on the output never loses data, and s_ready depends only
@@ -33,20 +33,13 @@ module stream_shell #(
     localparam [AW:0] FULL = {1'b1, {AW{1'b0}}};  // DEPTH in AW+1 bits
 
     reg [LATENCY-1:0] valid_sr;
-    reg [OUT_W-1:0] mem [0:DEPTH-1];
-    reg [AW-1:0] wr_ptr;
-    reg [AW-1:0] rd_ptr;
-    reg [AW:0] count;      // items in the FIFO
     reg [AW:0] occupancy;  // items accepted and not yet delivered
 
     wire s_fire = s_valid && s_ready;
     wire m_fire = m_valid && m_ready;
-    wire push = valid_sr[LATENCY-1];
 
     assign core_in = s_data;
     assign s_ready = !rst && (occupancy != FULL);
-    assign m_valid = count != 0;
-    assign m_data = mem[rd_ptr];
 
     generate
         if (LATENCY == 1) begin : g_sr1
@@ -56,22 +49,16 @@ module stream_shell #(
         end
     endgenerate
 
-    // FIFO storage without reset, so synthesis can map it to distributed RAM.
-    always @(posedge clk) begin
-        if (push) mem[wr_ptr] <= core_out;
-    end
+    // occupancy < DEPTH on accept, so the FIFO always has room when a result arrives: its s_ready is unused
+    // verilator lint_off PINCONNECTEMPTY
+    pl_fifo #(.W(OUT_W), .DEPTH(DEPTH)) results (
+        .clk(clk), .rst(rst),
+        .s_data(core_out), .s_valid(valid_sr[LATENCY-1]), .s_ready(),
+        .m_data(m_data), .m_valid(m_valid), .m_ready(m_ready));
+    // verilator lint_on PINCONNECTEMPTY
 
     always @(posedge clk) begin
-        if (rst) begin
-            wr_ptr <= 0;
-            rd_ptr <= 0;
-            count <= 0;
-            occupancy <= 0;
-        end else begin
-            if (push) wr_ptr <= wr_ptr + 1'b1;
-            if (m_fire) rd_ptr <= rd_ptr + 1'b1;
-            count <= count + {{AW{1'b0}}, push} - {{AW{1'b0}}, m_fire};
-            occupancy <= occupancy + {{AW{1'b0}}, s_fire} - {{AW{1'b0}}, m_fire};
-        end
+        if (rst) occupancy <= 0;
+        else occupancy <= occupancy + {{AW{1'b0}}, s_fire} - {{AW{1'b0}}, m_fire};
     end
 endmodule

@@ -34,9 +34,10 @@ from pathlib import Path
 
 from exit_unit.generate import GeneratedUnit
 from flows.stage_rtl import StageRtl
+from flows.stage_rtl.emit import FIFO_SOURCE
 
 RTL_DIR = Path(__file__).resolve().parent / "rtl"
-LIBRARY = [RTL_DIR / f for f in ("pl_fifo.v", "pl_reorder.v", "pl_exit_route.v")]
+LIBRARY = [FIFO_SOURCE] + [RTL_DIR / f for f in ("pl_reorder.v", "pl_exit_route.v")]
 TOP = "pipeline_top"
 
 

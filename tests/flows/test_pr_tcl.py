@@ -139,7 +139,8 @@ def test_mixed_mapping_gives_the_resident_stage_its_own_dma_and_module(tmp_path)
     board = load_board("pynq-z2")
     result = evaluate_pr(STAGES, [], [0.5, 0.45, 0.05], board, samples=2000, batch_sizes=[1, 64], batch_size=64)
     assert result.mapping["pr"]["name"] == "mixed" and result.mapping["pr"]["static_stages"] == [1]
-    core = [str(ROOT / "sim" / "pr" / "stage_core_model.v"), str(ROOT / "flows" / "stage_rtl" / "stream_shell.v")]
+    core = [str(ROOT / "sim" / "pr" / "stage_core_model.v"), str(ROOT / "flows" / "stage_rtl" / "pl_fifo.v"),
+            str(ROOT / "flows" / "stage_rtl" / "stream_shell.v")]
     manifests = {k: {"top": "stage_core_model", "in_width": 40, "out_width": 72, "verilog_files": core}
                  for k in (1, 2, 3)}
     from exit_unit.generate import write_unit
@@ -175,7 +176,8 @@ def test_stage_manifests_become_reconfigurable_modules_in_the_tcl(tmp_path):
     board = load_board("pynq-z2")
     result = evaluate_pr(STAGES, [], [0.5, 0.45, 0.05], board, samples=2000, batch_sizes=[1, 16], batch_size=16,
                          capacity_fraction=0.3)
-    core = [str(ROOT / "sim" / "pr" / "stage_core_model.v"), str(ROOT / "flows" / "stage_rtl" / "stream_shell.v")]
+    core = [str(ROOT / "sim" / "pr" / "stage_core_model.v"), str(ROOT / "flows" / "stage_rtl" / "pl_fifo.v"),
+            str(ROOT / "flows" / "stage_rtl" / "stream_shell.v")]
     manifests = {k: {"top": "stage_core_model", "in_width": 40, "out_width": 72, "verilog_files": core}
                  for k in (1, 2, 3)}
     paths = write_pr_outputs(result, tmp_path, stage_manifests=manifests)

@@ -24,7 +24,8 @@ def beats(value: int, bits: int) -> list[int]:
 def test_exit_decision_is_appended_to_every_result_once(tmp_path):
     cfg = config_for_exit(CLASSES, FixedFormat(W, 9, True), "max_prob")
     unit = write_unit(cfg, "parallel", tmp_path / "eu")
-    core = [TB_DIR / "stage_core_model.v", ROOT / "flows" / "stage_rtl" / "stream_shell.v"]
+    core = [TB_DIR / "stage_core_model.v", ROOT / "flows" / "stage_rtl" / "pl_fifo.v",
+            ROOT / "flows" / "stage_rtl" / "stream_shell.v"]
     rm = write_stage_rm(1, "stage_core_model", IN_W, OUT_W, core, tmp_path / "rm",
                         core_params={"IN_W": IN_W, "OUT_W": OUT_W})
     static = write_static_path(tmp_path / "static", StaticExitUnit.from_generated(unit))
