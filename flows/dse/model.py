@@ -191,9 +191,6 @@ def queues(exit_stage: np.ndarray, iis: Sequence[int], input_interval: float) ->
     return depths, float(wait.mean()) if len(wait) else 0.0
 
 
-def fifo_depths(exit_stage: np.ndarray, iis: Sequence[int], input_interval: float) -> list[int]:
-    return queues(exit_stage, iis, input_interval)[0]
-
 
 @dataclass(frozen=True)
 class Prediction:

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from flows.dse.model import Design, Platform, StageCost, fifo_depths, fit_linear, predict, reach
+from flows.dse.model import Design, Platform, StageCost, fit_linear, predict, queues, reach
 
 PLATFORM = Platform(clock_mhz=100.0, exit_unit_lut=1000.0, exit_unit_ff=100.0, exit_latency_cycles=2,
                     w_per_klut=0.006, pl_static_w=0.12)
@@ -97,9 +97,11 @@ def test_latency_counts_folded_cores_fifos_output_and_queueing():
 def test_fifo_depth_counts_a_burst_of_hard_samples():
     # stage 2 takes 4 cycles, samples arrive every cycle; 3 hard samples back to back queue 2 deep
     exit_stage = np.array([2, 2, 2, 1, 1, 1, 1, 1, 1])
-    assert fifo_depths(exit_stage, [1, 4], 1.0) == [0, 2]
+    depths, mean_wait = queues(exit_stage, [1, 4], 1.0)
+    # stage 2 takes the hard samples at 1, 5, 9 (they arrive at 1, 2, 3): waits 0 + 3 + 6 over 9 samples
+    assert depths == [0, 2] and mean_wait == pytest.approx(9 / 9)
     # spread out, the same samples never wait
-    assert fifo_depths(np.array([2, 1, 1, 1, 2, 1, 1, 1, 2]), [1, 4], 1.0) == [0, 0]
+    assert queues(np.array([2, 1, 1, 1, 2, 1, 1, 1, 2]), [1, 4], 1.0) == ([0, 0], 0.0)
 
 
 @pytest.mark.parametrize("design, message", [
