@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from exit_unit.generate import VARIANTS, GeneratedUnit, write_unit
+from hardware.exit_unit.generate import VARIANTS, GeneratedUnit, write_unit
 from exit_unit.reference import POLICIES, ExitUnitConfig, confidence
 from exit_unit.verify import exhaustive_vectors, random_vectors, simulate, threshold_batches
 from frontend.fixedpoint import FixedFormat

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from exit_unit.generate import GeneratedUnit, write_unit
+from hardware.exit_unit.generate import GeneratedUnit, write_unit
 from exit_unit.reference import Decision, ExitUnitConfig, confidence, decide
 
 TB_DIR = Path(__file__).resolve().parents[1] / "sim" / "exit_unit"

@@ -376,7 +376,7 @@ def synthesise_open(build: Build) -> None:
     import os
     from concurrent.futures import ThreadPoolExecutor
 
-    from exit_unit.generate import write_unit
+    from hardware.exit_unit.generate import write_unit
     from flows.yosys import synth_xilinx
 
     family, out = build.board.family, build.out_dir / "yosys"
@@ -408,7 +408,7 @@ def simulate_multi_exit_pipeline(build: Build) -> None:
 
     options = {}
     if build.point is not None and build.point.fifo_depth:
-        from sim.pipeline.generate import PipelineParams
+        from hardware.pipeline.generate import PipelineParams
 
         options["params"] = PipelineParams(fifo_depth=build.point.fifo_depth)
     with build.console.status("multi-exit pipeline in cocotb: exits on, exits off, back-pressure, extremes"):
@@ -431,7 +431,7 @@ def evaluate_partial_reconfiguration(build: Build) -> None:
     from dataclasses import asdict
 
     from flows.pr.evaluate import pr_block
-    from flows.pr.static import StaticExitUnit
+    from hardware.pr.static import StaticExitUnit
 
     inputs = {"board": build.board.name, "clock_mhz": build.board.clock_mhz, "resources": build.resources,
               "exits": [asdict(e) for e in build.evaluation.exits],
@@ -459,7 +459,7 @@ def vendor_synthesis(build: Build) -> None:
     """With Vitis HLS and Vivado on PATH: HLS synthesis, IP, block design, bitstream and their reports."""
     if build.flow != "vendor":
         return
-    from exit_unit.generate import write_unit
+    from hardware.exit_unit.generate import write_unit
     from flows.vendor.flow import vendor_build
 
     units = [write_unit(cfg, "parallel", build.out_dir / "rtl" / f"exit_unit_{k}")

@@ -1,7 +1,7 @@
 """Per-stage cost figures for the DSE model, from real Yosys runs.
 
 For every stage with a convolution, the whole stage with its first conv folded
-(flows/stage_rtl/folded.py: folded conv -> gather -> fully parallel rest) is
+(hardware/folded/folded.py: folded conv -> gather -> fully parallel rest) is
 generated at two parallelisms and synthesised (Dask jobs, cached), giving
 LUT(P) = a + b * P (and FF). At P = all windows the design uses the flow's
 fully parallel stage core (``make synth``), whose measured figures the model
@@ -97,7 +97,7 @@ def flow_records(out_dir: Path, n_stages: int) -> tuple[list[dict], list[dict], 
 
 def folded_stage_core(stages, k: int, p: int, rtl_dir: Path):
     """Stage k (1-based) with its first conv folded to P windows; one name and folder per (k, P)."""
-    from flows.stage_rtl.folded import build_folded_stage
+    from hardware.folded.folded import build_folded_stage
 
     from .point import core_tag
 
@@ -121,7 +121,7 @@ def fold_probes(stages, rtl_dir: Path, family: str):
 
 def headless_probes(stages, rtl_dir: Path, family: str) -> dict[int, tuple[object, SynthJob]]:
     """Fully parallel core of every stage but the last without its exit head: {stage: (core, job)}."""
-    from flows.stage_rtl import build_stage_rtl
+    from hardware.stage import build_stage_rtl
     from frontend.stages import headless_model
 
     from .point import core_tag
@@ -175,7 +175,7 @@ def stage_costs(stages, full: list[dict], latency: list[int], probes, results: d
 
 
 def exit_unit_latency(config) -> int:
-    from exit_unit.generate import write_unit
+    from hardware.exit_unit.generate import write_unit
 
     with tempfile.TemporaryDirectory() as tmp:
         return int(write_unit(config, "parallel", Path(tmp)).latency_cycles)
@@ -197,7 +197,7 @@ def pipeline_overheads(out_dir: Path, latency: list[int], exit_latency: int) -> 
 
 def other_policy_units(stages, policy: str, rtl_dir: Path, family: str) -> dict[str, tuple[list, list[SynthJob]]]:
     """For every exit policy besides ``policy``: its exit configs and one Yosys job per exit unit."""
-    from exit_unit.generate import write_unit
+    from hardware.exit_unit.generate import write_unit
     from frontend.calibrate import exit_configs
     from frontend.spec import POLICIES
 

@@ -133,11 +133,11 @@ def point_cores(stages, design: Design, rtl_dir: Path, memo: dict | None = None)
     """Generate the stage cores of ``design`` under rtl_dir (one folder per distinct core).
 
     A stage whose P is below its window count gets its first conv folded
-    (flows/stage_rtl/folded.py), else the fully parallel core. memo: shared between
+    (hardware/folded/folded.py), else the fully parallel core. memo: shared between
     calls to generate each distinct core once.
     """
-    from flows.stage_rtl import build_stage_rtl
-    from flows.stage_rtl.folded import build_folded_stage
+    from hardware.stage import build_stage_rtl
+    from hardware.folded.folded import build_folded_stage
 
     memo = {} if memo is None else memo
     windows = stage_windows(stages)

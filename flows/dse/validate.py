@@ -175,7 +175,7 @@ def _design(pt: dict, design_cls):
 
 def _stage_input_codes(stages, x: np.ndarray) -> list[np.ndarray]:
     """Input codes of every stage on ``x``, chaining the QKeras stage models."""
-    from flows.stage_rtl.trace import input_format_of
+    from hardware.stage.trace import input_format_of
 
     fmt = input_format_of(stages[0].model)
     codes = [fmt.quantize(x).reshape((len(x),) + tuple(int(d) for d in stages[0].model.input_shape[1:]))]
@@ -189,7 +189,7 @@ def _stage_input_codes(stages, x: np.ndarray) -> list[np.ndarray]:
 def _simulate_pipeline(pt: dict, stages, cores: list, ctx, x_test: np.ndarray, out_dir: Path, board,
                        fifo_depth: int, synthesised: dict[str, dict], simulator: str):
     """The multi-exit pipeline RTL of this point's cores over the test set; a dropped exit has no unit."""
-    from sim.pipeline.generate import PipelineParams
+    from hardware.pipeline.generate import PipelineParams
     from sim.pipeline.simulate import simulate_pipeline
 
     n = len(x_test)

@@ -406,13 +406,13 @@ def write_pr_outputs(result: PrResult, out_dir: Path, stage_manifests: dict[int,
                      exit_unit=None, run_vivado: bool = False) -> dict[str, Path]:
     """Write pr.json, pr_batch.png and dfx_project.tcl (+ the wrapper RTL) into out_dir; return the paths.
 
-    stage_manifests: {stage index: flows/stage_rtl ``stage.json``}; each region stage's core is then
+    stage_manifests: {stage index: hardware/stage ``stage.json``}; each region stage's core is then
     wrapped as a reconfigurable module (rtl/stage_<k>/stage_rm_<k>.v), each resident one as a static
-    module (rtl/stage_<k>/stage_res_<k>.v). Without them the Tcl names those files as placeholders. exit_unit: a ``flows.pr.static.StaticExitUnit`` (one
+    module (rtl/stage_<k>/stage_res_<k>.v). Without them the Tcl names those files as placeholders. exit_unit: a ``hardware.pr.static.StaticExitUnit`` (one
     generated exit unit shared by the region's stages; its decision is appended to every result).
     run_vivado: run the Tcl with ``vivado -mode batch`` when vivado is on PATH.
     """
-    from .rm import rm_sources_from_manifests
+    from hardware.pr.rm import rm_sources_from_manifests
     from .tcl import write_dfx_project
 
     out_dir = Path(out_dir)

@@ -1,4 +1,4 @@
-"""Stream frames through a folded conv core (flows/stage_rtl/folded.py) in cocotb; per-frame output codes."""
+"""Stream frames through a folded conv core (hardware/folded/folded.py) in cocotb; per-frame output codes."""
 from __future__ import annotations
 
 import json
@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from flows.stage_rtl.folded import FoldedConv
-from flows.stage_rtl.packing import pack
+from hardware.folded.folded import FoldedConv
+from hardware.stage.packing import pack
 from sim.runner import run_cocotb
 
 TB_DIR = Path(__file__).parent
@@ -58,7 +58,7 @@ def simulate_folded_stage(stage, x_codes: np.ndarray, expected: list[np.ndarray]
                           seed: int = 1) -> FoldedStageSimResult:
     """Stream ``x_codes`` through a FoldedStage with the stage bench of sim/stage (reference test only:
     a folded stage takes ``steps`` cycles per sample, so the II = 1 test does not apply)."""
-    from flows.stage_rtl.packing import unpack
+    from hardware.stage.packing import unpack
     from sim.stage.run import TB_DIR as STAGE_TB_DIR
 
     build_dir = Path(build_dir).resolve()

@@ -1,4 +1,4 @@
-"""cocotb testbench of a folded conv core (flows/stage_rtl/folded.py).
+"""cocotb testbench of a folded conv core (hardware/folded/folded.py).
 
 Inputs: ``TB_VECTORS`` -> .npz ``inputs`` (N, in_bytes) packed frames; ``TB_IN_PAUSE``/``TB_OUT_PAUSE``
 idle/back-pressure probabilities; ``TB_SEED``. Outputs: ``TB_OUTPUT`` -> .npz ``beats`` (N, steps, out_bytes)

@@ -1,6 +1,6 @@
 """simulate_pipeline: build the multi-exit pipeline RTL, stream a data set through it, measure.
 
-Steps, in order: stage cores (flows/stage_rtl) and exit units (exit_unit) ->
+Steps, in order: stage cores (hardware/stage) and exit units (exit_unit) ->
 pipeline top (generate.py) -> expected decisions from the software model
 (QKeras logit codes + ``frontend.calibrate.route``) -> one simulator build,
 then one simulator run per scenario (tb_pipeline.py) -> checks, latency and
@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from .energy import EnergyCoefficients, MissingEnergyData, RunEnergy, fifo_estimate, run_energy
-from .generate import PipelineParams, PipelineRtl, write_pipeline
+from hardware.pipeline.generate import PipelineParams, PipelineRtl, write_pipeline
 from .saif import read_saif
 
 TB_DIR = Path(__file__).resolve().parent
@@ -295,8 +295,8 @@ def build_rtl(stage_models: list, configs: list, rtl_dir: Path, input_format=Non
     """Stage cores (unless given), parallel exit units and the pipeline top under ``rtl_dir``.
 
     configs[k-1] None: exit k is dropped, stage_models[k-1] is headless and gets no exit unit."""
-    from exit_unit.generate import write_unit
-    from flows.stage_rtl import build_stage_rtl
+    from hardware.exit_unit.generate import write_unit
+    from hardware.stage import build_stage_rtl
 
     rtl_dir = Path(rtl_dir)
     if stage_rtls is None:
@@ -381,7 +381,7 @@ def simulate_pipeline(stage_models: list, exit_configs: list, thresholds: list, 
     sim_dir = out_dir / "sim"
     record_dir = sim_dir / "pipeline_records"
     record_dir.mkdir(parents=True, exist_ok=True)
-    from flows.stage_rtl import pack
+    from hardware.stage import pack
     words = pack([stage_rtls[0].input], [x_codes])
     nbytes = (rtl.in_width + 7) // 8
     vectors = record_dir / "vectors.npz"

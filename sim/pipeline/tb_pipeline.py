@@ -1,4 +1,4 @@
-"""cocotb testbench of the generated multi-exit pipeline (sim/pipeline/generate.py).
+"""cocotb testbench of the generated multi-exit pipeline (hardware/pipeline/generate.py).
 
 Inputs (convention of sim/runner.py): ``TB_VECTORS`` -> .npz ``inputs`` (N,
 in_bytes), little-endian bytes of the packed stage-1 input words;

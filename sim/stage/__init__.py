@@ -1,1 +1,1 @@
-"""cocotb verification of the per-stage cores built by flows/stage_rtl."""
+"""cocotb verification of the per-stage cores built by hardware/stage."""

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from flows.stage_rtl import StageRtl, pack, unpack
+from hardware.stage import StageRtl, pack, unpack
 from sim.runner import run_cocotb
 
 TB_DIR = Path(__file__).parent

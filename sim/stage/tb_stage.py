@@ -1,8 +1,8 @@
-"""cocotb testbench of a stage core's valid/ready top (flows/stage_rtl).
+"""cocotb testbench of a stage core's valid/ready top (hardware/stage).
 
 Inputs (convention of sim/runner.py): ``TB_VECTORS`` -> .npz with ``inputs``
 (N, in_bytes) and ``expected`` (N, out_bytes), little-endian bytes of the
-packed port words (packing: flows/stage_rtl/packing.py); ``TB_IN_PAUSE`` and
+packed port words (packing: hardware/stage/packing.py); ``TB_IN_PAUSE`` and
 ``TB_OUT_PAUSE``: probability of an idle input cycle / a back-pressure output
 cycle; ``TB_SEED``; ``TB_LATENCY``: the core's latency in cycles.
 Outputs: ``TB_OUTPUT`` -> .npz ``outputs`` (N, out_bytes) as received;

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from flows.stage_rtl import StageRtl
+from hardware.stage import StageRtl
 from frontend.fixedpoint import FixedFormat
 from sim.stage.run import StageSimResult, simulate_stage
 
@@ -71,7 +71,7 @@ def build_and_verify_chain(stage_models: list, stage1_input_format: FixedFormat 
 
     Files: ``out_root/<name>/rtl`` (Verilog, stage.json) and ``out_root/<name>/sim`` (cocotb build).
     """
-    from flows.stage_rtl import build_stage_rtl
+    from hardware.stage import build_stage_rtl
 
     names = names or [f"stage_{i + 1}" for i in range(len(stage_models))]
     rtls: list[StageRtl] = []

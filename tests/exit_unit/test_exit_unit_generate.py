@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from exit_unit.generate import VARIANTS, write_unit
+from hardware.exit_unit.generate import VARIANTS, write_unit
 from exit_unit.reference import POLICIES, ExitUnitConfig
 from frontend.fixedpoint import FixedFormat
 

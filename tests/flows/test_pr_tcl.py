@@ -139,13 +139,13 @@ def test_mixed_mapping_gives_the_resident_stage_its_own_dma_and_module(tmp_path)
     board = load_board("pynq-z2")
     result = evaluate_pr(STAGES, [], [0.5, 0.45, 0.05], board, samples=2000, batch_sizes=[1, 64], batch_size=64)
     assert result.mapping["pr"]["name"] == "mixed" and result.mapping["pr"]["static_stages"] == [1]
-    core = [str(ROOT / "sim" / "pr" / "stage_core_model.v"), str(ROOT / "flows" / "stage_rtl" / "pl_fifo.v"),
-            str(ROOT / "flows" / "stage_rtl" / "stream_shell.v")]
+    core = [str(ROOT / "sim" / "pr" / "stage_core_model.v"), str(ROOT / "hardware" / "fifo" / "pl_fifo.v"),
+            str(ROOT / "hardware" / "stream_shell" / "stream_shell.v")]
     manifests = {k: {"top": "stage_core_model", "in_width": 40, "out_width": 72, "verilog_files": core}
                  for k in (1, 2, 3)}
-    from exit_unit.generate import write_unit
+    from hardware.exit_unit.generate import write_unit
     from exit_unit.reference import config_for_exit
-    from flows.pr.static import StaticExitUnit
+    from hardware.pr.static import StaticExitUnit
     from frontend.fixedpoint import FixedFormat
 
     unit = write_unit(config_for_exit(4, FixedFormat(16, 9, True), "margin"), "parallel", tmp_path / "eu")
@@ -160,7 +160,7 @@ def test_mixed_mapping_gives_the_resident_stage_its_own_dma_and_module(tmp_path)
     # the RM wrappers (module stage_rm) are not part of the static top: lint only the static side
     for rm in (out / "rtl").rglob("stage_rm_*.v"):
         rm.unlink()
-    lint_top(out, tmp_path, [ROOT / "sim" / "pr" / "stage_rm_model.v", ROOT / "flows" / "pr" / "rtl" / "axis_stage_adapter.v",
+    lint_top(out, tmp_path, [ROOT / "sim" / "pr" / "stage_rm_model.v", ROOT / "hardware" / "pr" / "axis_stage_adapter.v",
                              *map(Path, core)])
 
 
@@ -176,8 +176,8 @@ def test_stage_manifests_become_reconfigurable_modules_in_the_tcl(tmp_path):
     board = load_board("pynq-z2")
     result = evaluate_pr(STAGES, [], [0.5, 0.45, 0.05], board, samples=2000, batch_sizes=[1, 16], batch_size=16,
                          capacity_fraction=0.3)
-    core = [str(ROOT / "sim" / "pr" / "stage_core_model.v"), str(ROOT / "flows" / "stage_rtl" / "pl_fifo.v"),
-            str(ROOT / "flows" / "stage_rtl" / "stream_shell.v")]
+    core = [str(ROOT / "sim" / "pr" / "stage_core_model.v"), str(ROOT / "hardware" / "fifo" / "pl_fifo.v"),
+            str(ROOT / "hardware" / "stream_shell" / "stream_shell.v")]
     manifests = {k: {"top": "stage_core_model", "in_width": 40, "out_width": 72, "verilog_files": core}
                  for k in (1, 2, 3)}
     paths = write_pr_outputs(result, tmp_path, stage_manifests=manifests)
@@ -192,9 +192,9 @@ def test_stage_manifests_become_reconfigurable_modules_in_the_tcl(tmp_path):
 
 
 def test_static_path_with_a_shared_exit_unit_is_in_the_project(tmp_path):
-    from exit_unit.generate import write_unit
+    from hardware.exit_unit.generate import write_unit
     from exit_unit.reference import config_for_exit
-    from flows.pr.static import StaticExitUnit
+    from hardware.pr.static import StaticExitUnit
     from frontend.fixedpoint import FixedFormat
 
     board = load_board("pynq-z2")

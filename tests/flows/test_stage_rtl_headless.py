@@ -9,7 +9,7 @@ pytest.importorskip("qkeras")
 
 
 def test_headless_core_outputs_the_forwarded_tensor_and_is_smaller(digits_stages, tmp_path):
-    from flows.stage_rtl import build_stage_rtl
+    from hardware.stage import build_stage_rtl
     from frontend.stages import headless_model
 
     stage = digits_stages[1]
@@ -28,7 +28,7 @@ def test_headless_core_outputs_the_forwarded_tensor_and_is_smaller(digits_stages
 
 
 def test_has_logits_false_needs_a_single_output_model(digits_stages, tmp_path):
-    from flows.stage_rtl import build_stage_rtl
+    from hardware.stage import build_stage_rtl
 
     with pytest.raises(ValueError, match="headless stage outputs its forwarded tensor only"):
         build_stage_rtl(digits_stages[1].model, digits_stages[1].input_format, tmp_path, "s2", has_logits=False)

@@ -12,7 +12,7 @@ pytest.importorskip("qkeras")
 
 
 def test_every_example_stage_traces_bit_exact_on_digits_and_random(digits_stages, digits_data, tmp_path):
-    from flows.stage_rtl import build_stage_rtl
+    from hardware.stage import build_stage_rtl
     from sim.stage.verify import chain_inputs, verify_stage
 
     rtls, prev = [], None
@@ -30,7 +30,7 @@ def test_every_example_stage_traces_bit_exact_on_digits_and_random(digits_stages
 
 
 def test_two_exit_model_with_other_widths_traces_bit_exact(digits_data, tmp_path):
-    from flows.stage_rtl import build_stage_rtl
+    from hardware.stage import build_stage_rtl
     from frontend.fixedpoint import FixedFormat
     from sim.stage.testmodels import two_exit_stages
     from sim.stage.verify import chain_inputs, verify_stage

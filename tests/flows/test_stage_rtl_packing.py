@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from flows.stage_rtl.packing import PortTensor, pack, port_width, unpack
+from hardware.stage.packing import PortTensor, pack, port_width, unpack
 from frontend.fixedpoint import FixedFormat
 
 

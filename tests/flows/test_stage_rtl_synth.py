@@ -11,7 +11,7 @@ pytest.importorskip("pyosys")
 
 
 def test_tiny_stage_core_synthesises_to_luts_carry_chains_and_lutram(tmp_path):
-    from flows.stage_rtl import build_stage_rtl
+    from hardware.stage import build_stage_rtl
     from flows.yosys import synth_xilinx
 
     inp = keras.Input((6,))

@@ -22,7 +22,7 @@ def _qkeras_codes(model, x_real, rtl):
 
 def assert_bit_exact(model, input_format, x_codes, tmp_path, name="dut"):
     """Build the stage, run QKeras and the traced program on the same codes, compare."""
-    from flows.stage_rtl import build_stage_rtl
+    from hardware.stage import build_stage_rtl
 
     rtl = build_stage_rtl(model, input_format, tmp_path / name, name)
     x_real = rtl.input_format.to_real(x_codes).astype(np.float32)
@@ -123,7 +123,7 @@ def test_average_pooling_adds_fraction_bits_and_is_exact(tmp_path):
 
 
 def test_average_pooling_with_non_power_of_two_area_is_rejected(tmp_path):
-    from flows.stage_rtl import UnsupportedLayer, build_stage_rtl
+    from hardware.stage import UnsupportedLayer, build_stage_rtl
 
     model = single_layer((6, 6, 1), keras.layers.AveragePooling2D(3, name="avg3"))
     with pytest.raises(UnsupportedLayer, match="'avg3'.*AveragePooling2D.*power of two"):
@@ -151,7 +151,7 @@ def test_qconv2d_batchnorm_uses_the_quantised_folded_weights(tmp_path):
 
 
 def test_float_batchnorm_is_rejected_with_the_layer_name(tmp_path):
-    from flows.stage_rtl import UnsupportedLayer, build_stage_rtl
+    from hardware.stage import UnsupportedLayer, build_stage_rtl
 
     model = single_layer((6,), qk.QDense(3, kernel_quantizer="quantized_bits(4,0,alpha=1)",
                                          bias_quantizer="quantized_bits(4,0,alpha=1)"),
@@ -162,7 +162,7 @@ def test_float_batchnorm_is_rejected_with_the_layer_name(tmp_path):
 
 
 def test_unknown_layer_is_rejected_with_name_and_class(tmp_path):
-    from flows.stage_rtl import UnsupportedLayer, build_stage_rtl
+    from hardware.stage import UnsupportedLayer, build_stage_rtl
 
     model = single_layer((4, 4, 1), keras.layers.UpSampling2D(name="up"))
     with pytest.raises(UnsupportedLayer, match="'up' \\(UpSampling2D\\)"):
@@ -170,7 +170,7 @@ def test_unknown_layer_is_rejected_with_name_and_class(tmp_path):
 
 
 def test_unquantised_weights_are_rejected(tmp_path):
-    from flows.stage_rtl import UnsupportedLayer, build_stage_rtl
+    from hardware.stage import UnsupportedLayer, build_stage_rtl
 
     model = single_layer((4,), qk.QDense(2, name="plain"))
     with pytest.raises(UnsupportedLayer, match="'plain'.*no quantiser"):
@@ -178,7 +178,7 @@ def test_unquantised_weights_are_rejected(tmp_path):
 
 
 def test_stage_one_input_format_comes_from_its_input_quantiser(tmp_path):
-    from flows.stage_rtl import build_stage_rtl
+    from hardware.stage import build_stage_rtl
 
     inp = keras.Input((4,))
     x = qk.QActivation("quantized_relu(6,1)")(inp)
@@ -208,7 +208,7 @@ def test_float_relu_after_qdense_is_exact(relu, tmp_path):
 def test_core_over_its_lut_budget_is_flagged_not_silent(tmp_path):
     import json
 
-    from flows.stage_rtl import StageTooLarge, build_stage_rtl
+    from hardware.stage import StageTooLarge, build_stage_rtl
 
     model = single_layer((6,), qk.QDense(4, kernel_quantizer="quantized_bits(6,0,alpha=1)",
                                          bias_quantizer="quantized_bits(6,0,alpha=1)"))

@@ -179,7 +179,7 @@ RUNS = Path(__file__).resolve().parents[2] / "build" / "tests" / "vendor_runs"  
 def test_block_design_of_the_example_uses_hls4ml_stream_names_and_exit_unit_widths(tmp_path):
     from rich.console import Console
 
-    from exit_unit.generate import write_unit
+    from hardware.exit_unit.generate import write_unit
     from flows.synth import SynthOptions, run_synth
     from flows.vendor.flow import block_design_for
     from hls_templates.convert import convert_stage
@@ -235,7 +235,7 @@ def test_vendor_build_end_to_end_with_stand_in_tools(tmp_path, monkeypatch):
     """Every vendor step on the example's real stages and exit units, the tools replaced by stand-ins."""
     from rich.console import Console
 
-    from exit_unit.generate import write_unit
+    from hardware.exit_unit.generate import write_unit
     from flows.synth import SynthOptions, run_synth
     from flows.vendor.flow import VENDOR_STEPS, vendor_build
     from hls_templates.convert import convert_stage

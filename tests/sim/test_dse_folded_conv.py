@@ -37,7 +37,7 @@ def _data(model, n_random: int):
 
 @pytest.mark.parametrize("parallelism, stalls", [(4, 0.0), (5, 0.3)])
 def test_folded_conv_matches_qkeras_layer_at_two_parallelisms(conv_model, tmp_path, parallelism, stalls):
-    from flows.stage_rtl.folded import build_folded_conv
+    from hardware.folded.folded import build_folded_conv
     from sim.dse.folded import simulate_folded_conv
 
     in_fmt, x_codes, want = _data(conv_model, 40)
@@ -54,7 +54,7 @@ def test_folded_conv_matches_qkeras_layer_at_two_parallelisms(conv_model, tmp_pa
 
 
 def test_folded_conv_rejects_parallelism_beyond_the_pixel_count(conv_model, tmp_path):
-    from flows.stage_rtl.folded import build_folded_conv
+    from hardware.folded.folded import build_folded_conv
 
     with pytest.raises(ValueError, match=r"must be in 1..36"):
         build_folded_conv(conv_model.get_layer("conv"), _data(conv_model, 0)[0], tmp_path, "fconv_bad", 37)

@@ -11,8 +11,8 @@ pytest.importorskip("qkeras")
 def test_folded_stage_matches_qkeras_stage_on_digits_and_random_inputs(tmp_path):
     from sklearn.datasets import load_digits
 
-    from flows.stage_rtl.folded import build_folded_stage
-    from flows.stage_rtl.trace import input_format_of
+    from hardware.folded.folded import build_folded_stage
+    from hardware.stage.trace import input_format_of
     from sim.dse.folded import simulate_folded_stage
     from sim.stage.testmodels import two_exit_stages
 
@@ -33,7 +33,7 @@ def test_folded_stage_matches_qkeras_stage_on_digits_and_random_inputs(tmp_path)
 
 def test_folded_headless_stage_matches_headless_model(digits_stages, digits_data, tmp_path):
     """Digits stage 2 without its head is conv + activation only: the rest core after the fold is an identity."""
-    from flows.stage_rtl.folded import build_folded_stage
+    from hardware.folded.folded import build_folded_stage
     from frontend.stages import headless_model
     from sim.dse.folded import simulate_folded_stage
     from sim.stage.verify import random_codes

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from exit_unit.generate import write_unit
+from hardware.exit_unit.generate import write_unit
 from exit_unit.reference import POLICIES, ExitUnitConfig, decide
 from exit_unit.verify import exhaustive_vectors, random_vectors, rtl_decide, simulate, threshold_batches
 from frontend.fixedpoint import FixedFormat

@@ -15,7 +15,7 @@ SAMPLES = 48
 def dropped_exit_2(digits_stages, digits_data, trained_digits, tmp_path_factory):
     """Stage models, cores, configs, thresholds and whole-model logit codes of the design keeping exits 1, 3."""
     from exit_unit.reference import confidence
-    from flows.stage_rtl import build_stage_rtl
+    from hardware.stage import build_stage_rtl
     from frontend.calibrate import exit_configs, logit_codes
     from frontend.stages import headless_model
 
@@ -105,7 +105,7 @@ def test_verilator_run_of_the_headless_pipeline_has_energy_without_exit_unit_2(d
 
 def test_dropping_the_final_exit_or_mixing_heads_and_units_is_refused(dropped_exit_2, tmp_path):
     from boards import load_board
-    from exit_unit.generate import write_unit
+    from hardware.exit_unit.generate import write_unit
     from sim.pipeline import simulate_pipeline, write_pipeline
 
     d = dropped_exit_2

@@ -11,7 +11,7 @@ pytest.importorskip("qkeras")
 def _two_exit(tmp_path, digits_data, n, **kw):
     from boards import load_board
     from exit_unit.reference import ExitUnitConfig, confidence
-    from flows.stage_rtl import build_stage_rtl
+    from hardware.stage import build_stage_rtl
     from sim.pipeline.simulate import expected_route, simulate_pipeline
     from sim.stage.testmodels import two_exit_stages
 
@@ -44,7 +44,7 @@ def test_two_exit_pipeline_matches_software_model_in_every_scenario(tmp_path, di
 
 
 def test_reorder_buffer_restores_input_order(tmp_path, digits_data):
-    from sim.pipeline.generate import PipelineParams
+    from hardware.pipeline.generate import PipelineParams
 
     res = _two_exit(tmp_path, digits_data, 40, params=PipelineParams(reorder=True, reorder_slots_log2=5),
                     extremes=False)
@@ -56,7 +56,7 @@ def test_reorder_buffer_restores_input_order(tmp_path, digits_data):
 def test_board_without_energy_figures_still_simulates_and_says_why_energy_is_missing(tmp_path, digits_data):
     from boards import load_board
     from exit_unit.reference import ExitUnitConfig
-    from flows.stage_rtl import build_stage_rtl
+    from hardware.stage import build_stage_rtl
     from sim.pipeline.simulate import simulate_pipeline
     from sim.stage.testmodels import two_exit_stages
 

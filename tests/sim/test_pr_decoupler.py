@@ -8,7 +8,7 @@ import pytest
 from sim.runner import run_cocotb
 
 ROOT = Path(__file__).resolve().parents[2]
-RTL = ROOT / "flows" / "pr" / "rtl"
+RTL = ROOT / "hardware" / "pr"
 TB_DIR = ROOT / "sim" / "pr"
 SOURCES = [RTL / "pr_decoupler.v", RTL / "pr_region_wrapper.v", TB_DIR / "stage_rm_model.v"]
 

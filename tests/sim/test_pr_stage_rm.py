@@ -5,18 +5,18 @@ from pathlib import Path
 
 import pytest
 
-from flows.pr.rm import write_stage_rm
+from hardware.pr.rm import write_stage_rm
 from sim.runner import run_cocotb
 
 ROOT = Path(__file__).resolve().parents[2]
-RTL = ROOT / "flows" / "pr" / "rtl"
+RTL = ROOT / "hardware" / "pr"
 TB_DIR = ROOT / "sim" / "pr"
 
 
 @pytest.mark.parametrize("simulator,in_w,out_w", [("icarus", 40, 72), ("icarus", 64, 16), ("verilator", 40, 72)])
 def test_generated_stage_module_packs_and_unpacks_samples(tmp_path, simulator, in_w, out_w):
-    core = [TB_DIR / "stage_core_model.v", ROOT / "flows" / "stage_rtl" / "pl_fifo.v",
-            ROOT / "flows" / "stage_rtl" / "stream_shell.v"]
+    core = [TB_DIR / "stage_core_model.v", ROOT / "hardware" / "fifo" / "pl_fifo.v",
+            ROOT / "hardware" / "stream_shell" / "stream_shell.v"]
     files = write_stage_rm(1, "stage_core_model", in_w, out_w, core, tmp_path / "rm",
                            core_params={"IN_W": in_w, "OUT_W": out_w})
     sources = [RTL / "pr_decoupler.v", RTL / "pr_region_wrapper.v", *files]

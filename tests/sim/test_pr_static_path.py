@@ -5,10 +5,10 @@ from pathlib import Path
 
 import numpy as np
 
-from exit_unit.generate import write_unit
+from hardware.exit_unit.generate import write_unit
 from exit_unit.reference import config_for_exit, decide
-from flows.pr.rm import write_stage_rm
-from flows.pr.static import StaticExitUnit, write_static_path
+from hardware.pr.rm import write_stage_rm
+from hardware.pr.static import StaticExitUnit, write_static_path
 from frontend.fixedpoint import FixedFormat
 from sim.runner import run_cocotb
 
@@ -24,8 +24,8 @@ def beats(value: int, bits: int) -> list[int]:
 def test_exit_decision_is_appended_to_every_result_once(tmp_path):
     cfg = config_for_exit(CLASSES, FixedFormat(W, 9, True), "max_prob")
     unit = write_unit(cfg, "parallel", tmp_path / "eu")
-    core = [TB_DIR / "stage_core_model.v", ROOT / "flows" / "stage_rtl" / "pl_fifo.v",
-            ROOT / "flows" / "stage_rtl" / "stream_shell.v"]
+    core = [TB_DIR / "stage_core_model.v", ROOT / "hardware" / "fifo" / "pl_fifo.v",
+            ROOT / "hardware" / "stream_shell" / "stream_shell.v"]
     rm = write_stage_rm(1, "stage_core_model", IN_W, OUT_W, core, tmp_path / "rm",
                         core_params={"IN_W": IN_W, "OUT_W": OUT_W})
     static = write_static_path(tmp_path / "static", StaticExitUnit.from_generated(unit))

@@ -27,7 +27,7 @@ def tiny_stage():
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
-    from flows.stage_rtl import build_stage_rtl
+    from hardware.stage import build_stage_rtl
 
     model = tiny_stage()
     rtl = build_stage_rtl(model, None, tmp_path_factory.mktemp("tiny") / "rtl", "tiny")

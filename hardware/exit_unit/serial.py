@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from exit_unit.generate import RTL_DIR, _assemble, _bits, _lut_index_expr, _Module, _tail
+from hardware.exit_unit.generate import RTL_DIR, _assemble, _bits, _lut_index_expr, _Module, _tail
 from exit_unit.reference import ExitUnitConfig
 
 BUFFER = RTL_DIR / "eu_logit_buffer.v"

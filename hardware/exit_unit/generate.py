@@ -26,7 +26,7 @@ from pathlib import Path
 from exit_unit.reference import ExitUnitConfig
 
 VARIANTS = ("parallel", "serial")
-RTL_DIR = Path(__file__).resolve().parent / "rtl"
+RTL_DIR = Path(__file__).resolve().parent
 
 # Register placement for the parallel unit: tree levels of the top-1/top-2
 # scan per pipeline stage, and adder-tree levels per stage.
@@ -329,7 +329,7 @@ def write_unit(cfg: ExitUnitConfig, variant: str = "parallel", out_dir: Path = P
         text, latency = _parallel(cfg, top)
         ii, extra = 1, []
     else:
-        from exit_unit.serial import serial_unit
+        from hardware.exit_unit.serial import serial_unit
         text, latency, ii, extra = serial_unit(cfg, top)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -8,7 +8,7 @@ several stages can be compiled into one design):
   layer every ``adder_levels`` adder levels, plus its input and output
   registers (latency = pipeline stages + 1 cycles, no clock enable);
 - ``<name>_io``: maps da4ml's packing (each element at its minimal width)
-  to the project packing of :mod:`flows.stage_rtl.packing`;
+  to the project packing of :mod:`hardware.stage.packing`;
 - ``<name>``: the valid/ready top, :file:`stream_shell.v` around ``<name>_io``.
 """
 from __future__ import annotations
@@ -22,6 +22,8 @@ from da4ml.cmvm.types import CombLogic, Pipeline, _minimal_kif
 from da4ml.codegen.rtl.verilog import pipeline_logic_gen
 from da4ml.trace import to_pipeline
 
+from hardware import source
+
 from .packing import PortTensor, bit_offsets, port_width
 
 # One register layer every 4 adder levels: a 7-series carry-chain adder of ~16
@@ -30,8 +32,8 @@ from .packing import PortTensor, bit_offsets, port_width
 # between registers (carry chains not counted); no static timing analysis here.
 ADDER_LEVELS_PER_REGISTER = 4
 TIMESCALE = "`timescale 1ns / 1ps"
-SHELL_SOURCE = Path(__file__).with_name("stream_shell.v")
-FIFO_SOURCE = Path(__file__).with_name("pl_fifo.v")   # the shell's result FIFO; the pipeline's FIFOs too
+SHELL_SOURCE = source("stream_shell/stream_shell.v")
+FIFO_SOURCE = source("fifo/pl_fifo.v")   # the shell's result FIFO; the pipeline's FIFOs too
 SHELL_LIBRARY = [FIFO_SOURCE, SHELL_SOURCE]
 _PRIMITIVES_DIR = Path(da4ml_rtl.__file__).parent / "verilog" / "source"
 _PRIMITIVES = ("shift_adder", "negative", "mux", "multiplier", "lookup_table")
@@ -134,7 +136,7 @@ module {name} (
 
 
 def _stream_top(name: str, in_w: int, out_w: int, latency: int) -> str:
-    comment = f"Valid/ready (AXI-stream style) top of stage core {name}; packing: flows/stage_rtl/packing.py."
+    comment = f"Valid/ready (AXI-stream style) top of stage core {name}; packing: hardware/stage/packing.py."
     return stream_module(name, in_w, out_w, comment) + f"""    wire [{in_w - 1}:0] core_in;
     wire [{out_w - 1}:0] core_out;
     {name}_io io (.clk(clk), .inp(core_in), .out(core_out));
