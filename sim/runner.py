@@ -63,7 +63,8 @@ def run_cocotb(sources: list[Path], toplevel: str, test_module: str, test_dir: P
                      includes=[Path(i).resolve() for i in includes or []], log_file=build_dir / "build.log")
     env = {k: str(v) for k, v in (extra_env or {}).items()}
     # cocotb imports the test module from test_dir; make sure our packages resolve too.
-    env.setdefault("PYTHONPATH", os.pathsep.join([str(test_dir), *sys.path]))
+    # sys.path's "" is the caller's working directory, not the simulator's: pass it as an absolute path
+    env.setdefault("PYTHONPATH", os.pathsep.join([str(test_dir), *(p or os.getcwd() for p in sys.path)]))
     results = build_dir / "results.xml"
     results.unlink(missing_ok=True)
     try:
