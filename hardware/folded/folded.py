@@ -25,14 +25,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from da4ml.trace import FixedVariableArray, comb_trace
+from da4ml.trace import comb_trace
 
 from frontend.fixedpoint import FixedFormat
 
 from hardware.stage.emit import SHELL_LIBRARY, TIMESCALE, emit_stage, stream_module
 from hardware.stage.packing import PortTensor, StreamPorts
-from hardware.stage.quantize import kif
-from hardware.stage.trace import HWCONF, SOLVER_OPTIONS, _affine, _apply_activation, _array, _quantizer_weights
+from frontend.ir import layer_ir
+from hardware.stage.trace import trace_window_conv
 
 SEQUENCER_SOURCE = Path(__file__).with_name("folded_sequencer.v")
 
@@ -80,21 +80,6 @@ def _conv_geometry(layer, in_shape: tuple[int, int, int]) -> tuple[int, int, int
     if layer.padding == "valid":
         return 0, 0, height - kh + 1, width - kw + 1
     raise ValueError(f"layer {layer.name!r}: padding {layer.padding!r} is not supported; use 'same' or 'valid'")
-
-
-def _trace_window(layer, input_format: FixedFormat, activation_layer):
-    """da4ml trace of one (kh, kw, cin) window -> (inputs, Traced (cout,))."""
-    kernel = _quantizer_weights(layer, layer.kernel, layer.kernel_quantizer_internal, "kernel")
-    bias = _quantizer_weights(layer, layer.bias, layer.bias_quantizer_internal, "bias") if layer.use_bias else None
-    shape = kernel.shape[:3]
-    k, i, f = kif(input_format)
-    window = FixedVariableArray.from_kif(np.full(shape, k), np.full(shape, i), np.full(shape, f),
-                                         hwconf=HWCONF, solver_options=dict(SOLVER_OPTIONS))
-    y = _array(window._vars.ravel()) @ kernel.reshape(-1, kernel.shape[3])
-    out = _affine(layer, y, bias, layer.activation)
-    if activation_layer is not None:
-        out = _apply_activation(activation_layer, activation_layer.quantizer, out)
-    return window, out
 
 
 def _window_mux(name: str, in_shape, kernel_hw, geometry, parallelism: int, steps: int, width: int) -> str:
@@ -197,10 +182,11 @@ def build_folded_conv(layer, input_format: FixedFormat, out_dir: Path, name: str
     pixels = geometry[2] * geometry[3]
     if not 1 <= parallelism <= pixels:
         raise ValueError(f"parallelism {parallelism} must be in 1..{pixels} (output pixels of {layer.name!r})")
-    window, out = _trace_window(layer, input_format, activation_layer)
-    comb = comb_trace(window._vars.ravel(), out.vars._vars.ravel())
+    conv = layer_ir(layer, in_shape, input_format, activation_layer)
+    window, out = trace_window_conv(conv)
+    comb = comb_trace(window._vars.ravel(), out._vars.ravel())
     win_port = PortTensor("window", tuple(window.shape), input_format)
-    pixel = PortTensor("pixel", (int(layer.filters),), out.fmt)
+    pixel = PortTensor("pixel", (int(layer.filters),), conv.out_format)
     out_dir = Path(out_dir)
     emitted = emit_stage(comb, win_port, [pixel], out_dir, f"{name}_kernel")
     steps = math.ceil(pixels / parallelism)
@@ -252,9 +238,9 @@ class FoldedStage(StreamPorts):
 
 
 def _first_conv(stage_model):
-    from hardware.stage.trace import _nodes_in_order
+    from frontend.ir import nodes_in_order
 
-    for node in _nodes_in_order(stage_model):
+    for node in nodes_in_order(stage_model):
         layer = node.layer
         kind = type(layer).__name__
         if kind == "QConv2D":
@@ -269,11 +255,11 @@ def _rest_model(stage_model, start_layer):
     """Keras model from ``start_layer``'s output to the stage outputs (layers shared, weights kept)."""
     from tensorflow import keras
 
-    from hardware.stage.trace import _nodes_in_order
+    from frontend.ir import nodes_in_order
 
     inp = keras.Input(tuple(start_layer.output_shape[1:]), name=f"{start_layer.name}_out")
     tensors = {id(start_layer.output): inp}
-    for node in _nodes_in_order(stage_model):
+    for node in nodes_in_order(stage_model):
         ins = node.keras_inputs
         if len(ins) != 1 or id(ins[0]) not in tensors:
             continue

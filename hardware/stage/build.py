@@ -111,7 +111,7 @@ def build_stage_rtl(stage_model, input_format: FixedFormat | None, out_dir: Path
         raise ValueError(f"stage model {stage_model.name!r} has {len(stage_model.outputs)} outputs but "
                          "has_logits=False; a headless stage outputs its forwarded tensor only "
                          "(frontend.stages.headless_model)")
-    traced = trace_stage(stage_model, input_format)
+    traced = trace_stage(stage_model, input_format, has_logits=has_logits)
     inp = PortTensor("input", traced.input_shape, traced.input_format)
     outputs = [PortTensor(o.name, o.shape, o.fmt) for o in traced.outputs]
     outs = np.concatenate([o.vars._vars.ravel() for o in traced.outputs])

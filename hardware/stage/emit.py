@@ -89,9 +89,12 @@ def _io_adapter(pipe: Pipeline, name: str, inp: PortTensor, outputs: list[PortTe
             continue
         shift = t.fmt.frac - f
         ext = width - w - shift
-        if shift < 0 or ext < 0:
+        if shift < 0 or w + ext < 1:
             raise AssertionError(f"output {t.name!r}: da4ml element width {w}, frac {f} does not fit {t.fmt}")
-        src = f"core_out[{pos + w - 1}:{pos}]"
+        # the port format is the IR's exact bound (frontend/ir.py); da4ml's own range can be looser, and
+        # bits above an exact bound only repeat the sign (or are zero), so they are dropped
+        src = f"core_out[{pos + w - 1 + min(ext, 0)}:{pos}]"
+        ext = max(ext, 0)
         parts = []
         if ext:
             parts.append(f"{{{ext}{{core_out[{pos + w - 1}]}}}}" if signed else f"{ext}'d0")
