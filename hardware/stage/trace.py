@@ -76,6 +76,13 @@ def _array(objs: np.ndarray) -> FixedVariableArray:
     return FixedVariableArray(objs, dict(SOLVER_OPTIONS))
 
 
+def traced_input(shape: tuple[int, ...], fmt: FixedFormat) -> FixedVariableArray:
+    """Free da4ml input variables of one format (a stage's input, a window kernel's window)."""
+    k, i, f = kif(fmt)
+    return FixedVariableArray.from_kif(np.full(shape, k), np.full(shape, i), np.full(shape, f),
+                                       hwconf=HWCONF, solver_options=dict(SOLVER_OPTIONS))
+
+
 def covering_format(x: FixedVariableArray) -> FixedFormat:
     """Smallest FixedFormat holding every element of a traced array."""
     ks, is_, fs = x.kif
@@ -272,23 +279,47 @@ def _pooled_shape(layer, x: Traced) -> tuple[int, int, int]:
     return (height - ph) // sh + 1, (width - pw) // sw + 1, channels
 
 
+def window_max(cells: list[FixedVariable]) -> FixedVariable:
+    """Maximum of a pooling window's cells (MaxPooling2D), as a balanced tree of comparisons."""
+    return _tree(lambda a, b: a.max_of(b), cells)
+
+
+def mean_shift(area: int) -> int:
+    """log2 of a pooling area; ValueError unless it is a power of two (only then the mean is exact)."""
+    shift = area.bit_length() - 1
+    if area < 1 or 1 << shift != area:
+        raise ValueError(f"pool area {area} is not a power of two, so the mean is not exact in fixed point; "
+                         "use a 2x2 or 4x4 pool")
+    return shift
+
+
+def window_mean(cells: list[FixedVariable]) -> FixedVariable:
+    """Exact mean of a power-of-two number of cells (AveragePooling2D): the sum, shifted."""
+    return _tree(lambda a, b: a + b, cells) * 2.0**-mean_shift(len(cells))
+
+
+def mean_format(fmt: FixedFormat, area: int) -> FixedFormat:
+    """Format that holds the exact mean of ``area`` cells of ``fmt``: log2(area) more fraction bits."""
+    shift = mean_shift(area)
+    return FixedFormat(fmt.width + shift, fmt.frac + shift, fmt.signed)
+
+
 def _trace_maxpool(layer, x: Traced) -> Traced:
     out = np.empty(_pooled_shape(layer, x), dtype=object)
     for idx, cells in _pool_windows(layer, x):
-        out[idx] = _tree(lambda a, b: a.max_of(b), cells)
+        out[idx] = window_max(cells)
     return Traced(_array(out), x.fmt)
 
 
 def _trace_avgpool(layer, x: Traced) -> Traced:
     n = int(np.prod(layer.pool_size))
-    shift = n.bit_length() - 1
-    if 1 << shift != n:
-        raise UnsupportedLayer(layer, f"pool area {n} is not a power of two, so the mean is not exact in fixed "
-                               "point; use a 2x2 or 4x4 pool")
+    try:
+        fmt = mean_format(x.fmt, n)
+    except ValueError as exc:
+        raise UnsupportedLayer(layer, str(exc)) from exc
     out = np.empty(_pooled_shape(layer, x), dtype=object)
     for idx, cells in _pool_windows(layer, x):
-        out[idx] = _tree(lambda a, b: a + b, cells) * 2.0**-shift
-    fmt = FixedFormat(x.fmt.width + shift, x.fmt.frac + shift, x.fmt.signed)
+        out[idx] = window_mean(cells)
     result = _array(out)
     _check_float32_exact(layer, result)
     return Traced(result, fmt)
@@ -336,9 +367,7 @@ def trace_stage(model, input_format: FixedFormat | None = None) -> StageTrace:
     if input_format is None:
         input_format = input_format_of(model)
     shape = tuple(int(d) for d in model.inputs[0].shape[1:])
-    k, i, f = kif(input_format)
-    inputs = FixedVariableArray.from_kif(np.full(shape, k), np.full(shape, i), np.full(shape, f),
-                                         hwconf=HWCONF, solver_options=dict(SOLVER_OPTIONS))
+    inputs = traced_input(shape, input_format)
     tensors: dict[int, Traced] = {id(model.inputs[0]): Traced(inputs, input_format)}
     for node in _nodes_in_order(model):
         layer = node.layer
