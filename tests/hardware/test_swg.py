@@ -114,19 +114,24 @@ def test_verilog_is_lint_clean(name):
     assert proc.returncode == 0, proc.stderr[-2000:]
 
 
-def test_line_buffer_is_ram_not_flip_flops(tmp_path):
-    """Yosys maps the K_H-1 rows to LUTRAM/BRAM; flip-flops are the window, the read port and the counters."""
+@pytest.mark.parametrize("in_shape, bits", [
+    ((28, 28, 6), 4),
+    pytest.param((28, 28, 1), 8, marks=pytest.mark.slow),  # also inside the LeNet conv1 chain's Yosys test
+])
+def test_line_buffer_is_ram_not_flip_flops(in_shape, bits, tmp_path):
+    """Yosys maps the K_H-1 rows of a 5x5 window to LUTRAM/BRAM; flip-flops are the window, the read port
+    and the counters."""
     from flows.yosys import synth_xilinx
 
-    for in_shape, bits in [((28, 28, 6), 4), ((28, 28, 1), 8)]:
-        swg = build_swg(in_shape, FixedFormat(bits, 0, True), 5)
-        rec = synth_xilinx(swg.verilog_files, swg.top, params=swg.parameters,
-                           work_dir=tmp_path / f"c{in_shape[2]}_b{bits}")
-        pixel = in_shape[2] * bits
-        window, read_port, line_bits = 25 * pixel, 4 * pixel, 4 * 28 * pixel
-        assert rec.lut_as_memory > 0 or rec.bram > 0, f"line buffer not mapped to RAM: {rec}"
-        assert window + read_port <= rec.ff <= window + read_port + 64, f"{rec.ff} flip-flops: {rec}"
-        assert rec.ff < window + line_bits  # the 4 rows (line_bits) are not in flip-flops
+    swg = build_swg(in_shape, FixedFormat(bits, 0, True), 5)
+    rec = synth_xilinx(swg.verilog_files, swg.top, params=swg.parameters, work_dir=tmp_path)
+    print(f"swg {in_shape} {bits}-bit 5x5: {rec.lut} LUT ({rec.lut_as_memory} as memory), {rec.ff} FF, "
+          f"{rec.bram} BRAM")
+    pixel = in_shape[2] * bits
+    window, read_port, line_bits = 25 * pixel, 4 * pixel, 4 * 28 * pixel
+    assert rec.lut_as_memory > 0 or rec.bram > 0, f"line buffer not mapped to RAM: {rec}"
+    assert window + read_port <= rec.ff <= window + read_port + 64, f"{rec.ff} flip-flops: {rec}"
+    assert rec.ff < window + line_bits  # the 4 rows (line_bits) are not in flip-flops
 
 
 def _random_geometry(rng):

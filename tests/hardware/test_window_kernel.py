@@ -209,3 +209,20 @@ def test_kernel_alone_takes_a_beat_per_cycle_and_answers_after_its_latency(tmp_p
     last_in = [run.input_cycles[10 * f + 9] for f in range(3)]
     assert [t - i for t, i in zip(run.tlast_cycles, last_in)] == [kernel.latency_cycles + 1] * 3
     assert run.frame_periods == [10, 10]
+
+
+def test_generated_chain_is_lint_clean(tmp_path):
+    import subprocess
+
+    from flows.tools import setup_verilator
+
+    fmt = FixedFormat(4, 2)
+    swg = build_swg((6, 6, 2), fmt, 3, 1, "valid", parallelism=2)
+    kernel = build_window_kernel("lint_k", "conv", swg.window_shape, fmt, tmp_path, 2,
+                                 kernel=np.arange(36).reshape(18, 2) / 16 - 1, bias=np.array([0.5, -0.25]),
+                                 output=(FixedFormat(4, 1, False), True))
+    chain = build_window_chain("lint_chain", swg, kernel, tmp_path)
+    root = setup_verilator()
+    proc = subprocess.run([str(root / "bin" / "verilator"), "--lint-only", "-Wall", "--top-module", chain.top,
+                           *map(str, chain.verilog_files)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
