@@ -154,8 +154,12 @@ endmodule
 
 
 def emit_stage(comb: CombLogic, inp: PortTensor, outputs: list[PortTensor], out_dir: Path, name: str,
-               adder_levels: int = ADDER_LEVELS_PER_REGISTER) -> EmittedCore:
-    """Write the stage's Verilog into ``out_dir``; returns files in compile order."""
+               adder_levels: int = ADDER_LEVELS_PER_REGISTER, stream_top: bool = True) -> EmittedCore:
+    """Write the stage's Verilog into ``out_dir``; returns files in compile order.
+
+    ``stream_top`` False: no valid/ready top ``<name>`` (and no shell files); the caller wraps
+    ``<name>_io`` itself (e.g. hardware/window_kernel, P copies in one shell). ``top`` is then ``<name>_io``.
+    """
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
         raise ValueError(f"stage name {name!r} is not a Verilog identifier; use letters, digits and _")
     if adder_levels < 1:
@@ -180,6 +184,8 @@ def emit_stage(comb: CombLogic, inp: PortTensor, outputs: list[PortTensor], out_
     latency = n_stages + 1  # input register, one per stage boundary, output register
     io_path = out_dir / f"{name}_io.v"
     io_path.write_text(_io_adapter(pipe, name, inp, outputs))
+    if not stream_top:
+        return EmittedCore([*files, io_path], f"{name}_io", pipe, n_stages, latency)
     top_path = out_dir / f"{name}.v"
     top_path.write_text(_stream_top(name, port_width([inp]), port_width(outputs), latency))
     files += [io_path, *SHELL_LIBRARY, top_path]

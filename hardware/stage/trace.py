@@ -30,6 +30,14 @@ SOLVER_OPTIONS = {"hard_dc": 2}
 
 
 @dataclass
+class Traced:
+    """A traced tensor (batch axis dropped) and the format its port carries."""
+
+    vars: FixedVariableArray
+    fmt: FixedFormat
+
+
+@dataclass
 class TracedOutput:
     name: str
     shape: tuple[int, ...]
@@ -50,6 +58,22 @@ class StageTrace:
 
 def _array(objs: np.ndarray) -> FixedVariableArray:
     return FixedVariableArray(objs, dict(SOLVER_OPTIONS))
+
+
+def traced_input(shape: tuple[int, ...], fmt: FixedFormat) -> FixedVariableArray:
+    """Free da4ml input variables of one format (a stage's input, a window kernel's window)."""
+    k, i, f = kif(fmt)
+    return FixedVariableArray.from_kif(np.full(shape, k), np.full(shape, i), np.full(shape, f),
+                                       hwconf=HWCONF, solver_options=dict(SOLVER_OPTIONS))
+
+
+def covering_format(x: FixedVariableArray) -> FixedFormat:
+    """Smallest FixedFormat holding every element of a traced array."""
+    ks, is_, fs = x.kif
+    signed = bool(np.any(ks))
+    frac = int(np.max(fs))
+    integer = int(np.max(is_))
+    return FixedFormat(width=max(1, int(signed) + integer + frac), frac=frac, signed=signed)
 
 
 def _tree(op: Callable[[FixedVariable, FixedVariable], FixedVariable], items: list) -> FixedVariable:
@@ -102,10 +126,7 @@ def _trace_conv(x: FixedVariableArray, layer: LayerIR) -> FixedVariableArray:
 def trace_window_conv(layer: LayerIR) -> tuple[FixedVariableArray, FixedVariableArray]:
     """da4ml trace of ONE window of a conv LayerIR: (kh, kw, cin) inputs of its input format -> (cout,)
     outputs, bias and requantiser included (what a streaming or folded core applies per window)."""
-    k, i, f = kif(layer.in_format)
-    shape = layer.kernel.shape[:3]
-    window = FixedVariableArray.from_kif(np.full(shape, k), np.full(shape, i), np.full(shape, f),
-                                         hwconf=HWCONF, solver_options=dict(SOLVER_OPTIONS))
+    window = traced_input(layer.kernel.shape[:3], layer.in_format)
     y = _array(window._vars.ravel()) @ layer.kernel.reshape(-1, layer.kernel.shape[3])
     if layer.bias is not None:
         y = y + layer.bias
@@ -121,15 +142,37 @@ def _trace_dense(x: FixedVariableArray, layer: LayerIR) -> FixedVariableArray:
 
 def _trace_pool(x: FixedVariableArray, layer: LayerIR) -> FixedVariableArray:
     out = np.empty(layer.out_shape, dtype=object)
-    shift = int(np.log2(layer.window[0] * layer.window[1]))
+    reduce = window_max if layer.op == "maxpool" else window_mean
     for (oh, ow), taps, _ in _windows(x, layer):
         cells = np.stack(taps)  # (taps, channels)
         for c in range(layer.out_shape[2]):
-            if layer.op == "maxpool":
-                out[oh, ow, c] = _tree(lambda a, b: a.max_of(b), list(cells[:, c]))
-            else:
-                out[oh, ow, c] = _tree(lambda a, b: a + b, list(cells[:, c])) * 2.0**-shift
+            out[oh, ow, c] = reduce(list(cells[:, c]))
     return _array(out)
+
+
+def window_max(cells: list[FixedVariable]) -> FixedVariable:
+    """Maximum of a pooling window's cells (MaxPooling2D), as a balanced tree of comparisons."""
+    return _tree(lambda a, b: a.max_of(b), cells)
+
+
+def mean_shift(area: int) -> int:
+    """log2 of a pooling area; ValueError unless it is a power of two (only then the mean is exact)."""
+    shift = area.bit_length() - 1
+    if area < 1 or 1 << shift != area:
+        raise ValueError(f"pool area {area} is not a power of two, so the mean is not exact in fixed point; "
+                         "use a 2x2 or 4x4 pool")
+    return shift
+
+
+def window_mean(cells: list[FixedVariable]) -> FixedVariable:
+    """Exact mean of a power-of-two number of cells (AveragePooling2D): the sum, shifted."""
+    return _tree(lambda a, b: a + b, cells) * 2.0**-mean_shift(len(cells))
+
+
+def mean_format(fmt: FixedFormat, area: int) -> FixedFormat:
+    """Format that holds the exact mean of ``area`` cells of ``fmt``: log2(area) more fraction bits."""
+    shift = mean_shift(area)
+    return FixedFormat(fmt.width + shift, fmt.frac + shift, fmt.signed)
 
 
 IR_TRACERS: dict[str, Callable[[FixedVariableArray, LayerIR], FixedVariableArray]] = {
@@ -150,10 +193,8 @@ def input_format_of(model) -> FixedFormat:
 
 def trace_ir(ir: StageIR) -> StageTrace:
     """da4ml trace of a stage IR; outputs in port order (exit logits, then the forwarded tensor)."""
-    k, i, f = kif(ir.input_format)
     shape = ir.input_shape
-    inputs = FixedVariableArray.from_kif(np.full(shape, k), np.full(shape, i), np.full(shape, f),
-                                         hwconf=HWCONF, solver_options=dict(SOLVER_OPTIONS))
+    inputs = traced_input(shape, ir.input_format)
     tensors: dict[str, FixedVariableArray] = {INPUT: inputs}
     for layer in ir.layers:
         tracer = IR_TRACERS.get(layer.op)

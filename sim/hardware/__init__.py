@@ -1,0 +1,1 @@
+"""cocotb verification of the hardware library's streaming primitives (hardware/swg, hardware/window_kernel)."""
