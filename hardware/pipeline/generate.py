@@ -26,6 +26,9 @@ Ports: ``s_axis_*`` the stage-1 input (packing of hardware/stage/packing.py);
 offsets: ``PipelineRtl.fields``; ``decode`` splits a beat); ``exits_enable`` (0: every
 sample runs to the last exit, the baseline on the same RTL); ``thr{k}_we``,
 ``thr{k}_data`` for each kept exit k. Ids count accepted samples 0, 1, 2, ... mod 2**id_width.
+With ``PipelineParams(per_exit_enable=True)`` also ``exit_enable``: bit i for the i-th kept exit
+(lane order); 0 forces the samples of that exit onward (the last exit ignores it), ANDed with
+``exits_enable``.
 """
 from __future__ import annotations
 
@@ -48,6 +51,7 @@ class PipelineParams:
     output_fifo_depth: int = 2  # cuts the ready path from m_axis_tready into the exit units
     reorder: bool = False       # deliver results in input order
     reorder_slots_log2: int = 7  # reorder buffer: at most 2**this samples in flight
+    per_exit_enable: bool = False  # an ``exit_enable`` port, one bit per kept exit (lane order), beside exits_enable
 
     def __post_init__(self) -> None:
         for name in ("fifo_depth", "output_fifo_depth"):
@@ -69,6 +73,12 @@ class PipelineRtl:
     fields: dict[str, tuple[int, int]]   # field of a lane -> (bit offset, width); 'valid' is the top bit
     threshold_widths: list[int | None]   # per stage; None where the exit is dropped (no thr port)
     module_groups: dict[str, list[str]] = field(default_factory=dict)  # energy group -> instance names
+    frame_beats: int = 1                 # s_axis beats per sample (whole-tensor stages: 1)
+
+    @property
+    def has_tlast(self) -> bool:
+        """s_axis carries tlast (on a frame's last beat) when a sample takes more than one beat."""
+        return self.frame_beats > 1
 
     @property
     def lane_width(self) -> int:
@@ -96,7 +106,7 @@ class PipelineRtl:
     def to_dict(self) -> dict:
         return {"top": self.top, "files": [str(f) for f in self.files], "params": asdict(self.params),
                 "stages": self.stages, "exits": self.exits, "in_width": self.in_width, "out_width": self.out_width,
-                "lanes": self.lanes,
+                "lanes": self.lanes, "frame_beats": self.frame_beats,
                 "fields": {k: list(v) for k, v in self.fields.items()}, "module_groups": self.module_groups}
 
 
@@ -168,7 +178,8 @@ def _headless_block(k: int, st: StageRtl) -> str:
 """
 
 
-def _stage_block(k: int, st: StageRtl, eu: GeneratedUnit, n: int, lane: int, conf_max: int) -> str:
+def _stage_block(k: int, st: StageRtl, eu: GeneratedUnit, n: int, lane: int, conf_max: int,
+                 per_exit_enable: bool = False) -> str:
     """Stage core k, its exit unit and router; results leave on output lane ``lane``."""
     last = k == n
     lw, ow = st.outputs[0].bits, st.out_width
@@ -203,7 +214,7 @@ def _stage_block(k: int, st: StageRtl, eu: GeneratedUnit, n: int, lane: int, con
     wire [{conf_w + cls_w}+EXIT_W+ID_W-1:0] res{k}_raw;
     pl_exit_route #(.ID_W(ID_W), .FWD_W(FWD{k}_W), .CONF_W({conf_w}), .CLS_W(CLS_W), .EXIT_W(EXIT_W),
                     .K({k}), .LAST({int(last)})) u_route{k} (
-        .exits_enable(exits_enable),
+        .exits_enable({f"exits_enable && exit_enable[{lane}]" if per_exit_enable else "exits_enable"}),
         .dec_data(eu{k}_data), .dec_valid(eu{k}_m_valid), .dec_ready(eu{k}_m_ready),
         .side_data(side{k}_data), .side_valid(side{k}_m_valid), .side_ready(side{k}_m_ready),
         .res_data(res{k}_raw), .res_valid(res_valid[{lane}]), .res_ready(res_ready[{lane}]),
@@ -249,7 +260,7 @@ def _top(stages: list[StageRtl], units: list[GeneratedUnit | None], p: PipelineP
         if eu is None:
             body.append(_headless_block(k, st))
         else:
-            body.append(_stage_block(k, st, eu, n, lane, conf_max))
+            body.append(_stage_block(k, st, eu, n, lane, conf_max, p.per_exit_enable))
             lane += 1
     if p.reorder:
         out = f"""
@@ -291,7 +302,7 @@ module {TOP} (
     output [{lanes * (res_w + 1) - 1}:0] m_axis_tdata,
     output m_axis_tvalid,
     input m_axis_tready,
-{thr_ports}    input exits_enable
+{thr_ports}{f"    input [{m - 1}:0] exit_enable,{chr(10)}" if p.per_exit_enable else ""}    input exits_enable
 );
     // ids*_m_valid only mirror the cores' m_valid, and the last router's next* outputs go nowhere
     // verilator lint_off UNUSEDSIGNAL
