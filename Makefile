@@ -21,6 +21,7 @@ B      ?=
 TOL    ?=
 DEADLINE ?=
 SIM    ?= 1
+BOARD_TOP ?= 1
 OBJECTIVE ?= throughput
 MIN_ACCURACY ?=
 MAX_LATENCY_US ?=
@@ -30,7 +31,7 @@ PYTEST_ARGS ?=
 # DESIGN=<dse/points/<id>.yaml> builds that point of `make dse`; its file names the model
 SYNTH_ARGS := $(if $(DESIGN),--design $(DESIGN) $(if $(filter command line environment,$(origin MODEL)),--model $(MODEL)),--model $(MODEL)) --board $(BOARD) --backend $(BACKEND) --io-type $(IO_TYPE) --reuse $(REUSE) \
 	$(if $(DATA),--data $(DATA)) $(if $(TRAIN),--train $(TRAIN)) $(if $(POLICY),--policy $(POLICY)) \
-	$(if $(FLOW),--flow $(FLOW)) $(if $(filter 0,$(SIM)),--no-sim) $(if $(DEADLINE),--deadline $(DEADLINE))
+	$(if $(FLOW),--flow $(FLOW)) $(if $(filter 0,$(SIM)),--no-sim) $(if $(filter 0,$(BOARD_TOP)),--no-board-top) $(if $(DEADLINE),--deadline $(DEADLINE))
 
 .PHONY: venv synth test test-all exit-unit pr dse boards compare clean
 

@@ -61,6 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--cosim", action="store_true", help="vendor flow: also run HLS co-simulation")
     synth.add_argument("--no-rtl", action="store_true", help="open flow: skip stage RTL, Yosys and simulation")
     synth.add_argument("--no-sim", action="store_true", help="skip the multi-exit pipeline simulation")
+    synth.add_argument("--no-board-top", action="store_true",
+                       help="skip the AXI-wrapped board top (register map, driver, its simulation over AXI)")
     synth.add_argument("--no-pr", action="store_true", help="skip the partial-reconfiguration evaluation")
     synth.add_argument("--simulator", default="verilator", choices=["verilator", "icarus"])
     synth.add_argument("--rtl-random", default=10_000, type=int, help="random input vectors per stage core")
@@ -130,8 +132,8 @@ def _synth(args, console) -> int:
                            train=args.train, policy=args.policy, accuracy_drop=args.accuracy_drop,
                            backend=args.backend, io_type=args.io_type, reuse_factor=args.reuse,
                            hls=not args.no_hls, flow=args.flow, cosim=args.cosim, rtl=not args.no_rtl,
-                           sim=not args.no_sim, pr=not args.no_pr, simulator=args.simulator,
-                           rtl_random_vectors=args.rtl_random, deadline_s=args.deadline)
+                           sim=not args.no_sim, board_top=not args.no_board_top, pr=not args.no_pr,
+                           simulator=args.simulator, rtl_random_vectors=args.rtl_random, deadline_s=args.deadline)
     build = run_synth(options, console)
     print_report(build.report, console)
     for path in build.report_paths:

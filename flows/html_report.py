@@ -242,17 +242,28 @@ def to_html(report: dict) -> str:
     parts.append("<h2>Resources</h2>")
     res = report.get("resources") or {}
     if res:
+        def fmax(r: dict):
+            return _fmt((r.get("timing") or {}).get("fmax_mhz", r.get("fmax_mhz_estimate")))
+
         rows = [[f"stage {r.get('index')}", *(_fmt(r.get(k)) for k in ("lut", "ff", "dsp", "bram", "latency_cycles")),
-                 r.get("source", "")] for r in res.get("stages") or []]
+                 fmax(r), r.get("source", "")] for r in res.get("stages") or []]
         rows += [[f"exit unit {r.get('index')}", *(_fmt(r.get(k)) for k in ("lut", "ff", "dsp", "bram",
-                                                                            "latency_cycles")), r.get("source", "")]
-                 for r in res.get("exit_units") or []]
+                                                                            "latency_cycles")), fmax(r),
+                  r.get("source", "")] for r in res.get("exit_units") or []]
         total, cap = res.get("total") or {}, res.get("capacity") or {}
         rows.append(["total", *(_fmt(total.get(k)) for k in ("lut", "ff", "dsp", "bram", "latency_cycles")),
-                     total.get("source", "")])
+                     fmax(total), total.get("source", "")])
         rows.append([f"{report.get('board')} capacity", *(_fmt(cap.get(k)) for k in ("lut", "ff", "dsp", "bram36")),
-                     "", ""])
-        parts.append(_table(["block", "LUT", "FF", "DSP", "BRAM36", "latency (cycles)", "source"], rows))
+                     "", "", ""])
+        parts.append(_table(["block", "LUT", "FF", "DSP", "BRAM36", "latency (cycles)", "est. Fmax (MHz)", "source"],
+                            rows))
+        if res.get("timing"):
+            t = res["timing"]
+            parts.append(f"<p>Estimated Fmax {_fmt(t.get('fmax_mhz_estimate'))} MHz (slowest: "
+                         f"{_e(t.get('slowest_core'))}) against {_fmt(t.get('clock_mhz'))} MHz. "
+                         f"{_e(t.get('method'))}.</p>")
+            if t.get("warnings"):
+                parts.append("<ul>" + "".join(f"<li><b>warning</b>: {_e(w)}</li>" for w in t["warnings"]) + "</ul>")
         parts.append(_img(plot_resources(report), "Resources against board capacity", "plot-resources"))
     else:
         parts.append(_absent("resources"))
@@ -269,6 +280,15 @@ def to_html(report: dict) -> str:
                      f"{_fmt(ee.get('energy_nj_per_sample'))} nJ/sample; speed-up {_fmt(sim.get('speedup'))}.</p>")
     else:
         parts.append(_absent("simulation (sim)"))
+
+    board = report.get("board_top")
+    if board:
+        parts.append("<h2>Board top (AXI)</h2>")
+        parts.append(f"<p>{_e(board.get('summary'))}.</p>")
+        t = board.get("timing")
+        if t:
+            parts.append(f"<p>Whole design: estimated Fmax {_fmt(t.get('fmax_mhz'))} MHz, limited by "
+                         f"{_e(t.get('limited_by'))}.</p>")
 
     design = report.get("design")
     if design:

@@ -82,6 +82,7 @@ class Report:
     sim: dict | None = None                           # pipeline simulation: latency, throughput, energy
     pr: dict | None = None                            # partial-reconfiguration evaluation
     design: dict | None = None                        # a DSE point built as given: predicted vs measured
+    board_top: dict | None = None                     # the AXI-wrapped top: files, simulation over AXI, timing
     sections: list[str] = field(default_factory=list)  # Markdown a step renders from its own records (not JSON)
     schema: int = SCHEMA
 
@@ -141,24 +142,41 @@ def stage_rows(report: Report) -> list[list[str]]:
     return rows
 
 
-RESOURCE_HEADER = ["core", "LUT", "FF", "CARRY4", "DSP", "BRAM36", "LUT levels", "seconds"]
+RESOURCE_HEADER = ["core", "LUT", "FF", "CARRY4", "DSP", "BRAM36", "LUT levels", "est. Fmax (MHz)", "seconds"]
 
 
 def resource_rows(resources: dict) -> list[list[str]]:
     def row(name: str, r: dict) -> list[str]:
         return [name, *(f"{r.get(k, 0):,}" if isinstance(r.get(k), int) else f"{r.get(k, 0):g}"
                         for k in ("lut", "ff", "carry4", "dsp", "bram")),
-                str(r.get("lut_levels", "-")), f"{r.get('seconds', 0):.0f}"]
+                str(r.get("lut_levels", "-")), _fmax(r), f"{r.get('seconds', 0):.0f}"]
 
     rows = [row(f"stage {r['index']}", r) for r in resources.get("stages", [])]
     rows += [row(f"exit unit {r['index']}", r) for r in resources.get("exit_units", [])]
     rows.append(row("total", resources.get("total", {})))
     cap, pct = resources.get("capacity", {}), resources.get("utilisation_pct", {})
     rows.append(["board capacity", *(f"{cap.get(k, 0):,}" for k in ("lut", "ff")), "-",
-                 *(f"{cap.get(k, 0):,}" for k in ("dsp", "bram36")), "-", "-"])
+                 *(f"{cap.get(k, 0):,}" for k in ("dsp", "bram36")), "-", "-", "-"])
     rows.append(["utilisation", *(f"{pct.get(k, 0):.1f}%" for k in ("lut", "ff")), "-",
-                 *(f"{pct.get(k, 0):.1f}%" for k in ("dsp", "bram36")), "-", "-"])
+                 *(f"{pct.get(k, 0):.1f}%" for k in ("dsp", "bram36")), "-", "-", "-"])
     return rows
+
+
+def _fmax(r: dict) -> str:
+    """A core's estimated Fmax (its timing record), or the total's (the slowest core)."""
+    value = (r.get("timing") or {}).get("fmax_mhz", r.get("fmax_mhz_estimate"))
+    return "-" if value is None else f"{value:.0f}"
+
+
+def timing_lines(resources: dict) -> list[str]:
+    t = resources.get("timing")
+    if not t:
+        return []
+    lines = [f"Estimated Fmax {t['fmax_mhz_estimate']:.0f} MHz (slowest core: {t['slowest_core']}, critical path "
+             f"{t['critical_path_ns']:.2f} ns) against the {t['clock_mhz']:g} MHz board clock. Method: {t['method']}; "
+             f"delays from {t['figures']}."]
+    lines += [f"- **warning**: {w}" for w in t.get("warnings", [])]
+    return lines
 
 
 def pr_lines(pr: dict) -> list[str]:
@@ -250,6 +268,9 @@ def to_markdown(report: Report) -> str:
         fits = report.resources.get("fits")
         parts += ["", f"The design {'fits' if fits else 'does NOT fit'} the {report.board} "
                       f"({report.resources.get('total', {}).get('source', '')})."]
+        timing = timing_lines(report.resources)
+        if timing:
+            parts += ["", *timing]
     for section in report.sections:
         parts += ["", section.strip()]
     if report.design:

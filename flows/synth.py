@@ -39,6 +39,8 @@ class SynthOptions:
     rtl_random_vectors: int = 10_000  # random in-range inputs per stage core, besides the test set
     simulator: str = "verilator"
     sim: bool = True                  # open flow: the whole multi-exit pipeline in cocotb (latency, energy)
+    board_top: bool = True            # the AXI-wrapped top, register map, driver, their cocotb check, timing
+    board_samples: int | None = None  # test samples streamed through the wrapped top (None: the whole test set)
     pr: bool = True                   # evaluate partial reconfiguration from the measured figures
     deadline_s: float | None = None   # p99 latency bound for the deadline-aware PR schedule
 
@@ -72,6 +74,7 @@ class Build:
     resources: dict | None = None
     sim: dict | None = None
     sim_markdown: str = ""
+    board_top: dict | None = None
     pr: dict | None = None
     design: dict | None = None
     notes: list[str] = field(default_factory=list)
@@ -305,8 +308,9 @@ def convert_hls(build: Build) -> None:
 
 
 def build_stage_cores(build: Build) -> None:
-    """Open flow: each stage traced by da4ml into a pipelined Verilog core, checked in cocotb."""
-    if build.flow != "open" or not build.options.rtl:
+    """Each stage traced by da4ml into a pipelined Verilog core, checked in cocotb (the open flow's cores, and
+    in the vendor flow the cores of the AXI-wrapped board top)."""
+    if not build.options.rtl or (build.flow != "open" and not build.options.board_top):
         return
     if build.point is not None:
         return build_design_point_cores(build)
@@ -377,6 +381,7 @@ def synthesise_open(build: Build) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
     from hardware.exit_unit.generate import write_unit
+    from flows.timing import DelayFigures, MissingTimingData, estimate_netlist_file
     from flows.yosys import synth_xilinx
 
     family, out = build.board.family, build.out_dir / "yosys"
@@ -386,9 +391,18 @@ def synthesise_open(build: Build) -> None:
     jobs = [("stage", k, rtl.verilog_files, rtl.top) for k, rtl in enumerate(build.stage_rtls, start=1)]
     jobs += [("exit_unit", k, u.files, u.top) for (k, _), u in zip(kept, units)]
 
+    try:
+        figures = DelayFigures.from_board(build.board)
+    except MissingTimingData as exc:
+        figures = None
+        build.notes.append(f"no timing estimate: {exc}")
+
     def run(job):
         kind, k, files, top = job
         record = synth_xilinx(files, top, family=family, work_dir=out / f"{kind}_{k}").to_dict()
+        if figures is not None:  # from the netlist just written: no second synthesis
+            est = estimate_netlist_file(out / f"{kind}_{k}" / f"{top}.netlist.json", top, figures, record["lut_levels"])
+            record["timing"] = {key: v for key, v in est.to_dict().items() if key != "method"}
         return kind, {"index": k, **record}
 
     with build.console.status(f"Yosys synth_xilinx -family {family}: {len(jobs)} cores on {os.cpu_count()} cores"):
@@ -398,6 +412,7 @@ def synthesise_open(build: Build) -> None:
     for record, rtl in zip(stages, build.stage_rtls):  # what the PR model needs beside the counts
         record.update(latency_cycles=rtl.latency_cycles, in_width=rtl.in_width, out_width=rtl.out_width)
     build.resources = resources_block(stages, [r for kind, r in done if kind == "exit_unit"], build.board)
+    build.notes += build.resources.get("timing", {}).get("warnings", [])
 
 
 def simulate_multi_exit_pipeline(build: Build) -> None:
@@ -418,6 +433,26 @@ def simulate_multi_exit_pipeline(build: Build) -> None:
     if faults:
         raise FlowError(f"pipeline simulation disagrees with the software model ({faults}); "
                         f"see {build.out_dir / 'sim'}")
+
+
+def build_board_top(build: Build) -> None:
+    """The AXI-wrapped top for the board: register map, driver, cocotb check over the test set, timing, Vivado Tcl."""
+    if not build.options.board_top or not build.stage_rtls:
+        if build.options.board_top:
+            build.notes.append("no board top: it wraps the da4ml stage cores, which this build did not make "
+                               "(RTL off)")
+        return
+    from flows.board_top import board_top_block
+
+    with build.console.status("board top: AXI wrapper, register map, driver; cocotb over AXI, Yosys of the whole "
+                              "design"):
+        build.board_top = board_top_block(build, simulator=build.options.simulator,
+                                           samples=build.options.board_samples)
+    sim = build.board_top["sim"]
+    build.console.print(f"  {build.board_top['summary']}")
+    if (sim["mismatches"], sim["lost"], sim["duplicated"]) != (0, 0, 0) or not sim["counters_match_model"]:
+        raise FlowError(f"the AXI-wrapped top disagrees with the software model ({build.board_top['summary']}); "
+                        f"see {build.out_dir / 'board' / 'sim'}")
 
 
 def evaluate_partial_reconfiguration(build: Build) -> None:
@@ -451,8 +486,29 @@ def resources_block(stages: list[dict], exit_units: list[dict], board: Board) ->
     capacity = dict(board.resources)
     used = {"lut": total["lut"], "ff": total["ff"], "dsp": total["dsp"], "bram36": total["bram"]}
     pct = {k: round(100.0 * used[k] / capacity[k], 2) for k in used}
-    return {"stages": stages, "exit_units": exit_units, "total": total, "capacity": capacity,
-            "utilisation_pct": pct, "fits": all(v <= 100.0 for v in pct.values())}
+    block = {"stages": stages, "exit_units": exit_units, "total": total, "capacity": capacity,
+             "utilisation_pct": pct, "fits": all(v <= 100.0 for v in pct.values())}
+    timed = [(f"stage {r['index']}", r["timing"]) for r in stages if r.get("timing")]
+    timed += [(f"exit unit {r['index']}", r["timing"]) for r in exit_units if r.get("timing")]
+    if timed:
+        from flows.timing import METHOD
+
+        name, worst = min(timed, key=lambda item: item[1]["fmax_mhz"])
+        total["fmax_mhz_estimate"] = worst["fmax_mhz"]
+        block["timing"] = {
+            "method": METHOD, "figures": f"boards/{board.name}.yaml timing: (speed grade "
+            f"{board.extra.get('timing', {}).get('speed_grade', '?')})", "clock_mhz": board.clock_mhz,
+            "slowest_core": name, "fmax_mhz_estimate": worst["fmax_mhz"], "critical_path_ns": worst["critical_path_ns"],
+            "warnings": [w for w in (timing_warning_line(n, t, board.clock_mhz) for n, t in timed) if w]}
+    return block
+
+
+def timing_warning_line(name: str, timing: dict, clock_mhz: float) -> str | None:
+    if timing["fmax_mhz"] >= clock_mhz:
+        return None
+    return (f"{name}: estimated Fmax {timing['fmax_mhz']:.0f} MHz is below the {clock_mhz:g} MHz board clock "
+            f"(critical path {timing['critical_path_ns']:.2f} ns: {timing['luts_on_path']} LUTs, "
+            f"{timing['carry4_on_path']} CARRY4; an estimate before placement: check with Vivado)")
 
 
 def vendor_synthesis(build: Build) -> None:
@@ -494,10 +550,19 @@ def write_outputs(build: Build) -> None:
                         baseline_macs=ev.baseline_macs, accuracy_drop_target=build.training["accuracy_drop_target"],
                         calibration_accuracy=cal.accuracy, calibration_final_exit_accuracy=cal.final_exit_accuracy),
         stages=build.stage_records, tools=tool_versions(), notes=build.notes, seconds=build.seconds,
-        sweep=build.sweep, resources=build.resources, sim=build.sim, pr=build.pr, design=build.design)
+        sweep=build.sweep, resources=build.resources, sim=build.sim, pr=build.pr, design=build.design,
+        board_top=build.board_top)
     report.sections = [build.sim_markdown] if build.sim_markdown else []
+    if build.board_top:
+        from flows.board_top import board_markdown
+
+        report.sections.append(board_markdown(build.board_top, build.board.clock_mhz))
     build.report = report
     build.report_paths = write_report(report, build.out_dir)
+    if build.board_top:  # the driver reads the calibration sweep and the PR schedule from it on the board
+        import shutil
+
+        shutil.copyfile(build.report_paths[0], build.out_dir / "board" / "report.json")
 
 
 STEPS: list[tuple[str, Callable[[Build], None]]] = [
@@ -509,6 +574,7 @@ STEPS: list[tuple[str, Callable[[Build], None]]] = [
     ("stage cores in RTL (da4ml) and their cocotb check", build_stage_cores),
     ("open synthesis (Yosys)", synthesise_open),
     ("multi-exit pipeline simulation (cocotb)", simulate_multi_exit_pipeline),
+    ("AXI-wrapped board top: register map, driver, cocotb over AXI", build_board_top),
     ("vendor synthesis and implementation", vendor_synthesis),
     ("partial reconfiguration", evaluate_partial_reconfiguration),
     ("design point: predicted vs measured", compare_design_prediction),

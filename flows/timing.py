@@ -108,23 +108,31 @@ def _kind(cell_type: str) -> str:
     return "OTHER"   # buffers (IBUF, OBUF, BUFG, INV ...): zero delay, followed through
 
 
-def estimate_timing(netlist: dict, top: str, figures: DelayFigures, lut_levels: int | None = None) -> TimingEstimate:
-    """The weighted longest path of ``top`` in a Yosys JSON netlist (see the module doc)."""
+def estimate_timing(netlist: dict, top: str, figures: DelayFigures, lut_levels: int | None = None,
+                    opaque: frozenset[str] = frozenset()) -> TimingEstimate:
+    """The weighted longest path of ``top`` in a Yosys JSON netlist (see the module doc).
+
+    Cells of the ``opaque`` types (black-box cores synthesised on their own) start and end paths
+    like flip-flops: their ports are taken as registered."""
     f = figures
     module = netlist["modules"][top]
     drivers: dict[int, tuple[str, str, str]] = {}     # bit -> (cell name, kind, output port)
     cells = module["cells"]
+
+    def kind_of(cell: dict) -> str:
+        return "FF" if cell["type"].lstrip("\\$") in opaque else _kind(cell["type"])
+
     for name, cell in cells.items():
         dirs = cell.get("port_directions", {})
         for port, bits in cell["connections"].items():
             if dirs.get(port) == "output":
                 for b in bits:
                     if isinstance(b, int):
-                        drivers[b] = (name, _kind(cell["type"]), port)
+                        drivers[b] = (name, kind_of(cell), port)
     clock_bits = set()
     for name, cell in cells.items():                  # clock nets are not data paths
-        if _kind(cell["type"]) in ("FF", "LUTRAM", "BRAM", "DSP"):
-            for port in ("C", "CLK", "WCLK", "CLKARDCLK", "CLKBWRCLK"):
+        if kind_of(cell) in ("FF", "LUTRAM", "BRAM", "DSP"):
+            for port in ("C", "CLK", "WCLK", "CLKARDCLK", "CLKBWRCLK", "clk"):
                 clock_bits.update(b for b in cell["connections"].get(port, []) if isinstance(b, int))
     start = {"FF": f.clk_to_q_ns, "LUTRAM": f.clk_to_q_ns + f.net_ns + f.lut_ns, "BRAM": f.bram_clk_to_out_ns,
              "DSP": f.dsp_clk_to_out_ns}
@@ -195,7 +203,7 @@ def estimate_timing(netlist: dict, top: str, figures: DelayFigures, lut_levels: 
     worst, worst_bit, worst_end = 0.0, None, "-"
     ends = []
     for name, cell in cells.items():
-        kind = _kind(cell["type"])
+        kind = kind_of(cell)
         if kind in ("FF", "LUTRAM", "BRAM", "DSP"):
             setup = f.setup_ns if kind in ("FF", "LUTRAM") else f.hard_setup_ns
             dirs = cell.get("port_directions", {})
@@ -223,14 +231,15 @@ def estimate_timing(netlist: dict, top: str, figures: DelayFigures, lut_levels: 
         b = prev
     if lut_levels is None:
         from flows.yosys import lut_levels as count_levels
-        lut_levels = count_levels(netlist, top)
+        lut_levels = count_levels(netlist, top, opaque)
     levels_ns = f.clk_to_q_ns + lut_levels * f.per_level_ns + f.net_ns + f.setup_ns
     return TimingEstimate(round(worst, 3), round(1000.0 / worst, 1) if worst else float("inf"), luts, carries,
                           muxes, lut_levels, round(levels_ns, 3), first, worst_end)
 
 
-def estimate_netlist_file(path: Path, top: str, figures: DelayFigures, lut_levels: int | None = None) -> TimingEstimate:
-    return estimate_timing(json.loads(Path(path).read_text()), top, figures, lut_levels)
+def estimate_netlist_file(path: Path, top: str, figures: DelayFigures, lut_levels: int | None = None,
+                          opaque: frozenset[str] = frozenset()) -> TimingEstimate:
+    return estimate_timing(json.loads(Path(path).read_text()), top, figures, lut_levels, opaque)
 
 
 def timing_warning(name: str, est: TimingEstimate, clock_mhz: float) -> str | None:

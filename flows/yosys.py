@@ -63,13 +63,14 @@ def count_resources(cell_counts: dict[str, int]) -> dict:
             "bram": r36 + r18 / 2, "ramb36": r36, "ramb18": r18}
 
 
-def lut_levels(netlist: dict, top: str) -> int:
-    """Longest run of LUT cells between sequential cells or ports (see module doc)."""
+def lut_levels(netlist: dict, top: str, opaque: frozenset[str] = frozenset()) -> int:
+    """Longest run of LUT cells between sequential cells or ports (see module doc); cells of the
+    ``opaque`` types (black-box cores) end and start paths like sequential cells."""
     module = netlist["modules"][top]
     drivers: dict[int, tuple[int, list[int]]] = {}  # bit -> (weight, input bits) of the combinational driver
     for cell in module["cells"].values():
         ctype = cell["type"].lstrip("\\$")
-        if ctype.startswith(SEQUENTIAL_PREFIXES):
+        if ctype.startswith(SEQUENTIAL_PREFIXES) or ctype in opaque:
             continue
         dirs = cell.get("port_directions", {})
         ins = [b for p, bits in cell["connections"].items() if dirs.get(p) == "input" for b in bits if isinstance(b, int)]
@@ -130,8 +131,11 @@ def _worker(job_path: str) -> None:
 
 def synth_xilinx(verilog_files: list[Path], top: str, family: str = "xc7", defines: dict | None = None,
                  params: dict | None = None, log_path: Path | None = None, work_dir: Path | None = None,
-                 timeout: float | None = None) -> ResourceRecord:
-    """Synthesise with Yosys ``synth_xilinx`` and count resources of the flattened top."""
+                 timeout: float | None = None, opaque: frozenset[str] = frozenset()) -> ResourceRecord:
+    """Synthesise with Yosys ``synth_xilinx`` and count resources of the flattened top.
+
+    opaque: module names given as black boxes (``(* blackbox *)`` stubs among the files): their
+    instances stay cells, count no resources and end LUT-level paths."""
     files = [Path(f) for f in verilog_files]
     missing = [str(f) for f in files if not f.is_file()]
     if missing:
@@ -152,7 +156,8 @@ def synth_xilinx(verilog_files: list[Path], top: str, family: str = "xc7", defin
     stat = json.loads(stat_path.read_text())
     cells = _top_cells(stat, top)
     netlist = json.loads(json_path.read_text())
-    return ResourceRecord(**count_resources(cells), lut_levels=lut_levels(netlist, top), seconds=round(seconds, 2))
+    return ResourceRecord(**count_resources(cells), lut_levels=lut_levels(netlist, top, opaque),
+                          seconds=round(seconds, 2))
 
 
 def _top_cells(stat: dict, top: str) -> dict[str, int]:

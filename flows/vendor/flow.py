@@ -232,3 +232,41 @@ def vendor_build(board, hls_models: list, units: list, out_dir: Path, backend: s
     return {"stages": [r.to_dict() for r in stages], "exit_units": [r.to_dict() for r in exit_units],
             "hls": [r.to_dict() for est in hls for r in est], "total": total.to_dict(), "capacity": capacity,
             "utilisation_pct": pct, "fits": all(v is not None and v <= 100.0 for v in pct.values())}
+
+
+# ---------------------------------------------------------------- the board design around the wrapped top
+@dataclass
+class BoardScripts:
+    package: Path
+    block_design: Path
+    report_dir: Path
+    overlay_dir: Path
+
+
+def write_board_scripts(design, out_dir: Path, overlay_dir: Path) -> BoardScripts:
+    """Write the IP packaging and the block-design Tcl of a ``flows.vendor.tcl.BoardDesign``."""
+    from flows.vendor.tcl import board_block_design_tcl, board_top_ip_tcl
+
+    out_dir = Path(out_dir)
+    tcl_dir = out_dir / "tcl"
+    tcl_dir.mkdir(parents=True, exist_ok=True)
+    scripts = BoardScripts(tcl_dir / "package_board_top.tcl", tcl_dir / "board_design.tcl", out_dir / "reports",
+                           Path(overlay_dir))
+    scripts.package.write_text(board_top_ip_tcl(design, out_dir / "ip"))
+    scripts.block_design.write_text(board_block_design_tcl(design, out_dir / "ip", out_dir / "vivado",
+                                                           scripts.report_dir, scripts.overlay_dir))
+    return scripts
+
+
+def run_board_design(scripts: BoardScripts, out_dir: Path) -> VendorRecord:
+    """Package the wrapped top, build and implement the board design (needs vivado on PATH); the total record."""
+    from flows.vendor.parsers import implementation_record
+    from flows.vendor.tcl import REPORTS
+
+    logs = Path(out_dir) / "logs"
+    run_vivado(scripts.package, logs)
+    seconds = run_vivado(scripts.block_design, logs)
+    r = scripts.report_dir
+    record = implementation_record(r / REPORTS["utilization"], r / REPORTS["timing"], r / REPORTS["power"])
+    record.seconds = round(seconds, 1)
+    return record

@@ -147,8 +147,9 @@ async def stream_through_axi(dut):
     await ClockCycles(dut.clk, 8)
     rec["after_stream"] = await tb.counters()
 
-    k_off, n_b = int(spec["disable_exit"]), int(spec["enable_samples"])
-    await tb.write("EXIT_ENABLE", await tb.read("EXIT_ENABLE") & ~(1 << (k_off - 1)))
+    k_off, n_b = int(spec["disable_exit"]), int(spec["enable_samples"])   # k_off 0: one exit, nothing to turn off
+    if k_off:
+        await tb.write("EXIT_ENABLE", await tb.read("EXIT_ENABLE") & ~(1 << (k_off - 1)))
     await tb.write("CTRL", CTRL_APPLY)
     await tb.wait_status_clear(STATUS_APPLY_PENDING)
     rec["disable_apply_id"] = await tb.read("APPLY_ID")
@@ -189,7 +190,8 @@ async def driver_on_simulation(dut):
         first = driver.run_codes(codes, chunk=int(spec["driver_chunk"]))
         out["first"] = {k: getattr(first, k).tolist() for k in ("classes", "exits", "confidences", "ids")}
         out["first_counters"] = driver.counters()
-        driver.set_exit_enable({k_off: False})
+        if k_off:
+            driver.set_exit_enable({k_off: False})
         driver.clear_counters()
         second = driver.run_codes(codes)
         out["second"] = {k: getattr(second, k).tolist() for k in ("classes", "exits", "confidences", "ids")}

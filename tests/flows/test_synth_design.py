@@ -157,6 +157,17 @@ def _check_point_build(build, report, root: Path, name: str, design: dict, initi
     return exit_at
 
 
+def _check_board_top(report: dict, out: Path, exits: list[int], samples: int) -> None:
+    """The point's AXI-wrapped top: its files, and its simulation over AXI clean against the model."""
+    for name in ("regmap.md", "regmap.h", "regmap.json", "exitflow_axi_top.v", "driver.py", "report.json"):
+        assert (out / "board" / name).is_file(), name
+    board = report["board_top"]
+    assert board["top"]["exits"] == exits
+    sim = board["sim"]
+    assert (sim["mismatches"], sim["lost"], sim["duplicated"], sim["counters_match_model"]) == (0, 0, 0, True)
+    assert sim["phases"][0]["samples"] == samples
+
+
 def _deployed_macs(build, design: dict) -> list[int]:
     """MACs of each deployed core: its stage without the head where the exit is dropped."""
     from frontend.macs import stage_macs
@@ -169,8 +180,9 @@ def test_subnet_point_deploys_stages_up_to_its_exit_with_a_headless_folded_stage
     """exits [2], subnet: stage 1 headless and folded (P=4 of 36 windows), stage 2 folded (P=1 of 9) and
     logits only, no stage 3 and no exit unit 1. Reduced form of the slow anytime build below (45-60 s)."""
     design = {"exits": [2], "thresholds": [8191], "parallelism": [4, 1, 1], "mode": "subnet", "fifo_depth": 4}
-    build, report = _build(design_root, tmp_path, "subnet_2", design)
+    build, report = _build(design_root, tmp_path, "subnet_2", design, board_samples=24)
     _check_point_build(build, report, design_root, "subnet_2", design, initiation_interval=9)
+    _check_board_top(report, build.out_dir, exits=[2], samples=24)
 
     assert [(s["index"], s["outputs"]) for s in report["stages"]] == [(1, ["forwarded"]), (2, ["exit_logits"])]
     resources = report["resources"]
@@ -230,6 +242,7 @@ def test_anytime_point_without_exit_2_routes_as_the_software_model_over_exits_1_
     build, report = _build(design_root, tmp_path, "anytime_1_3", design)
     exit_at = _check_point_build(build, report, design_root, "anytime_1_3", design, initiation_interval=3)
     assert 0.3 < np.mean(exit_at == 1) < 0.7, "both kept exits should see traffic"
+    _check_board_top(report, build.out_dir, exits=[1, 3], samples=TEST_SAMPLES)
 
     assert [(s["index"], s["outputs"]) for s in report["stages"]] == \
         [(1, ["exit_logits", "forwarded"]), (2, ["forwarded"]), (3, ["exit_logits"])]

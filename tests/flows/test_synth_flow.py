@@ -42,6 +42,19 @@ def test_example_flow_writes_a_bit_exact_report(tmp_path):
     assert sim["early_exit"]["mean_latency_cycles"] <= 0.6 * sim["exits_off"]["mean_latency_cycles"]
     assert report["pr"]["mapping"]["all_resident_fits"] is True and report["pr"]["schedules"]
     assert (tmp_path / "digits" / "pynq-z2" / "report.html").read_text().count("data:image/png;base64") >= 3
+    # the board files, and the wrapped top simulated over AXI against the model
+    board = tmp_path / "digits" / "pynq-z2" / "board"
+    for name in ("regmap.md", "regmap.h", "regmap.json", "exitflow_axi_top.v", "driver.py", "fixedpoint.py",
+                 "report.json"):
+        assert (board / name).is_file(), name
+    top = report["board_top"]
+    assert top["sim"]["phases"][0]["samples"] == 360 and top["sim"]["driver"]["samples"] > 0
+    assert (top["sim"]["mismatches"], top["sim"]["lost"], top["sim"]["duplicated"]) == (0, 0, 0)
+    assert top["sim"]["counters_match_model"] and "360 test samples through AXI4-Stream" in top["summary"]
+    # an estimated Fmax per core and for the design, with the method named
+    assert all(r["timing"]["fmax_mhz"] > 0 for r in resources["stages"] + resources["exit_units"])
+    assert "estimate" in resources["timing"]["method"] and top["timing"]["fmax_mhz"] <= min(
+        r["timing"]["fmax_mhz"] for r in resources["stages"])
     # a second run reuses the trained model
     again = run_synth(SynthOptions(build_root=tmp_path, hls=False, rtl=False))
     assert "cached" in again.training and again.evaluation.accuracy == build.evaluation.accuracy

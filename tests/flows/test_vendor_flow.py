@@ -267,3 +267,51 @@ def test_vendor_build_end_to_end_with_stand_in_tools(tmp_path, monkeypatch):
     assert resources["utilisation_pct"]["lut"] == pytest.approx(100 * 1526 / 53200) and resources["fits"]
     for k in (1, 2, 3):
         assert (tmp_path / f"stage_{k}" / "build_stdout.log").is_file()   # hls4ml's log went to a file
+
+
+def _board_design(board: str, tmp_path: Path):
+    from flows.vendor.tcl import BoardDesign
+
+    return BoardDesign(load_board(board), "exitflow_axi_top", [tmp_path / "pipeline_top.v", tmp_path / "top.v"], 64)
+
+
+@pytest.mark.parametrize("board,ps,gp,hp", [("pynq-z2", "processing_system7", "M_AXI_GP0", "S_AXI_HP0"),
+                                            ("kv260", "zynq_ultra_ps_e", "M_AXI_HPM0_FPD", "S_AXI_HP0_FPD")])
+def test_board_design_puts_the_wrapped_top_between_the_dma_streams_with_its_registers_on_the_ps(
+        board, ps, gp, hp, tmp_path):
+    from flows.vendor.tcl import board_block_design_tcl, board_top_ip_tcl
+
+    design = _board_design(board, tmp_path)
+    package = board_top_ip_tcl(design, tmp_path / "ip")
+    assert "aximm_rtl" in package and "axis_rtl" in package and "set_property range 4096" in package
+    assert "-busif $busif -clock clk" in package and "ACTIVE_HIGH" in package
+    tcl = board_block_design_tcl(design, tmp_path / "ip", tmp_path / "prj", tmp_path / "rpt", tmp_path / "board")
+    assert f"xilinx.com:ip:{ps}:" in tcl and "create_bd_cell -type ip -vlnv exitflow.org:exitflow:exitflow_axi_top:1.0 " \
+        "exitflow" in tcl
+    assert "[get_bd_intf_pins dma/M_AXIS_MM2S] [get_bd_intf_pins exitflow/s_axis]" in tcl
+    assert "[get_bd_intf_pins exitflow/m_axis] [get_bd_intf_pins dma/S_AXIS_S2MM]" in tcl
+    assert f"{{Master /ps/{gp} Clk Auto}} [get_bd_intf_pins exitflow/s_axil]" in tcl
+    assert f"{{Slave /ps/{hp} Clk Auto}} [get_bd_intf_pins dma/M_AXI_S2MM]" in tcl
+    assert "CONFIG.c_m_axis_mm2s_tdata_width 64" in tcl and "CONFIG.c_s_axis_s2mm_tdata_width 64" in tcl
+    assert "peripheral_reset" in tcl and "exitflow.bit" in tcl and "exitflow.hwh" in tcl
+    assert tcl.count("{") == tcl.count("}") and tcl.count("[") == tcl.count("]")
+    with pytest.raises(ValueError, match="no processing system"):
+        board_block_design_tcl(_board_design("arty-a7-100t", tmp_path), tmp_path, tmp_path, tmp_path, tmp_path)
+
+
+@pytest.mark.skipif(not FIXTURES.is_dir(), reason=f"needs real reports in {FIXTURES}")
+def test_board_design_runs_through_a_stand_in_vivado_and_returns_the_implementation_record(tmp_path, monkeypatch):
+    from flows.vendor.flow import run_board_design, write_board_scripts
+
+    files = _excerpts(tmp_path)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "vivado"
+    fake.write_text(FAKE_VIVADO.format(python=sys.executable, **{k: str(v) for k, v in files.items()}))
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    scripts = write_board_scripts(_board_design("pynq-z2", tmp_path), tmp_path / "vivado", tmp_path / "board")
+    record = run_board_design(scripts, tmp_path / "vivado")
+    assert (record.lut, record.wns_ns, record.source) == (1526, 1.25, "vivado_impl")
+    assert sorted(p.name for p in (tmp_path / "vivado" / "logs").glob("*.log")) == [
+        "board_design.vivado.log", "package_board_top.vivado.log"]
