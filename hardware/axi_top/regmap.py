@@ -100,7 +100,7 @@ def register_map(exits: list[int], threshold_widths: dict[int, int], threshold_r
     enable_mask = sum(1 << (k - 1) for k in exits)
     regs = [
         Register("MAGIC", 0x000, "ro", "constant 0x45584954 (\"EXIT\"): the wrapped top answers here", MAGIC),
-        Register("VERSION", 0x004, "ro", "register map format, major << 16 | minor", VERSION),
+        Register("VERSION", 0x004, "ro", "register map format: (major << 16) + minor", VERSION),
         Register("DESIGN_ID", 0x008, "ro", "first 32 bits of the design hash (RTL sources, thresholds, geometry); "
                  "regmap.json's design_id must match", design_id),
         Register("GEOMETRY", 0x00C, "ro", "stream geometry",

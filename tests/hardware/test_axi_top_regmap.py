@@ -25,6 +25,8 @@ def test_header_json_and_markdown_carry_the_same_offsets_and_reset_values():
     defines = dict(re.findall(r"#define EXITFLOW_(\w+)_OFFSET (0x[0-9a-f]+)u", header))
     resets = dict(re.findall(r"#define EXITFLOW_(\w+)_RESET (0x[0-9a-f]+)u", header))
     rows = dict(re.findall(r"\| (0x[0-9a-f]{3}) \| (\w+) \|", md))
+    table = [line for line in md.splitlines() if line.startswith("| 0x")]
+    assert all(line.count("|") == 6 for line in table), "a description breaks the Markdown table"
     assert {r["name"]: r["offset"] for r in data["registers"]} == {k: int(v, 16) for k, v in defines.items()}
     assert {v: int(k, 16) for k, v in rows.items()} == {k: int(v, 16) for k, v in defines.items()}
     assert {r["name"]: r["reset"] for r in data["registers"] if r["reset"]} == {k: int(v, 16) for k, v in resets.items()}
@@ -33,6 +35,22 @@ def test_header_json_and_markdown_carry_the_same_offsets_and_reset_values():
     assert data["registers"][[r["name"] for r in data["registers"]].index("THRESHOLD_3")]["reset"] == 300
     assert "0xdeadbeef" in md and data["design_id"] == 0xDEADBEEF
     assert header.count("#ifndef") == 1 and header.rstrip().endswith("#endif /* EXITFLOW_REGMAP_H */")
+
+
+def test_c_header_compiles(tmp_path):
+    import shutil
+    import subprocess
+
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is None:
+        pytest.skip("no C compiler")
+    (tmp_path / "regmap.h").write_text(to_c_header(_map()))
+    (tmp_path / "use.c").write_text('#include "regmap.h"\n'
+                                    "_Static_assert(EXITFLOW_THRESHOLD_3_OFFSET == 0x108u, \"offset\");\n"
+                                    "_Static_assert(EXITFLOW_THRESHOLD_3_RESET == 300u, \"reset\");\n"
+                                    "_Static_assert((EXITFLOW_CTRL_APPLY_MASK >> EXITFLOW_CTRL_APPLY_SHIFT) == 1u, \"f\");\n"
+                                    "int main(void) { return (int)EXITFLOW_RESULT_CLASS_SHIFT - 18; }\n")
+    subprocess.run([cc, "-std=c11", "-Wall", "-Werror", "-fsyntax-only", str(tmp_path / "use.c")], check=True)
 
 
 def test_exit_enable_resets_with_every_kept_exit_on():
