@@ -289,9 +289,11 @@ def board_block_design_tcl(design: BoardDesign, ip_repo: Path, project_dir: Path
         + " -config {apply_board_preset 1} $ps",
         (f"set_property -dict [list CONFIG.PSU__CRL_APB__PL0_REF_CTRL__FREQMHZ {b.clock_mhz:g} "
          "CONFIG.PSU__USE__S_AXI_GP2 1] $ps" if zynqmp else
-         f"set_property -dict [list CONFIG.PCW_FPGA0_PERIPHERAL_FREQMHZ {b.clock_mhz:g} CONFIG.PCW_USE_S_AXI_HP0 1] $ps"),
+         f"set_property -dict [list CONFIG.PCW_FPGA0_PERIPHERAL_FREQMHZ {b.clock_mhz:g} "
+         "CONFIG.PCW_USE_S_AXI_HP0 1] $ps"),
         f"set dma [create_bd_cell -type ip -vlnv xilinx.com:ip:axi_dma:* {BOARD_DMA}]",
-        "set_property -dict [list CONFIG.c_include_sg 0 CONFIG.c_sg_include_stscntrl_strm 0 CONFIG.c_sg_length_width 26 "
+        "set_property -dict [list CONFIG.c_include_sg 0 CONFIG.c_sg_include_stscntrl_strm 0 "
+        "CONFIG.c_sg_length_width 26 "
         f"CONFIG.c_m_axi_mm2s_data_width {dw} CONFIG.c_m_axis_mm2s_tdata_width {dw} "
         f"CONFIG.c_m_axi_s2mm_data_width {dw} CONFIG.c_s_axis_s2mm_tdata_width {dw} CONFIG.c_mm2s_burst_size 16 "
         "CONFIG.c_s2mm_burst_size 16] $dma",

@@ -71,8 +71,8 @@ def test_a_chain_of_instantiated_luts_through_yosys(tmp_path):
     from flows.yosys import synth_xilinx
 
     src = tmp_path / "chain.v"
-    luts = "\n".join(f"    LUT6 #(.INIT(64'h6996966996696996)) l{i} (.O(w[{i + 1}]), .I0(w[{i}]), .I1(r[1]), .I2(r[2]), "
-                     f".I3(r[3]), .I4(r[4]), .I5(r[5]));" for i in range(4))
+    luts = "\n".join(f"    LUT6 #(.INIT(64'h6996966996696996)) l{i} (.O(w[{i + 1}]), .I0(w[{i}]), .I1(r[1]), "
+                     f".I2(r[2]), .I3(r[3]), .I4(r[4]), .I5(r[5]));" for i in range(4))
     src.write_text(f"""`timescale 1ns / 1ps
 module chain(input clk, input [5:0] a, output reg q);
     reg [5:0] r;

@@ -84,3 +84,24 @@ def test_a_bitstream_of_another_build_is_named(tmp_path):
         ExitflowDriver(RecordingIO(regmap, MAGIC=0), regmap).check()
     with pytest.raises(DriverError, match=r"exit\(s\) \[4\] are not in this design"):
         ExitflowDriver(RecordingIO(regmap), regmap).set_thresholds({4: 1})
+
+
+def test_the_driver_runs_from_the_board_folder_without_the_project(tmp_path):
+    """On the board only driver.py, fixedpoint.py and the JSON files exist: no `frontend` package."""
+    import shutil
+    import subprocess
+    import sys
+
+    import frontend.fixedpoint
+    import hardware.axi_top.driver
+
+    shutil.copy(hardware.axi_top.driver.__file__, tmp_path / "driver.py")
+    shutil.copy(frontend.fixedpoint.__file__, tmp_path / "fixedpoint.py")
+    (tmp_path / "regmap.json").write_text(json.dumps(_regmap()))
+    script = ("import sys; sys.modules['frontend'] = None\n"    # the project is not installed on the board
+              "import numpy as np, driver\n"
+              "d = driver.ExitflowDriver.from_files(None, '.', check=False)\n"
+              "assert d.report is None and d.input_format.width == 8\n"
+              "print(d.pack(d.input_format.quantize(np.full((2, 8, 8, 1), 0.5))).shape)\n")
+    out = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "(2, 64)"
