@@ -96,7 +96,8 @@ def synthesise_design(top, stage_rtls: list, units: list, board, work: Path, cor
     total = {k: glue[k] + sum(r[k] for _, r in core_records) for k in keys}
     total["lut_levels"] = max([glue["lut_levels"]] + [r["lut_levels"] for _, r in core_records])
     block = {"glue": glue, "total": total, "cores_included": [n for n, _ in core_records],
-             "method": "glue synthesised with the cores as black boxes + the cores' own Yosys records"}
+             "method": "glue synthesised with the cores as black boxes + the cores' own Yosys records"
+             if core_records else "glue only: this flow made no Yosys records of the cores (vendor flow)"}
     try:
         figures = DelayFigures.from_board(board)
     except MissingTimingData as exc:
