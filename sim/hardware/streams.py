@@ -36,17 +36,20 @@ def pauses(probability: float, seed: int, longest: int = 1):
 
 
 class Handshakes:
-    """Every beat that moved on one valid/ready bus: cycle number, tdata, tlast (lists in beat order)."""
+    """Every beat that moved on one valid/ready bus: cycle number, tdata, tlast, tkeep (lists in beat order;
+    tlast 1 and tkeep -1 on a bus without them)."""
 
-    def __init__(self, bench: "Bench", prefix: str, index: int | None = None):
+    def __init__(self, bench: "Bench", prefix: str):
         dut = bench.dut
         self.valid = getattr(dut, f"{prefix}_tvalid")
         self.ready = getattr(dut, f"{prefix}_tready")
         self.data = getattr(dut, f"{prefix}_tdata")
         self.last = getattr(dut, f"{prefix}_tlast", None)
+        self.keep = getattr(dut, f"{prefix}_tkeep", None)
         self.cycles: list[int] = []
         self.beats: list[int] = []
         self.lasts: list[int] = []
+        self.keeps: list[int] = []
         self.bench = bench
         cocotb.start_soon(self._watch())
 
@@ -57,6 +60,10 @@ class Handshakes:
                 self.cycles.append(self.bench.cycles)
                 self.beats.append(int(self.data.value))
                 self.lasts.append(int(self.last.value) if self.last is not None else 1)
+                self.keeps.append(int(self.keep.value) if self.keep is not None else -1)
+
+    def to_dict(self) -> dict:
+        return {"cycles": self.cycles, "data": self.beats, "last": self.lasts, "keep": self.keeps}
 
     def back_to_back(self) -> bool:
         """Whether the beats moved on consecutive cycles, first to last."""
@@ -64,11 +71,13 @@ class Handshakes:
 
 
 class Bench:
-    """Clock, synchronous reset, cycle counter; makes sources/sinks on named buses."""
+    """Clock, synchronous reset, cycle counter; makes sources/sinks on named buses. A test that runs past
+    ``limit`` cycles fails (a lost beat would otherwise leave a receive waiting for ever)."""
 
-    def __init__(self, dut):
+    def __init__(self, dut, limit: int = 10**6):
         self.dut = dut
         self.cycles = 0
+        self.limit = limit
         cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
         cocotb.start_soon(self._count())
 
@@ -76,6 +85,8 @@ class Bench:
         while True:
             await RisingEdge(self.dut.clk)
             self.cycles += 1
+            if self.cycles > self.limit:
+                raise AssertionError(f"the test ran past {self.limit} cycles: a beat or a frame never came")
 
     async def reset(self) -> None:
         self.dut.rst.value = 1

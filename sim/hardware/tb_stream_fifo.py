@@ -27,7 +27,7 @@ async def fifo_passes_every_beat_once_in_order(dut):
     seed = env_int("TB_SEED", 1)
     rng = random.Random(seed)
     frames = random_frames(rng, env_int("TB_WIDTH", 8), env_int("TB_FRAMES", 100), env_int("TB_MAX_LEN", 20))
-    bench = Bench(dut)
+    bench = Bench(dut, limit=100 * sum(len(f) for f in frames) + 10000)
     pause, longest = env_float("TB_PAUSE", 0.3), env_int("TB_LONGEST", 4)
     source = bench.source("s_axis", pause, seed, longest, byte_lanes=1)
     sink = bench.sink("m_axis", pause, seed + 1, longest * 2, byte_lanes=1)
@@ -47,7 +47,7 @@ async def fifo_moves_one_beat_per_cycle_unstalled(dut):
     width, depth = env_int("TB_WIDTH", 8), env_int("TB_DEPTH", 16)
     rng = random.Random(env_int("TB_SEED", 1))
     beats = [rng.getrandbits(width) for _ in range(4 * depth + 50)]
-    bench = Bench(dut)
+    bench = Bench(dut, limit=10 * len(beats) + 1000)
     source, sink = bench.source("s_axis", byte_lanes=1), bench.sink("m_axis", byte_lanes=1)
     ins, outs = Handshakes(bench, "s_axis"), Handshakes(bench, "m_axis")
     await bench.reset()
@@ -66,7 +66,7 @@ async def fifo_holds_depth_plus_two_beats_then_stops_taking(dut):
     width, depth = env_int("TB_WIDTH", 8), env_int("TB_DEPTH", 16)
     rng = random.Random(env_int("TB_SEED", 1) + 7)
     beats = [rng.getrandbits(width) for _ in range(2 * depth + 8)]
-    bench = Bench(dut)
+    bench = Bench(dut, limit=10 * len(beats) + 1000)
     source, sink = bench.source("s_axis", byte_lanes=1), bench.sink("m_axis", byte_lanes=1)
     ins = Handshakes(bench, "s_axis")
     sink.pause = True

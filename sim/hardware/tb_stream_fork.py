@@ -26,7 +26,7 @@ async def fork_gives_every_output_every_beat_once_in_order(dut):
     rng = random.Random(seed)
     frames = [[rng.getrandbits(env_int("TB_WIDTH", 8)) for _ in range(rng.randint(1, env_int("TB_MAX_LEN", 12)))]
               for _ in range(env_int("TB_FRAMES", 80))]
-    bench = Bench(dut)
+    bench = Bench(dut, limit=100 * n * sum(len(f) for f in frames) + 10000)
     pause, longest = env_float("TB_PAUSE", 0.3), env_int("TB_LONGEST", 4)
     source = bench.source("s_axis", pause, seed, longest, byte_lanes=1)
     # output i stalls more than output i - 1, so they drift apart
@@ -54,7 +54,7 @@ async def fork_moves_one_beat_per_cycle_when_all_outputs_are_ready(dut):
     n = env_int("TB_OUTPUTS", 2)
     rng = random.Random(env_int("TB_SEED", 1))
     beats = [rng.getrandbits(env_int("TB_WIDTH", 8)) for _ in range(300)]
-    bench = Bench(dut)
+    bench = Bench(dut, limit=10 * len(beats) + 1000)
     source = bench.source("s_axis", byte_lanes=1)
     sinks = [bench.sink(f"m{i}_axis", byte_lanes=1) for i in range(n)]
     ins = Handshakes(bench, "s_axis")
@@ -72,7 +72,7 @@ async def fork_moves_one_beat_per_cycle_when_all_outputs_are_ready(dut):
 async def fork_never_raises_tvalid_in_answer_to_tready(dut):
     """Each output's tvalid is the same whatever the tready inputs do within a cycle (held beat, flags)."""
     n = env_int("TB_OUTPUTS", 2)
-    bench = Bench(dut)
+    bench = Bench(dut, limit=1000)
     source = bench.source("s_axis", byte_lanes=1)
     readies = [getattr(dut, f"m{i}_axis_tready") for i in range(n)]
     valids = [getattr(dut, f"m{i}_axis_tvalid") for i in range(n)]
