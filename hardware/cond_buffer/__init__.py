@@ -4,7 +4,9 @@ until that sample's decision arrives on ``dec`` (``dec_tdata[0]`` 1 keep, 0 drop
 whole frame on or discards it in one cycle. Frames and decisions are in order; the buffer never
 reorders, duplicates or loses a frame. Ports: ``s_axis_*`` (frames in), ``dec_*`` (decisions),
 ``m_axis_*`` (kept frames out, tlast on each frame's last beat), ``frames_held`` (monitoring),
-``frame_error`` (sticky: an input tlast disagreed with ``frame_beats``).
+``frame_error`` (sticky: an input tlast disagreed with ``frame_beats``). The exit unit's output
+(hardware/exit_unit) has bit 0 = exit flag, 1 when the sample leaves at this exit, which is a drop
+here: connect ``dec_tdata = ~exit_flag``.
 
 Sizing: ``depth >= frame_beats`` is required, or the pipeline deadlocks (the exit head needs the
 whole frame before it decides, and the fork feeds it only as fast as this buffer accepts). For one

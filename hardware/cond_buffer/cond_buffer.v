@@ -20,9 +20,9 @@
 // read register and a one-beat output register (as in stream_fifo.v). With
 // decisions waiting, kept frames leave back to back at one beat per cycle,
 // and a drop costs no output cycle as long as no more than FRAME_BEATS - 1
-// drops follow each other (one decision is taken per cycle). RAM slots are
-// freed as soon as they are read or dropped; s_axis_tready falls when all
-// DEPTH slots are in use. s_axis_tready, dec_tready and m_axis_tvalid come
+// drops follow each other (one decision is taken per cycle). Slots free in
+// order: a slot is free once its beat was read (or its frame dropped) and all
+// older slots are free; s_axis_tready falls when all DEPTH slots are in use. s_axis_tready, dec_tready and m_axis_tvalid come
 // from registers only. frames_held counts frames with beats in the RAM
 // (written at least in part and not yet read out in full or dropped).
 //
@@ -32,8 +32,10 @@
 // deadlocks (the Python descriptor enforces it). The head must also emit
 // decision k without waiting for beats of frame k + 1. For 1 beat/cycle in
 // steady state, DEPTH must also cover the beats that arrive while a decision
-// is on its way: FRAME_BEATS + 3 + the head's latency (the queue model sizes
-// it for bursts).
+// is on its way: with decision k offered L >= 1 cycles after frame k's last
+// beat entered, a slot is held FRAME_BEATS + L + 1 cycles, so DEPTH >=
+// FRAME_BEATS + L + 1 (measured; CondBuffer.depth_for). Bursts and output
+// back-pressure need more: the queue model sizes that.
 // Reset is synchronous and active high.
 module cond_buffer #(
     parameter integer W = 8,

@@ -65,7 +65,7 @@ def test_cond_buffer_depth_for_is_the_smallest_depth_at_full_rate(tmp_path, fram
 @pytest.mark.parametrize("frame_beats, depth", [(1, 2), (1, 16), (3, 4), (7, 32), (144, 256), (144, 1024)])
 def test_cond_buffer_sweep(tmp_path, frame_beats, depth, seed):
     buf = CondBuffer(6, frame_beats, depth)
-    run(tmp_path, buf, testcase=RANDOM_TESTS, frames=max(6, 2000 // frame_beats),
+    run(tmp_path, buf, testcase=RANDOM_TESTS, frames=max(6, 600 // frame_beats),
         pause=0.1 + 0.3 * seed, longest=2 + 6 * seed, keep=0.3 + 0.2 * seed, seed=seed)
 
 

@@ -22,7 +22,7 @@ def test_stream_fifo_integrity_throughput_and_capacity(tmp_path, width, depth):
 @pytest.mark.parametrize("pause", [0.1, 0.5, 0.8])
 def test_stream_fifo_under_many_stall_patterns(tmp_path, seed, pause):
     run_primitive_tb(StreamFifo(5, 8), "tb_stream_fifo", tmp_path, testcase="fifo_passes_every_beat_once_in_order",
-                     env={"TB_WIDTH": 5, "TB_DEPTH": 8, "TB_FRAMES": 300, "TB_MAX_LEN": 40, "TB_PAUSE": pause,
+                     env={"TB_WIDTH": 5, "TB_DEPTH": 8, "TB_FRAMES": 150, "TB_MAX_LEN": 40, "TB_PAUSE": pause,
                           "TB_LONGEST": 12, "TB_SEED": seed})
 
 
