@@ -103,22 +103,52 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command. Exit codes: 0 done; 1 a problem the user can fix (one ``error:`` line per
+    problem on stderr, naming the fix); ``compare``: 1 B regresses A, 2 not comparable or not a report;
+    3 an internal error (a bug: one line, the traceback in build/exitflow.log); 130 interrupted."""
+    from flows.errors import EXIT_INTERNAL_ERROR, UserError, one_line
+
     _quiet()
     args = build_parser().parse_args(argv)
     from rich.console import Console
 
     console = Console()
+    build_root = getattr(args, "build_root", Path("build"))
     if hasattr(args, "build_root"):
-        _log_to_file(args.build_root)
+        _log_to_file(build_root)
     try:
         return COMMANDS[args.command](args, console)
     except KeyboardInterrupt:
         console.print("[red]interrupted[/red]")
         return 130
-    except (ValueError, RuntimeError, OSError) as exc:
-        # one plain line on stderr, never wrapped, so scripts and CI logs can grep it
-        print(f"error: {exc}".replace("\n", " "), file=sys.stderr)
-        return 2
+    except UserError as exc:
+        # one plain line per problem on stderr, never wrapped, so scripts and CI logs can grep it
+        for line in exc.lines():
+            print(f"error: {line}", file=sys.stderr)
+        return exc.exit_code
+    except Exception as exc:  # anything else is a bug in exitflow: say so, keep the traceback
+        log = _keep_traceback(build_root, exc, argv)
+        print(f"error: internal error (a bug in exitflow): {type(exc).__name__}: {one_line(str(exc))}; "
+              f"traceback in {log}", file=sys.stderr)
+        return EXIT_INTERNAL_ERROR
+
+
+def _keep_traceback(build_root: Path, exc: BaseException, argv: list[str] | None) -> Path | str:
+    """Append the traceback to build/exitflow.log; return its path (or "stderr" when it cannot be written)."""
+    import time
+    import traceback
+
+    text = "".join(traceback.format_exception(exc))
+    command = " ".join(sys.argv[:1] + list(sys.argv[1:] if argv is None else argv))
+    path = Path(build_root) / "exitflow.log"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a") as log:
+            log.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} internal error in `{command}`:\n{text}")
+    except OSError:
+        sys.stderr.write(text)
+        return "stderr"
+    return path
 
 
 def _synth(args, console) -> int:

@@ -12,10 +12,11 @@ from pathlib import Path
 from typing import Callable
 
 from boards import Board, load_board
+from flows.errors import UserError, VerificationFailed
 from frontend.spec import POLICIES, TRAINING_MODES, ModelSpec, load_spec
 
 
-class FlowError(RuntimeError):
+class FlowError(UserError):
     """A step failed for a reason the user can fix; the message says how."""
 
 

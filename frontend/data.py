@@ -9,9 +9,11 @@ from pathlib import Path
 
 import numpy as np
 
+from flows.errors import UserError
 
-class DataError(ValueError):
-    pass
+
+class DataError(UserError):
+    """The data file does not fit the model; the message names the fix."""
 
 
 @dataclass(frozen=True)

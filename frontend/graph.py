@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from flows.errors import UserError
+
 SUPPORTED_LAYERS = {
     "InputLayer", "QActivation", "QConv2D", "QDense", "MaxPooling2D", "AveragePooling2D",
     "Flatten", "Dropout",
@@ -22,7 +24,7 @@ FOLD_FIRST = {"BatchNormalization", "QBatchNormalization", "QConv2DBatchnorm", "
 PASS_THROUGH = {"Dropout"}  # identity at inference: dropped from the stages
 
 
-class GraphError(ValueError):
+class GraphError(UserError):
     """The model cannot be cut into stages; the message names the layer and the fix."""
 
 

@@ -20,8 +20,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from flows.errors import UserError
 
-class SchedulerUnreachable(ValueError):
+
+class SchedulerUnreachable(UserError):
     """DSE_SCHEDULER names a Dask scheduler that does not answer."""
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from flows.errors import UserError
 from flows.tools import ToolMissing, VendorTools, find_vendor_tools
 from flows.vendor.records import VendorRecord
 
@@ -28,7 +29,7 @@ INSTALL_HINT = ("put Vitis HLS / Vivado (2020.1 or later) on PATH, e.g. `source 
                 "or use FLOW=open")
 
 
-class VendorFlowError(RuntimeError):
+class VendorFlowError(UserError):
     """A vendor tool ran and failed; the message names its log file."""
 
 
@@ -37,7 +38,7 @@ def select_flow(requested: str | None, tools: VendorTools | None = None) -> tupl
     tools = tools or find_vendor_tools()
     choice = (requested or "auto").strip().lower()
     if choice not in (*FLOWS, "auto"):
-        raise ValueError(f"unknown flow {requested!r}; use FLOW=open, FLOW=vendor or leave it unset (auto)")
+        raise UserError(f"unknown flow {requested!r}; use FLOW=open, FLOW=vendor or leave it unset (auto)")
     if choice == "open":
         return "open", "open flow (Yosys + simulation), as requested"
     if tools.complete:

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 from da4ml.trace import FixedVariable, FixedVariableArray, HWConfig
 
+from flows.errors import UserError
 from frontend.fixedpoint import FixedFormat, qkeras_format
 
 from .quantize import kif, quantize_array
@@ -38,7 +39,7 @@ SOLVER_OPTIONS = {"hard_dc": 2}
 FLOAT32_EXACT_BITS = 24
 
 
-class UnsupportedLayer(ValueError):
+class UnsupportedLayer(UserError):
     """A layer the stage tracer cannot turn into bit-exact fixed-point logic."""
 
     def __init__(self, layer, reason: str):
