@@ -53,11 +53,13 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--policy", default=None, help="exit policy: max_prob, entropy or margin")
     synth.add_argument("--accuracy-drop", default=None, type=float, help="points below the final exit allowed")
     synth.add_argument("--backend", default="Vitis", choices=["Vitis", "Vivado"])
-    synth.add_argument("--io-type", default="io_parallel", choices=["io_parallel", "io_stream"])
+    synth.add_argument("--io-type", default=None, choices=["io_parallel", "io_stream"],
+                       help="hls4ml IO type (default: io_stream for the vendor flow, io_parallel for the open flow)")
     synth.add_argument("--reuse", default=[1], type=_reuse, help="reuse factor, or one per stage: 1,2,4")
     synth.add_argument("--no-hls", action="store_true", help="skip hls4ml conversion")
     synth.add_argument("--flow", default=None, choices=["auto", "open", "vendor"],
-                       help="vendor needs vitis_hls and vivado on PATH; auto (default) uses them when found")
+                       help="vendor needs vitis_hls and vivado on PATH; auto (default) uses them when found and "
+                            "the options allow it (HLS on, IO type io_stream or unset)")
     synth.add_argument("--cosim", action="store_true", help="vendor flow: also run HLS co-simulation")
     synth.add_argument("--no-rtl", action="store_true", help="open flow: skip stage RTL, Yosys and simulation")
     synth.add_argument("--no-sim", action="store_true", help="skip the multi-exit pipeline simulation")

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Callable
 
 from boards import Board, load_board
-from flows.errors import UserError, VerificationFailed
+from flows.errors import UserError, VerificationFailed, one_line
 from frontend.spec import POLICIES, TRAINING_MODES, ModelSpec, load_spec
 
 
@@ -31,7 +31,7 @@ class SynthOptions:
     policy: str | None = None         # override the spec's calibration policy
     accuracy_drop: float | None = None
     backend: str = "Vitis"
-    io_type: str = "io_parallel"
+    io_type: str | None = None        # None: what the flow needs (vendor: io_stream, open: io_parallel)
     reuse_factor: list[int] = field(default_factory=lambda: [1])   # one value, or one per stage
     hls: bool = True
     flow: str | None = None           # "open", "vendor", or None: vendor when its tools are found
@@ -96,12 +96,13 @@ def load_inputs(build: Build) -> None:
                             f"pass BOARD={build.point.board}")
     opts.model = opts.model or (build.point.model if build.point else "examples/digits.yaml")
     build.board = load_board(opts.board)
-    build.flow, message = select_flow(opts.flow)
-    if build.point is not None and build.flow == "vendor":
+    if build.point is not None:
         build.flow, message = "open", "a DSE point is built with the open flow (its folded cores are da4ml RTL)"
+    else:
+        build.flow, message = select_flow(opts.flow, io_type=opts.io_type, hls=opts.hls, part=build.board.part)
+    opts.io_type = opts.io_type or ("io_stream" if build.flow == "vendor" else "io_parallel")
     build.console.print(f"  {message}")
-    if build.flow == "vendor" and (opts.io_type != "io_stream" or not opts.hls):
-        raise FlowError("FLOW=vendor streams between stage IPs: use IO_TYPE=io_stream (and keep HLS on)")
+    build.notes.append(message)   # which flow ran and why, in the report too
     model_path = Path(opts.model)
     if not model_path.is_file():
         raise FlowError(f"model {opts.model} does not exist; pass MODEL=<spec.yaml or model.h5>")
@@ -119,6 +120,9 @@ def load_inputs(build: Build) -> None:
         raise FlowError(f"unknown training mode {opts.train!r}; use one of {', '.join(TRAINING_MODES)}")
     if opts.policy is not None and opts.policy not in POLICIES:
         raise FlowError(f"unknown exit policy {opts.policy!r}; use one of {', '.join(POLICIES)}")
+    if opts.accuracy_drop is not None and not opts.accuracy_drop >= 0:
+        raise FlowError(f"accuracy drop {opts.accuracy_drop:g} is not >= 0; give the points of accuracy the early "
+                        "exits may cost, e.g. --accuracy-drop 1.0")
     build.dataset = load_dataset(shape, classes, opts.data)
     build.out_dir = opts.build_root / build.name / build.board.name
     if build.point is not None:  # beside, never over, the fully parallel build the DSE reads
@@ -136,8 +140,10 @@ def load_user_model(path: Path):
 
     try:
         return load_qmodel(str(path), compile=False)
-    except Exception as exc:  # h5py/keras raise many types for a damaged file
-        raise FlowError(f"cannot read model file {path} ({type(exc).__name__}); "
+    except Exception as exc:  # h5py/keras raise many types for a damaged file; keep what they said
+        reason = one_line(str(exc)) or "no reason given"
+        reason = reason if len(reason) <= 300 else reason[:297] + "..."
+        raise FlowError(f"cannot read model file {path}: {type(exc).__name__}: {reason}; "
                         "save a QKeras functional model with model.save('model.h5')") from None
 
 
