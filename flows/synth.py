@@ -336,9 +336,8 @@ def build_stage_cores(build: Build) -> None:
     bad = [(r.index, c) for r, (_, c) in zip(build.stage_records, results) if not c.bit_exact]
     if bad:
         k, check = bad[0]
-        raise FlowError(f"stage {k} RTL differs from its QKeras stage (reference max diff "
-                        f"{check.reference_max_abs_diff}, simulation mismatches "
-                        f"{check.sim.mismatches if check.sim else 'n/a'}); see {build.out_dir / 'rtl' / f'stage_{k}'}")
+        raise VerificationFailed(f"stage {k} RTL differs from its QKeras stage: {check.mismatch()}; "
+                                 f"vectors and outputs in {build.out_dir / 'rtl' / f'stage_{k}' / 'sim'}")
 
 
 def build_design_point_cores(build: Build) -> None:
@@ -368,8 +367,10 @@ def build_design_point_cores(build: Build) -> None:
             record.outputs = (["exit_logits"] if pc.exit_kept else []) + \
                 (["forwarded"] if core.forwarded is not None else [])
             if sim.mismatches:
-                raise FlowError(f"stage {pc.stage} core of design {build.point.id} differs from its Keras model on "
-                                f"{sim.mismatches} of {sim.vectors} inputs; see {build.out_dir / 'sim'}")
+                where = sim.first_mismatch.describe(len(samples)) if sim.first_mismatch else "?"
+                raise VerificationFailed(f"stage {pc.stage} core of design {build.point.id} differs from its Keras "
+                                         f"model: first at {where} ({sim.mismatches} of {sim.vectors} vectors "
+                                         f"differ); see {build.out_dir / 'sim' / f'stage_{pc.stage}'}")
             if core.forwarded is not None:
                 samples = want[-1][:len(samples)]
     build.stage_rtls = [pc.core for pc in cores]
@@ -421,10 +422,11 @@ def simulate_multi_exit_pipeline(build: Build) -> None:
     with build.console.status("multi-exit pipeline in cocotb: exits on, exits off, back-pressure, extremes"):
         result = simulate_build(build, simulator=build.options.simulator, **options)
     build.sim, build.sim_markdown = result.to_dict(), result.to_markdown()
-    faults = {k: build.sim[k] for k in ("mismatches", "lost", "duplicated") if build.sim.get(k)}
-    if faults:
-        raise FlowError(f"pipeline simulation disagrees with the software model ({faults}); "
-                        f"see {build.out_dir / 'sim'}")
+    fault = result.first_fault()
+    if fault:
+        counts = ", ".join(f"{build.sim[k]} {k}" for k in ("mismatches", "lost", "duplicated"))
+        raise VerificationFailed(f"pipeline simulation disagrees with the software model at {fault} "
+                                 f"({counts} over all scenarios); records in {build.out_dir / 'sim'}")
 
 
 def evaluate_partial_reconfiguration(build: Build) -> None:
