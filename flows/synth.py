@@ -6,6 +6,7 @@ runs them and writes ``build/<model>/<board>/report.json`` and ``report.md``.
 """
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -181,6 +182,9 @@ def train_model(build: Build) -> None:
         result = train(build.model, data.x_train, data.y_train, spec_training,
                        progress=lambda done, total: progress.update(task, completed=done, total=total),
                        backbone_trained=build.spec is None)
+    if not math.isfinite(result.final_loss):
+        raise FlowError(f"training ({result.mode}) diverged: the final loss is {result.final_loss}; lower "
+                        "training.learning_rate in the spec, or check the data for NaN/huge values")
     build.training = {"mode": result.mode, "epochs": result.epochs, "final_loss": result.final_loss,
                       "seconds": round(result.seconds, 2)}
     if cache is not None:

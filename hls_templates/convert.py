@@ -50,7 +50,7 @@ class StageRecord:
     layer_reuse_factors: dict[str, int] = field(default_factory=dict)  # as hls4ml applied them
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2)
+        return json.dumps(asdict(self), indent=2, allow_nan=False)
 
     @classmethod
     def from_json(cls, text: str) -> "StageRecord":

@@ -307,5 +307,5 @@ def _explore(build_root, model, board, objective, min_accuracy, max_latency_us, 
     _plot(out / "front.png", result)
     (out / "dse.md").write_text(_markdown(doc))
     path = out / "front.json"
-    path.write_text(json.dumps(doc, indent=1))
+    path.write_text(json.dumps(doc, indent=1, allow_nan=False))
     return path

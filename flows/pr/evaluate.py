@@ -427,7 +427,7 @@ def write_pr_outputs(result: PrResult, out_dir: Path, stage_manifests: dict[int,
                                                   resident=tuple(result.mapping["pr"]["static_stages"]))
     paths = {"json": out_dir / "pr.json", "plot": out_dir / "pr_batch.png"}
     tmp = paths["json"].with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(result.to_dict(), indent=2) + "\n")
+    tmp.write_text(json.dumps(result.to_dict(), indent=2, allow_nan=False) + "\n")
     plot_batch_sweep(result, paths["plot"])
     paths["tcl"] = write_dfx_project(result, out_dir, stage_sources=stage_sources, exit_unit=exit_unit,
                                      run_vivado=run_vivado)

@@ -8,8 +8,15 @@ from flows.cli import main
 from flows.synth import SynthOptions, run_synth
 
 
+def _strict_json(text):
+    def refuse(constant):
+        raise ValueError(f"report.json holds {constant}, which is not JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
 def _check_report(path, test_samples):
-    report = json.loads(path.read_text())
+    report = _strict_json(path.read_text())
     assert report["schema"] == 1 and report["part"] == "xc7z020clg400-1" and report["clock_mhz"] == 100
     assert sum(e["exit_rate"] for e in report["exits"]) == pytest.approx(1.0)
     overall = report["overall"]
