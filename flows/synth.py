@@ -35,7 +35,7 @@ class SynthOptions:
     io_type: str | None = None        # None: what the flow needs (vendor: io_stream, open: io_parallel)
     reuse_factor: list[int] = field(default_factory=lambda: [1])   # one value, or one per stage
     hls: bool = True
-    flow: str | None = None           # "open", "vendor", or None: vendor when its tools are found
+    flow: str | None = None           # "open", "vendor", or None: vendor when its tools are found and the options allow
     cosim: bool = False               # vendor flow: also run HLS co-simulation
     rtl: bool = True                  # open flow: da4ml stage cores, cocotb check, Yosys resources
     rtl_random_vectors: int = 10_000  # random in-range inputs per stage core, besides the test set
