@@ -61,7 +61,7 @@ def load_board(name_or_path: str | Path) -> Board:
     try:
         board = BoardFile.model_validate(data)
     except ValidationError as exc:
-        raise BoardError(problem_lines(exc, str(path), FIXES)) from None
+        raise BoardError(problem_lines(exc, str(path), FIXES, example="boards/pynq-z2.yaml")) from None
     known = {"name", "part", "family", "clock_mhz", "resources"}
     return Board(
         name=board.name,

@@ -69,31 +69,33 @@ def field_path(loc: Iterable[Any]) -> str:
     return out or "(top level)"
 
 
-def problem_lines(error, file: str, fixes: Mapping[str, str] | None = None) -> list[str]:
+def problem_lines(error, file: str, fixes: Mapping[str, str] | None = None,
+                  example: str = "examples/digits.yaml") -> list[str]:
     """One ``<file>: <field path>: <problem>; <fix>`` line per error of a pydantic ``ValidationError``.
 
-    ``fixes``: field name (last part of the path) -> the fix to name; a generic fix otherwise."""
+    ``fixes``: field name (last part of the path) -> the fix to name; a generic fix otherwise, pointing
+    at ``example`` (a file of the same kind) where it cannot say more."""
     fixes = fixes or {}
     lines = []
     for err in error.errors(include_url=False):
         loc = tuple(err["loc"])
         names = [p for p in loc if _is_field(p)]
         name = names[-1] if names else ""
-        problem, generic = _describe(err)
+        problem, generic = _describe(err, example)
         own = err["type"] == "value_error" and "; " in str((err.get("ctx") or {}).get("error", ""))
         fix = generic if own else fixes.get(name, generic)
         lines.append(f"{file}: {field_path(loc)}: {problem}; {fix}")
     return lines
 
 
-def _describe(err: dict) -> tuple[str, str]:
+def _describe(err: dict, example: str) -> tuple[str, str]:
     """(what is wrong, a generic fix) for one pydantic error."""
     kind, ctx, value = err["type"], err.get("ctx") or {}, err.get("input")
     shown = _show(value)
     if kind == "missing":
-        return "missing", "add it (see examples/digits.yaml and boards/pynq-z2.yaml)"
+        return "missing", f"add it (see {example})"
     if kind == "extra_forbidden":
-        return "unknown field", "remove it or fix its spelling"
+        return "unknown field", f"remove it or fix its spelling (see {example})"
     if kind in ("int_parsing", "int_type", "int_from_float"):
         return f"{shown} is not a whole number", "give an integer"
     if kind in ("float_parsing", "float_type"):
@@ -107,7 +109,7 @@ def _describe(err: dict) -> tuple[str, str]:
     if kind in ("dict_type", "model_type", "model_attributes_type", "dataclass_type"):
         return f"{shown} is not a mapping", "give a block of key: value lines"
     if kind == "string_pattern_mismatch":
-        return f"{shown} is not allowed here", "see examples/digits.yaml"
+        return f"{shown} is not allowed here", f"see {example}"
     if kind == "literal_error":
         return f"{shown} is unknown", f"use one of {ctx.get('expected', '')}".replace("'", "")
     if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
@@ -121,8 +123,8 @@ def _describe(err: dict) -> tuple[str, str]:
     if kind == "value_error":  # our own validators: "<problem>; <fix>"
         message = str(ctx.get("error", err["msg"]))
         problem, _, fix = message.partition("; ")
-        return problem, fix or "see examples/digits.yaml"
-    return f"{shown}: {err['msg']}", "see examples/digits.yaml and boards/pynq-z2.yaml"
+        return problem, fix or f"see {example}"
+    return f"{shown}: {err['msg']}", f"see {example}"
 
 
 def _show(value: Any) -> str:

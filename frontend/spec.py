@@ -190,13 +190,13 @@ def parse_spec(data: dict[str, Any], where: str = "spec") -> ModelSpec:
 
 def _layer(layer, weights: QuantizerSpec, activation: QuantizerSpec) -> LayerSpec:
     """A validated layer (frontend.spec_schema.LayerFile) as the record, the spec's defaults filled in."""
-    has_weights = layer.type in ("conv2d", "dense")
     given = {k: getattr(layer, k) for k in ("filters", "units", "kernel", "padding", "pool")
-             if k in layer.model_fields_set}
+             if k in layer.model_fields_set and getattr(layer, k) is not None}
+    if layer.type not in ("conv2d", "dense"):
+        return LayerSpec(type=layer.type, **given)
     return LayerSpec(
         type=layer.type,
-        weights=(QuantizerSpec.parse(layer.weights, "weights") if layer.weights else weights) if has_weights else None,
-        activation=(QuantizerSpec.parse(layer.activation, "activation") if layer.activation else activation)
-        if has_weights else None,
+        weights=QuantizerSpec.parse(layer.weights, "weights") if layer.weights else weights,
+        activation=QuantizerSpec.parse(layer.activation, "activation") if layer.activation else activation,
         **given,
     )

@@ -19,6 +19,7 @@ from flows.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "digits.yaml"
+CORRUPT_H5 = b"\x89HDF\r\n\x1a\n" + bytes(600)   # the HDF5 signature, then zeros: a damaged file
 
 
 @pytest.fixture
@@ -105,7 +106,7 @@ def _npz(tmp_path, **arrays) -> Path:
 
 # (name, argv from tmp_path, a fragment of the one error line, exit code)
 BAD_INPUTS = [
-    ("corrupt .h5", lambda t: ["synth", "--model", str(_bytes(t / "broken.h5", b"\x89HDF\r\n\x1a\n garbage"))],
+    ("corrupt .h5", lambda t: ["synth", "--model", str(_bytes(t / "broken.h5", CORRUPT_H5))],
      "cannot read model file", 1),
     ("single-output model", lambda t: ["synth", "--model", str(_h5(t, "single", ((8, 8, 1), single_output)))],
      "has a single output, so no early exit; add early-exit heads", 1),
@@ -162,7 +163,7 @@ def test_bad_input_is_one_error_line_a_non_zero_exit_and_no_report(tmp_path, cap
 def test_corrupt_h5_keeps_what_h5py_said(tmp_path, capsys):
     import h5py
 
-    bad = _bytes(tmp_path / "broken.h5", b"\x89HDF\r\n\x1a\n garbage")
+    bad = _bytes(tmp_path / "broken.h5", CORRUPT_H5)
     with pytest.raises(OSError) as h5py_said:
         h5py.File(bad, "r")
     main(["synth", "--model", str(bad), "--build-root", str(tmp_path / "b")])
