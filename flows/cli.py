@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 import warnings
@@ -16,8 +17,6 @@ def _quiet() -> None:
 
 def _log_to_file(build_root: Path) -> Path:
     """Python logging of every tool (TensorFlow, cocotb runner, hls4ml) goes to build/exitflow.log."""
-    import logging
-
     build_root.mkdir(parents=True, exist_ok=True)
     path = build_root / "exitflow.log"
     logging.basicConfig(filename=path, level=logging.INFO, force=True,
@@ -116,7 +115,8 @@ def main(argv: list[str] | None = None) -> int:
 
     console = Console()
     build_root = getattr(args, "build_root", Path("build"))
-    if hasattr(args, "build_root"):
+    logged = hasattr(args, "build_root")   # commands without a build root (compare, boards) keep no log
+    if logged:
         _log_to_file(build_root)
     try:
         return COMMANDS[args.command](args, console)
@@ -127,6 +127,8 @@ def main(argv: list[str] | None = None) -> int:
         # one plain line per problem on stderr, never wrapped, so scripts and CI logs can grep it
         for line in exc.lines():
             print(f"error: {line}", file=sys.stderr)
+            if logged:
+                logging.getLogger("exitflow").error(line)
         return exc.exit_code
     except Exception as exc:  # anything else is a bug in exitflow: say so, keep the traceback
         log = _keep_traceback(build_root, exc, argv)

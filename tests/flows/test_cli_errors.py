@@ -190,6 +190,8 @@ def test_every_problem_of_a_spec_gets_its_own_error_line(tmp_path, capsys):
     assert lines == [f"error: {spec}: input.shape: missing; give the input shape as a list of positive integers, "
                      "e.g. shape: [8, 8, 1]",
                      f"error: {spec}: calibration.policy: 'vibes' is unknown; use one of max_prob, entropy, margin"]
+    log = (tmp_path / "b" / "exitflow.log").read_text()
+    assert all(line.removeprefix("error: ") in log for line in lines)   # the run's log has them too
 
 
 def test_internal_error_is_called_a_bug_exits_3_and_keeps_the_traceback(tmp_path, capsys, monkeypatch):
