@@ -42,25 +42,25 @@ def _fake_vendor_tools(bin_dir: Path, monkeypatch) -> None:
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
 
 
-@pytest.mark.parametrize("options, flow, io_type", [
-    ({}, "vendor", "io_stream"),                            # the defaults: the vendor flow, streaming
-    ({"io_type": "io_parallel"}, "open", "io_parallel"),    # asked for io_parallel: the open flow, said why
-    ({"flow": "vendor"}, "vendor", "io_stream"),
-    ({"board": "arty-a7-100t"}, "open", "io_parallel"),    # no PS for the block design's DMA
+@pytest.mark.parametrize("options, flow, io_type, why", [
+    ({}, "vendor", "io_stream", "vitis_hls and vivado found on PATH"),   # the defaults: vendor, streaming
+    ({"io_type": "io_parallel"}, "open", "io_parallel", "cannot build with IO_TYPE=io_parallel"),
+    ({"flow": "vendor"}, "vendor", "io_stream", "as requested"),
+    ({"board": "arty-a7-100t"}, "open", "io_parallel", "has no processing system"),   # no PS for the DMA
 ])
 def test_default_synth_with_vendor_tools_on_path_loads_with_a_flow_that_can_build_it(tmp_path, monkeypatch,
-                                                                                     options, flow, io_type):
+                                                                                     options, flow, io_type, why):
     from rich.console import Console
 
     from flows.synth import Build, SynthOptions, load_inputs
 
     _fake_vendor_tools(tmp_path / "bin", monkeypatch)
-    console = Console(record=True, width=300)
+    console = Console(record=True, width=400)
     build = Build(options=SynthOptions(build_root=tmp_path, **options), console=console)
     load_inputs(build)   # the step that used to refuse the default IO_TYPE
     said = console.export_text()
     assert (build.flow, build.options.io_type) == (flow, io_type)
-    assert f"{flow} flow" in said and ("vitis_hls" in said or "vendor" in said)
+    assert f"{flow} flow" in said and why in said and why in build.notes[0]
 
 
 def test_flow_vendor_without_tools_is_one_line_naming_the_tools_and_the_fix():
