@@ -13,7 +13,7 @@ DATA   ?=
 TRAIN  ?=
 POLICY ?=
 BACKEND ?= Vitis
-IO_TYPE ?= io_parallel
+IO_TYPE ?=
 REUSE  ?= 1
 FLOW   ?=
 A      ?=
@@ -28,7 +28,7 @@ LUT_BUDGET ?=
 PYTEST_ARGS ?=
 
 # DESIGN=<dse/points/<id>.yaml> builds that point of `make dse`; its file names the model
-SYNTH_ARGS := $(if $(DESIGN),--design $(DESIGN) $(if $(filter command line environment,$(origin MODEL)),--model $(MODEL)),--model $(MODEL)) --board $(BOARD) --backend $(BACKEND) --io-type $(IO_TYPE) --reuse $(REUSE) \
+SYNTH_ARGS := $(if $(DESIGN),--design $(DESIGN) $(if $(filter command line environment,$(origin MODEL)),--model $(MODEL)),--model $(MODEL)) --board $(BOARD) --backend $(BACKEND) $(if $(IO_TYPE),--io-type $(IO_TYPE)) --reuse $(REUSE) \
 	$(if $(DATA),--data $(DATA)) $(if $(TRAIN),--train $(TRAIN)) $(if $(POLICY),--policy $(POLICY)) \
 	$(if $(FLOW),--flow $(FLOW)) $(if $(filter 0,$(SIM)),--no-sim) $(if $(DEADLINE),--deadline $(DEADLINE))
 

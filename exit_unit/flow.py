@@ -121,7 +121,7 @@ def make_exit_unit(build_dir: Path = Path("build/exit_unit"), simulator: str = "
             sim_seconds=round(sim_s, 1)))
     pool.shutdown()
     out = build_dir / "cost.json"
-    out.write_text(json.dumps([asdict(r) for r in records], indent=1))
+    out.write_text(json.dumps([asdict(r) for r in records], indent=1, allow_nan=False))
     (build_dir / "cost.md").write_text(cost_markdown(records))
     console.print(f"[bold]exit unit[/]: cost table in {out} and {build_dir / 'cost.md'}")
     return out

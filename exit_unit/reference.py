@@ -220,14 +220,19 @@ class ExitUnitConfig:
             return fmt.max_code
         return int(math.floor(t * 2**fmt.frac))
 
-    def threshold_value(self, code: int) -> float:
-        """Register code -> human threshold (inverse of threshold_code, for reports)."""
+    def threshold_value(self, code: int) -> float | None:
+        """Register code -> human threshold (inverse of threshold_code, for reports).
+
+        None for max_prob code 0: the unit exits when S = 1/p_top <= code, and S >= 1 always, so
+        that code lets no sample out and no probability corresponds to it (1/0). Reports write
+        null there beside the code itself, never an infinity (not valid JSON).
+        """
         code = int(code)
         fmt = self.confidence_format
         if not fmt.min_code <= code <= fmt.max_code:
             raise ValueError(f"threshold code {code} is outside 0..{fmt.max_code} of {fmt}")
         if self.policy == "max_prob":
-            return math.inf if code == 0 else 2**fmt.frac / code
+            return None if code == 0 else 2**fmt.frac / code
         return code * fmt.lsb
 
     def confidence_value(self, codes: np.ndarray) -> np.ndarray:

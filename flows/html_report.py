@@ -154,6 +154,13 @@ def _e(value: Any) -> str:
     return html.escape(str(value))
 
 
+def _threshold(exit_: dict) -> str:
+    """A null threshold beside a register code: the code lets no sample out (max_prob code 0)."""
+    if exit_.get("threshold") is None and exit_.get("threshold_code") is not None:
+        return "never (no sample exits)"
+    return _fmt(exit_.get("threshold"))
+
+
 def _fmt(value: Any, pct: bool = False) -> str:
     if value is None:
         return "n/a"
@@ -217,7 +224,7 @@ def to_html(report: dict) -> str:
     parts.append("<h2>Exits</h2>")
     exits = report.get("exits") or []
     parts.append(_table(["exit", "policy", "threshold", "register", "exit rate", "accuracy there", "cumulative MACs"],
-                        [[e.get("index"), e.get("policy"), _fmt(e.get("threshold")), e.get("threshold_code"),
+                        [[e.get("index"), e.get("policy"), _threshold(e), e.get("threshold_code"),
                           _fmt(e.get("exit_rate"), True), _fmt(e.get("accuracy_at_exit"), True),
                           _fmt(e.get("cumulative_macs"))] for e in exits]) if exits else _absent("exits"))
     parts.append(_img(plot_exit_distribution(report), "Exit distribution (test set)", "plot-exits"))

@@ -110,7 +110,9 @@ def write_report(report: Report, out_dir: Path) -> tuple[Path, Path, Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     data = report.to_dict()
     paths = out_dir / "report.json", out_dir / "report.md", out_dir / "report.html"
-    for path, text in zip(paths, (json.dumps(data, indent=2) + "\n", to_markdown(report), to_html(data))):
+    # strict JSON (no NaN/Infinity): a non-finite figure is a bug to fix where it is made, not a file to write
+    json_text = json.dumps(data, indent=2, allow_nan=False) + "\n"
+    for path, text in zip(paths, (json_text, to_markdown(report), to_html(data))):
         _atomic_write(path, text)
     return paths
 
@@ -125,9 +127,13 @@ def _pct(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.1f}%"
 
 
+def _threshold(value: float | None) -> str:
+    return "never (no sample exits)" if value is None else f"{value:.4g}"
+
+
 def exit_rows(report: Report) -> list[list[str]]:
     last = len(report.exits)
-    return [[str(e.index), e.policy, "always (last)" if e.index == last else f"{e.threshold:.4g}",
+    return [[str(e.index), e.policy, "always (last)" if e.index == last else _threshold(e.threshold),
              str(e.threshold_code), _pct(e.exit_rate), _pct(e.accuracy_at_exit), f"{e.cumulative_macs:,}"]
             for e in report.exits]
 

@@ -6,16 +6,18 @@ runs them and writes ``build/<model>/<board>/report.json`` and ``report.md``.
 """
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 from boards import Board, load_board
+from flows.errors import UserError, VerificationFailed, one_line
 from frontend.spec import POLICIES, TRAINING_MODES, ModelSpec, load_spec
 
 
-class FlowError(RuntimeError):
+class FlowError(UserError):
     """A step failed for a reason the user can fix; the message says how."""
 
 
@@ -30,10 +32,10 @@ class SynthOptions:
     policy: str | None = None         # override the spec's calibration policy
     accuracy_drop: float | None = None
     backend: str = "Vitis"
-    io_type: str = "io_parallel"
+    io_type: str | None = None        # None: what the flow needs (vendor: io_stream, open: io_parallel)
     reuse_factor: list[int] = field(default_factory=lambda: [1])   # one value, or one per stage
     hls: bool = True
-    flow: str | None = None           # "open", "vendor", or None: vendor when its tools are found
+    flow: str | None = None           # "open", "vendor", or None: vendor when its tools are found and the options allow
     cosim: bool = False               # vendor flow: also run HLS co-simulation
     rtl: bool = True                  # open flow: da4ml stage cores, cocotb check, Yosys resources
     rtl_random_vectors: int = 10_000  # random in-range inputs per stage core, besides the test set
@@ -95,12 +97,13 @@ def load_inputs(build: Build) -> None:
                             f"pass BOARD={build.point.board}")
     opts.model = opts.model or (build.point.model if build.point else "examples/digits.yaml")
     build.board = load_board(opts.board)
-    build.flow, message = select_flow(opts.flow)
-    if build.point is not None and build.flow == "vendor":
+    if build.point is not None:
         build.flow, message = "open", "a DSE point is built with the open flow (its folded cores are da4ml RTL)"
+    else:
+        build.flow, message = select_flow(opts.flow, io_type=opts.io_type, hls=opts.hls, part=build.board.part)
+    opts.io_type = opts.io_type or ("io_stream" if build.flow == "vendor" else "io_parallel")
     build.console.print(f"  {message}")
-    if build.flow == "vendor" and (opts.io_type != "io_stream" or not opts.hls):
-        raise FlowError("FLOW=vendor streams between stage IPs: use IO_TYPE=io_stream (and keep HLS on)")
+    build.notes.append(message)   # which flow ran and why, in the report too
     model_path = Path(opts.model)
     if not model_path.is_file():
         raise FlowError(f"model {opts.model} does not exist; pass MODEL=<spec.yaml or model.h5>")
@@ -118,6 +121,9 @@ def load_inputs(build: Build) -> None:
         raise FlowError(f"unknown training mode {opts.train!r}; use one of {', '.join(TRAINING_MODES)}")
     if opts.policy is not None and opts.policy not in POLICIES:
         raise FlowError(f"unknown exit policy {opts.policy!r}; use one of {', '.join(POLICIES)}")
+    if opts.accuracy_drop is not None and not opts.accuracy_drop >= 0:
+        raise FlowError(f"accuracy drop {opts.accuracy_drop:g} is not >= 0; give the points of accuracy the early "
+                        "exits may cost, e.g. --accuracy-drop 1.0")
     build.dataset = load_dataset(shape, classes, opts.data)
     build.out_dir = opts.build_root / build.name / build.board.name
     if build.point is not None:  # beside, never over, the fully parallel build the DSE reads
@@ -135,8 +141,10 @@ def load_user_model(path: Path):
 
     try:
         return load_qmodel(str(path), compile=False)
-    except Exception as exc:  # h5py/keras raise many types for a damaged file
-        raise FlowError(f"cannot read model file {path} ({type(exc).__name__}); "
+    except Exception as exc:  # h5py/keras raise many types for a damaged file; keep what they said
+        reason = one_line(str(exc)) or "no reason given"
+        reason = reason if len(reason) <= 300 else reason[:297] + "..."
+        raise FlowError(f"cannot read model file {path}: {type(exc).__name__}: {reason}; "
                         "save a QKeras functional model with model.save('model.h5')") from None
 
 
@@ -174,6 +182,9 @@ def train_model(build: Build) -> None:
         result = train(build.model, data.x_train, data.y_train, spec_training,
                        progress=lambda done, total: progress.update(task, completed=done, total=total),
                        backbone_trained=build.spec is None)
+    if not math.isfinite(result.final_loss):
+        raise FlowError(f"training ({result.mode}) diverged: the final loss is {result.final_loss}; lower "
+                        "training.learning_rate in the spec, or check the data for NaN/huge values")
     build.training = {"mode": result.mode, "epochs": result.epochs, "final_loss": result.final_loss,
                       "seconds": round(result.seconds, 2)}
     if cache is not None:
@@ -329,9 +340,8 @@ def build_stage_cores(build: Build) -> None:
     bad = [(r.index, c) for r, (_, c) in zip(build.stage_records, results) if not c.bit_exact]
     if bad:
         k, check = bad[0]
-        raise FlowError(f"stage {k} RTL differs from its QKeras stage (reference max diff "
-                        f"{check.reference_max_abs_diff}, simulation mismatches "
-                        f"{check.sim.mismatches if check.sim else 'n/a'}); see {build.out_dir / 'rtl' / f'stage_{k}'}")
+        raise VerificationFailed(f"stage {k} RTL differs from its QKeras stage: {check.mismatch()}; "
+                                 f"vectors and outputs in {build.out_dir / 'rtl' / f'stage_{k}' / 'sim'}")
 
 
 def build_design_point_cores(build: Build) -> None:
@@ -361,8 +371,10 @@ def build_design_point_cores(build: Build) -> None:
             record.outputs = (["exit_logits"] if pc.exit_kept else []) + \
                 (["forwarded"] if core.forwarded is not None else [])
             if sim.mismatches:
-                raise FlowError(f"stage {pc.stage} core of design {build.point.id} differs from its Keras model on "
-                                f"{sim.mismatches} of {sim.vectors} inputs; see {build.out_dir / 'sim'}")
+                where = sim.first_mismatch.describe(len(samples)) if sim.first_mismatch else "?"
+                raise VerificationFailed(f"stage {pc.stage} core of design {build.point.id} differs from its Keras "
+                                         f"model: first at {where} ({sim.mismatches} of {sim.vectors} vectors "
+                                         f"differ); see {build.out_dir / 'sim' / f'stage_{pc.stage}'}")
             if core.forwarded is not None:
                 samples = want[-1][:len(samples)]
     build.stage_rtls = [pc.core for pc in cores]
@@ -414,10 +426,11 @@ def simulate_multi_exit_pipeline(build: Build) -> None:
     with build.console.status("multi-exit pipeline in cocotb: exits on, exits off, back-pressure, extremes"):
         result = simulate_build(build, simulator=build.options.simulator, **options)
     build.sim, build.sim_markdown = result.to_dict(), result.to_markdown()
-    faults = {k: build.sim[k] for k in ("mismatches", "lost", "duplicated") if build.sim.get(k)}
-    if faults:
-        raise FlowError(f"pipeline simulation disagrees with the software model ({faults}); "
-                        f"see {build.out_dir / 'sim'}")
+    fault = result.first_fault()
+    if fault:
+        counts = ", ".join(f"{build.sim[k]} {k}" for k in ("mismatches", "lost", "duplicated"))
+        raise VerificationFailed(f"pipeline simulation disagrees with the software model at {fault} "
+                                 f"({counts} over all scenarios); records in {build.out_dir / 'sim'}")
 
 
 def evaluate_partial_reconfiguration(build: Build) -> None:

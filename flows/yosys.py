@@ -23,12 +23,14 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from flows.errors import UserError
+
 LUTRAM_WEIGHT = {"RAM32M": 4, "RAM64M": 4, "RAM32X1D": 2, "RAM64X1D": 2, "RAM32X1S": 1, "RAM64X1S": 1,
                  "RAM128X1D": 4, "SRL16E": 1, "SRLC32E": 1}
 SEQUENTIAL_PREFIXES = ("FD", "RAMB", "DSP48", "SRL", "RAM")
 
 
-class YosysError(RuntimeError):
+class YosysError(UserError):
     """Synthesis failed; the message names the log file."""
 
 

@@ -9,9 +9,11 @@ from pathlib import Path
 
 import numpy as np
 
+from flows.errors import UserError
 
-class DataError(ValueError):
-    pass
+
+class DataError(UserError):
+    """The data file does not fit the model; the message names the fix."""
 
 
 @dataclass(frozen=True)
@@ -62,7 +64,7 @@ def _digits(input_shape: tuple[int, ...]):
 
 def _npz(path: Path, input_shape: tuple[int, ...]):
     if not path.is_file():
-        raise DataError(f"data file {path} does not exist")
+        raise DataError(f"data file {path} does not exist; pass DATA=<path.npz> of an existing file")
     try:
         arrays = np.load(path)
     except (OSError, ValueError) as exc:
@@ -70,14 +72,17 @@ def _npz(path: Path, input_shape: tuple[int, ...]):
                         "write it with numpy.savez(x_train=..., y_train=..., x_test=..., y_test=...)") from None
     missing = [k for k in ("x_train", "y_train", "x_test", "y_test") if k not in arrays.files]
     if missing:
-        raise DataError(f"{path} lacks array(s) {', '.join(missing)}; it needs x_train, y_train, x_test, y_test")
+        raise DataError(f"{path} lacks array(s) {', '.join(missing)}; write it with numpy.savez(path, x_train=..., "
+                        "y_train=..., x_test=..., y_test=...)")
     x_train, y_train, x_test, y_test = (arrays[k] for k in ("x_train", "y_train", "x_test", "y_test"))
     for split, x in (("x_train", x_train), ("x_test", x_test)):
         if tuple(x.shape[1:]) != tuple(input_shape):
             raise DataError(f"{path}: {split} samples have shape {tuple(x.shape[1:])} "
-                            f"but the model input is {tuple(input_shape)}")
+                            f"but the model input is {tuple(input_shape)}; reshape the arrays to "
+                            f"(samples, {', '.join(map(str, input_shape))}) or change the model's input shape")
     for split, x, y in (("train", x_train, y_train), ("test", x_test, y_test)):
         if len(x) != len(y):
-            raise DataError(f"{path}: x_{split} has {len(x)} samples but y_{split} has {len(y)}")
+            raise DataError(f"{path}: x_{split} has {len(x)} samples but y_{split} has {len(y)}; give one label "
+                            "per sample")
     y_train, y_test = (np.asarray(y).reshape(-1).astype(np.int64) for y in (y_train, y_test))
     return x_train.astype(np.float32), y_train, x_test.astype(np.float32), y_test, path.stem

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from flows.errors import VerificationFailed
 from frontend.fixedpoint import FixedFormat
 from hls_templates.precision import (UnsupportedLayer, hls_layer_config, logit_format,
                                      output_formats, stage_input_format)
@@ -49,7 +50,7 @@ class StageRecord:
     layer_reuse_factors: dict[str, int] = field(default_factory=dict)  # as hls4ml applied them
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2)
+        return json.dumps(asdict(self), indent=2, allow_nan=False)
 
     @classmethod
     def from_json(cls, text: str) -> "StageRecord":
@@ -241,7 +242,7 @@ def check_bit_exact(hls_model, stage_model, x: np.ndarray, locate: bool = True) 
                           first_differing_layer=layer)
 
 
-class NotBitExact(RuntimeError):
+class NotBitExact(VerificationFailed):
     """The HLS C simulation of a stage differs from its QKeras model."""
 
 

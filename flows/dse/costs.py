@@ -19,13 +19,14 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from flows.errors import UserError
 from frontend.fixedpoint import FixedFormat, qkeras_format
 
 from .jobs import SynthJob
 from .model import StageCost, fit_linear
 
 
-class MissingFlowOutput(ValueError):
+class MissingFlowOutput(UserError):
     """The DSE needs the fully parallel flow's outputs (make synth) first."""
 
 
@@ -53,7 +54,7 @@ def conv_sites(stages) -> list[ConvSite]:
             elif type(inbound).__name__ == "InputLayer" and stage.input_format is not None:
                 fmt = stage.input_format
             else:
-                raise ValueError(f"stage {k}: conv {layer.name!r} is fed by {type(inbound).__name__}; the DSE folds "
+                raise UserError(f"stage {k}: conv {layer.name!r} is fed by {type(inbound).__name__}; the DSE folds "
                                  "convolutions fed by a QActivation or the stage input")
             nxt = layers[i + 1] if i + 1 < len(layers) else None
             act = nxt if nxt is not None and type(nxt).__name__ == "QActivation" and \

@@ -20,8 +20,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from flows.errors import UserError
 
-class SchedulerUnreachable(ValueError):
+
+class SchedulerUnreachable(UserError):
     """DSE_SCHEDULER names a Dask scheduler that does not answer."""
 
 
@@ -127,7 +129,7 @@ def run_jobs(jobs: Sequence[SynthJob], cache_dir: Path, client=None,
             results[k] = record
             if record.get("error") is None:  # failures are not cached, so a rerun tries again
                 tmp = cache_dir / f"{k}.tmp"
-                tmp.write_text(json.dumps(record, indent=1))
+                tmp.write_text(json.dumps(record, indent=1, allow_nan=False))
                 tmp.replace(cache_dir / f"{k}.json")
     in_order = {job.key(): results[job.key()] for job in jobs}  # as given, not as finished
     return JobReport(in_order, len(todo), cached)

@@ -16,10 +16,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from flows.errors import UserError
+
 from .model import Design
 
 
-class PointError(ValueError):
+class PointError(UserError):
     """A design point file that cannot be built as given; the message names the fix."""
 
 

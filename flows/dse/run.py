@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import asdict, replace
 from pathlib import Path
 
-from .search import OBJECTIVES, Context, Exploration, calibrated_threshold_sets, explore
+from .search import OBJECTIVES, Context, Exploration, InfeasibleObjective, calibrated_threshold_sets, explore
 
 SWEEP_DROPS = (0.0, 0.5, 1.0, 2.0, 4.0, 8.0)
 
@@ -195,7 +195,7 @@ def run_dse(build_root: Path, model: str, board: str, objective: str = "throughp
 
     say = progress or (lambda message: None)
     if objective not in OBJECTIVES:
-        raise ValueError(f"objective {objective!r} is unknown; use one of {', '.join(OBJECTIVES)}")
+        raise InfeasibleObjective(f"objective {objective!r} is unknown; use one of {', '.join(OBJECTIVES)}")
     start = time.perf_counter()
     with dask_client(scheduler) as client:  # an unreachable scheduler fails here, before any work
         return _explore(build_root, model, board, objective, min_accuracy, max_latency_us, lut_budget, client,
@@ -307,5 +307,5 @@ def _explore(build_root, model, board, objective, min_accuracy, max_latency_us, 
     _plot(out / "front.png", result)
     (out / "dse.md").write_text(_markdown(doc))
     path = out / "front.json"
-    path.write_text(json.dumps(doc, indent=1))
+    path.write_text(json.dumps(doc, indent=1, allow_nan=False))
     return path

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from flows.errors import UserError
+
 from .front import pareto_mask
 from .model import Design, Platform, Prediction, StageCost, predict, route_kept
 
@@ -25,7 +27,7 @@ OBJECTIVES = {"throughput": ("throughput_samples_per_s", "max"), "latency": ("me
               "energy": ("energy_nj_per_sample", "min")}
 
 
-class InfeasibleObjective(ValueError):
+class InfeasibleObjective(UserError):
     """No design meets the constraints; the message names the best reachable value."""
 
 
@@ -196,7 +198,7 @@ def explore(ctx: Context, objective: str, budget: dict, min_accuracy: float | No
     tick(done, total, best so far) while designs are predicted, for a progress bar.
     """
     if objective not in OBJECTIVES:
-        raise ValueError(f"objective {objective!r} is unknown; use one of {', '.join(OBJECTIVES)}")
+        raise InfeasibleObjective(f"objective {objective!r} is unknown; use one of {', '.join(OBJECTIVES)}")
     metric, sense = OBJECTIVES[objective]
     objectives = {metric: sense, "accuracy": "max", "lut": "min"}
 

@@ -158,7 +158,7 @@ def _cached(path: Path, compute: Callable[[], dict], keep: Callable[[dict], bool
     if keep(value):
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(value, indent=1))
+        tmp.write_text(json.dumps(value, indent=1, allow_nan=False))
         tmp.replace(path)
     return value
 

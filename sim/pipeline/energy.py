@@ -31,10 +31,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from flows.errors import UserError
+
 from .saif import SaifActivity
 
 RESOURCE_KEYS = ("lut", "ff", "dsp", "bram")
-class MissingEnergyData(ValueError):
+class MissingEnergyData(UserError):
     """The board file has no energy coefficients: the simulation still runs, without energy figures."""
 
 
@@ -64,7 +66,8 @@ class EnergyCoefficients:
                              "add them to boards/<board>.yaml (see boards/pynq-z2.yaml)")
         missing = [k for k in COEFFICIENTS if k not in energy]
         if missing:
-            raise ValueError(f"board {board.name}: energy: lacks {', '.join(missing)}")
+            raise UserError(f"board {board.name}: energy: lacks {', '.join(missing)}; add them as "
+                            "{value: ..., source: ...} (see boards/pynq-z2.yaml)")
         values = {k: float(energy[k]["value"]) for k in COEFFICIENTS}
         sources = {k: str(energy[k].get("source", "")) for k in COEFFICIENTS}
         sources["static_w"] = str(power["pl_static_w"].get("source", ""))

@@ -51,6 +51,7 @@ class ScenarioResult:
     predicted: np.ndarray       # per sample, the class the hardware returned (-1 if lost)
     energy: RunEnergy | None = None
     accuracy: float | None = None  # against the labels, when given
+    first_fault: str | None = None  # the first sample that differs, was lost or came twice, on one line
 
     @property
     def mean_latency(self) -> float:
@@ -97,6 +98,11 @@ class SimResult:
     @property
     def speedup(self) -> float:
         return self.scenarios["exits_off"].mean_latency / self.scenarios["early_exit"].mean_latency
+
+    def first_fault(self) -> str | None:
+        """The first scenario's first differing, lost or duplicated sample, on one line (None: none)."""
+        return next((f"scenario {name}: {s.first_fault}" for name, s in self.scenarios.items() if s.first_fault),
+                    None)
 
     @property
     def throughput_ratio(self) -> float:
@@ -231,9 +237,27 @@ def analyse(name: str, record_dir: Path, rtl: PipelineRtl, expected_exit: np.nda
         out_of_order += i < top
         top = max(top, i)
     received = seen > 0
-    mismatches = int(np.sum(received & ((exit_at != expected_exit) | (cls != expected_class))))
+    differs = received & ((exit_at != expected_exit) | (cls != expected_class))
+    mismatches = int(np.sum(differs))
     return ScenarioResult(name, n, mismatches, int(np.sum(~received)), int(extra), int(out_of_order),
-                          int(meta["cycles"]), float(meta["wall_seconds"]), exit_at, latency, expected_exit, cls)
+                          int(meta["cycles"]), float(meta["wall_seconds"]), exit_at, latency, expected_exit, cls,
+                          first_fault=_first_fault(differs, received, seen, exit_at, cls, expected_exit,
+                                                   expected_class, extra))
+
+
+def _first_fault(differs, received, seen, exit_at, cls, expected_exit, expected_class, extra) -> str | None:
+    """The first sample (by id) whose result differs, or that was lost or came twice, with its fields."""
+    faults = np.flatnonzero(differs | ~received | (seen > 1))
+    if faults.size == 0:
+        return f"{extra} result(s) with a sample id never issued" if extra else None
+    i = int(faults[0])
+    if not received[i]:
+        return f"sample {i} never left the pipeline (expected at exit {expected_exit[i]}, class {expected_class[i]})"
+    if not differs[i]:
+        return f"sample {i} left the pipeline {seen[i]} times"
+    fields = [f"{field} expected {want}, got {got}" for field, want, got in
+              (("exit", expected_exit[i], exit_at[i]), ("class", expected_class[i], cls[i])) if want != got]
+    return f"sample {i}: " + ", ".join(fields)
 
 
 def estimate_resources(rtl: PipelineRtl, stage_rtls: list, units: list,

@@ -49,7 +49,7 @@ def bad_root(tmp_path_factory):
 def _refused(argv: list[str], root: Path, capsys) -> str:
     code = main(["synth", "--build-root", str(root), *argv])
     lines = capsys.readouterr().err.strip().splitlines()
-    assert code == 2
+    assert code == 1
     assert len(lines) == 1 and lines[0].startswith("error: "), lines
     assert not list(root.rglob("designs")), "a refused point must not leave a designs/<id>/ folder"
     return lines[0]

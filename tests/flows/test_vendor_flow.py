@@ -24,6 +24,45 @@ def test_auto_picks_vendor_when_both_tools_exist_and_open_otherwise():
     assert select_flow("open", BOTH)[0] == "open"
 
 
+@pytest.mark.parametrize("options, why", [(dict(io_type="io_parallel"), "IO_TYPE=io_parallel"),
+                                          (dict(hls=False), "HLS is off"),
+                                          (dict(part="xc7a100tcsg324-1"), "no processing system")])
+def test_auto_runs_the_open_flow_when_the_options_rule_the_vendor_flow_out_and_says_why(options, why):
+    flow, message = select_flow(None, BOTH, **options)
+    assert flow == "open" and "vitis_hls and vivado are on PATH" in message and why in message
+    with pytest.raises(ValueError, match=f"FLOW=vendor cannot build with .*{why}"):
+        select_flow("vendor", BOTH, **options)
+
+
+def _fake_vendor_tools(bin_dir: Path, monkeypatch) -> None:
+    bin_dir.mkdir()
+    for name in ("vitis_hls", "vivado"):
+        (bin_dir / name).write_text(f"#!{sys.executable}\nimport sys\nsys.exit(1)\n")
+        (bin_dir / name).chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+
+
+@pytest.mark.parametrize("options, flow, io_type, why", [
+    ({}, "vendor", "io_stream", "vitis_hls and vivado found on PATH"),   # the defaults: vendor, streaming
+    ({"io_type": "io_parallel"}, "open", "io_parallel", "cannot build with IO_TYPE=io_parallel"),
+    ({"flow": "vendor"}, "vendor", "io_stream", "as requested"),
+    ({"board": "arty-a7-100t"}, "open", "io_parallel", "has no processing system"),   # no PS for the DMA
+])
+def test_default_synth_with_vendor_tools_on_path_loads_with_a_flow_that_can_build_it(tmp_path, monkeypatch,
+                                                                                     options, flow, io_type, why):
+    from rich.console import Console
+
+    from flows.synth import Build, SynthOptions, load_inputs
+
+    _fake_vendor_tools(tmp_path / "bin", monkeypatch)
+    console = Console(record=True, width=400)
+    build = Build(options=SynthOptions(build_root=tmp_path, **options), console=console)
+    load_inputs(build)   # the step that used to refuse the default IO_TYPE
+    said = console.export_text()
+    assert (build.flow, build.options.io_type) == (flow, io_type)
+    assert f"{flow} flow" in said and why in said and why in build.notes[0]
+
+
 def test_flow_vendor_without_tools_is_one_line_naming_the_tools_and_the_fix():
     with pytest.raises(ToolMissing) as err:
         select_flow("vendor", NONE)

@@ -51,23 +51,61 @@ def test_digest_changes_with_the_spec(digits_spec):
     assert parse_spec(_example_dict()).digest() == digits_spec.digest()
 
 
-@pytest.mark.parametrize("mutate, fragment", [
-    (lambda d: d["blocks"][0]["layers"].append({"type": "lstm"}), "unknown layer type 'lstm'"),
-    (lambda d: d["defaults"].update(weights="quantized_po2(4)"), "unsupported quantiser 'quantized_po2'"),
-    (lambda d: d["defaults"].update(weights="__import__('os')"), "unsupported quantiser"),
-    (lambda d: [b.update(exit=False) for b in d["blocks"][:-1]], "no early exit"),
-    (lambda d: d["blocks"][-1].update(exit=False), "last block must end in an exit"),
-    (lambda d: d["training"].update(loss_weights=[1.0]), "loss_weights has 1 entries for 3 exits"),
-    (lambda d: d["training"].update(mode="sometimes"), "training.mode 'sometimes'"),
-    (lambda d: d["calibration"].update(policy="vibes"), "calibration.policy 'vibes'"),
-    (lambda d: d.pop("blocks"), "missing 'blocks'"),
+@pytest.mark.parametrize("mutate, line", [
+    (lambda d: d["input"].pop("shape"), "input.shape: missing; give the input shape"),
+    (lambda d: d["blocks"][0]["layers"][0].update(filters="six"),
+     "blocks[0].layers[0].filters: 'six' is not a whole number; give an integer >= 1"),
+    (lambda d: d["blocks"][1]["layers"][0].update(kernel=2.5), "blocks[1].layers[0].kernel: 2.5 is not a whole number"),
+    (lambda d: d["blocks"][0]["layers"].append({"type": "lstm"}),
+     "blocks[0].layers[2].type: 'lstm' is unknown; use one of conv2d, dense, maxpool, avgpool or flatten"),
+    (lambda d: d["blocks"][0]["layers"].append({"type": "conv2d"}), "blocks[0].layers[2]: a conv2d layer needs filters"),
+    (lambda d: d["blocks"][0]["layers"][0].update(stride=2), "blocks[0].layers[0].stride: unknown field"),
+    (lambda d: d["defaults"].update(weights="quantized_po2(4)"),
+     "defaults.weights: unsupported quantiser 'quantized_po2'; use one of quantized_bits, quantized_relu"),
+    (lambda d: d["defaults"].update(weights="__import__('os')"), "defaults.weights: unsupported quantiser"),
+    (lambda d: [b.update(exit=False) for b in d["blocks"][:-1]], "blocks: the model has no early exit"),
+    (lambda d: d["blocks"][-1].update(exit=False), "blocks[2].exit: the last block has no exit"),
+    (lambda d: d["training"].update(loss_weights=[1.0]), "training.loss_weights: 1 weight(s) for 3 exit(s)"),
+    (lambda d: d["training"].update(mode="sometimes"), "training.mode: 'sometimes' is unknown; use one of joint"),
+    (lambda d: d["calibration"].update(policy="vibes"),
+     "calibration.policy: 'vibes' is unknown; use one of max_prob, entropy, margin"),
+    (lambda d: d["calibration"].update(accuracy_drop=-1.0), "calibration.accuracy_drop: -1.0 is not >= 0"),
+    (lambda d: d.update(calibraton={}), "calibraton: unknown field; remove it or fix its spelling"),
+    (lambda d: d.pop("blocks"), "blocks: missing"),
 ])
-def test_malformed_spec_fails_with_one_line(mutate, fragment):
+def test_malformed_spec_fails_with_one_line_naming_the_field_and_the_fix(mutate, line):
     data = copy.deepcopy(_example_dict())
     mutate(data)
     with pytest.raises(SpecError) as err:
-        parse_spec(data)
-    assert fragment in str(err.value) and "\n" not in str(err.value)
+        parse_spec(data, "my.yaml")
+    assert err.value.lines() == [err.value.lines()[0]], err.value.lines()
+    (got,) = err.value.lines()
+    assert got.startswith(f"my.yaml: {line}"), got
+    assert "; " in got and "\n" not in got
+
+
+def test_every_problem_of_a_spec_is_reported_on_its_own_line():
+    data = copy.deepcopy(_example_dict())
+    data["input"].pop("shape")
+    data["blocks"][0]["layers"][0]["filters"] = "six"
+    data["calibration"]["accuracy_drop"] = -1
+    with pytest.raises(SpecError) as err:
+        parse_spec(data, "my.yaml")
+    fields = [line.split(": ")[1] for line in err.value.lines()]
+    assert fields == ["input.shape", "blocks[0].layers[0].filters", "calibration.accuracy_drop"]
+
+
+def test_the_example_digest_is_the_one_the_trained_model_cache_uses(digits_spec):
+    """Validation through the schema must not move the training cache key of the example."""
+    assert digits_spec.digest() == "10ea60556cd5a987"
+
+
+def test_a_quantiser_qkeras_refuses_is_a_spec_error():
+    data = copy.deepcopy(_example_dict())
+    data["defaults"]["weights"] = "quantized_bits(4, 0, colour=1)"
+    spec = parse_spec(data)
+    with pytest.raises(SpecError, match=r"quantized_bits\(4, 0, colour=1\): QKeras refuses it"):
+        build_model(spec)
 
 
 def test_invalid_yaml_is_reported(tmp_path):
