@@ -1,0 +1,1 @@
+"""Testbenches and simulation runs of the hardware library's primitives (hardware/<primitive>)."""
