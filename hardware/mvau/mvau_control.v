@@ -65,19 +65,26 @@ module mvau_control #(
     reg [BEAT_W-1:0] beat_idx;
     reg [ADDR_W-1:0] addr_r;
     reg [OCC_W-1:0] occupancy;
+    // position flags are registers beside their counters, so the issue path is two LUTs deep
+    reg sf_first_r, sf_last_r, nf_last_r, beat_first_r, beat_last_r, full;
 
-    wire beat_end_step = sf_last && nf_last;
-    wire final_step = beat_end_step && beat_last;
+    wire beat_end_step = sf_last_r && nf_last_r;
+    wire final_step = beat_end_step && beat_last_r;
     wire beat_done = issue && beat_end_step;
     wire s_fire = s_valid && s_ready;
     wire reserve = issue && final_step;
 
-    assign sf_first = sf_r == {SF_W{1'b0}};
-    assign sf_last = sf_r == SF_END;
-    assign nf_last = nf_r == NF_END;
-    assign beat_first = beat_idx == {BEAT_W{1'b0}};
-    assign beat_last = beat_idx == BEAT_END;
-    assign issue = busy && (!final_step || occupancy != FULL);
+    wire [SF_W-1:0] sf_next = sf_last_r ? {SF_W{1'b0}} : sf_r + 1'b1;
+    wire [NF_W-1:0] nf_next = nf_last_r ? {NF_W{1'b0}} : nf_r + 1'b1;
+    wire [BEAT_W-1:0] beat_next = beat_last_r ? {BEAT_W{1'b0}} : beat_idx + 1'b1;
+    wire [OCC_W-1:0] occupancy_next = occupancy + {{(OCC_W-1){1'b0}}, reserve} - {{(OCC_W-1){1'b0}}, out_taken};
+
+    assign sf_first = sf_first_r;
+    assign sf_last = sf_last_r;
+    assign nf_last = nf_last_r;
+    assign beat_first = beat_first_r;
+    assign beat_last = beat_last_r;
+    assign issue = busy && (!final_step || !full);
     assign s_ready = !rst && (!busy || beat_done);
     assign beat = beat_r;
     assign last = last_r;
@@ -100,16 +107,32 @@ module mvau_control #(
             beat_idx <= {BEAT_W{1'b0}};
             addr_r <= {ADDR_W{1'b0}};
             occupancy <= {OCC_W{1'b0}};
+            sf_first_r <= 1'b1;
+            sf_last_r <= SF == 1;
+            nf_last_r <= NF == 1;
+            beat_first_r <= 1'b1;
+            beat_last_r <= BEATS == 1;
+            full <= 1'b0;
         end else begin
             if (s_fire) busy <= 1'b1;
             else if (beat_done) busy <= 1'b0;
             if (issue) begin
-                sf_r <= sf_last ? {SF_W{1'b0}} : sf_r + 1'b1;
-                if (sf_last) nf_r <= nf_last ? {NF_W{1'b0}} : nf_r + 1'b1;
-                if (beat_end_step) beat_idx <= beat_last ? {BEAT_W{1'b0}} : beat_idx + 1'b1;
+                sf_r <= sf_next;
+                sf_first_r <= sf_last_r;
+                sf_last_r <= sf_next == SF_END;
+                if (sf_last_r) begin
+                    nf_r <= nf_next;
+                    nf_last_r <= nf_next == NF_END;
+                end
+                if (beat_end_step) begin
+                    beat_idx <= beat_next;
+                    beat_first_r <= beat_last_r;
+                    beat_last_r <= beat_next == BEAT_END;
+                end
                 addr_r <= final_step ? {ADDR_W{1'b0}} : addr_r + 1'b1;
             end
-            occupancy <= occupancy + {{(OCC_W-1){1'b0}}, reserve} - {{(OCC_W-1){1'b0}}, out_taken};
+            occupancy <= occupancy_next;
+            full <= occupancy_next == FULL;
         end
     end
 endmodule

@@ -18,6 +18,11 @@ Multipliers:
 
 A register follows every ``LEVELS_PER_STAGE`` adder levels and the root, and
 in ``dsp`` mode the products; ``stages`` counts them (the lane's latency).
+
+Every adder's result wire carries ``(* keep *)``: otherwise Yosys' alumacc
+merges the whole tree into one $macc, which maccmap builds as a carry-save
+tree of LUT full adders (measured on a 16-input tree: 102 LUTs, 7 LUT levels,
+against 71 LUTs, 4 levels on carry chains with the attribute).
 """
 from __future__ import annotations
 
@@ -77,9 +82,10 @@ class Netlist:
         return f"{stem}{self.count}"
 
     def wire(self, lo: int, hi: int, expr: str, shift: int = 0, neg: bool = False, stem: str = "t",
-             width: int = 0) -> Node:
+             width: int = 0, keep: bool = False) -> Node:
         node = Node(self._fresh(stem), lo, hi, shift, neg, width)
-        self.lines.append(f"    wire [{node.width - 1}:0] {node.name} = {expr};")
+        attribute = "(* keep *) " if keep else ""
+        self.lines.append(f"    {attribute}wire [{node.width - 1}:0] {node.name} = {expr};")
         return node
 
     def register(self, node: Node) -> Node:
@@ -95,12 +101,14 @@ class Netlist:
         if a.neg == b.neg:
             lo, hi = (a.lo << da) + (b.lo << db), (a.hi << da) + (b.hi << db)
             probe = Node("", lo, hi)
-            return self.wire(lo, hi, f"{resized(a, probe.width, da)} + {resized(b, probe.width, db)}", shift, a.neg)
+            return self.wire(lo, hi, f"{resized(a, probe.width, da)} + {resized(b, probe.width, db)}", shift, a.neg,
+                             keep=True)
         pos, neg = (b, a) if a.neg else (a, b)
         dp, dn = pos.shift - shift, neg.shift - shift
         lo, hi = (pos.lo << dp) - (neg.hi << dn), (pos.hi << dp) - (neg.lo << dn)
         probe = Node("", lo, hi)
-        return self.wire(lo, hi, f"{resized(pos, probe.width, dp)} - {resized(neg, probe.width, dn)}", shift)
+        return self.wire(lo, hi, f"{resized(pos, probe.width, dp)} - {resized(neg, probe.width, dn)}", shift,
+                         keep=True)
 
 
 def reduce_tree(net: Netlist, groups: list[list[Node]], registered_leaves: bool) -> tuple[Node, int]:
