@@ -55,7 +55,8 @@ module mvau_control #(
     localparam [SF_W-1:0] SF_END = SF_LAST[SF_W-1:0];
     localparam [NF_W-1:0] NF_END = NF_LAST[NF_W-1:0];
     localparam [BEAT_W-1:0] BEAT_END = BEATS_LAST[BEAT_W-1:0];
-    localparam [OCC_W-1:0] FULL = DEPTH[OCC_W-1:0];
+    localparam integer DEPTH_LAST = DEPTH - 1;
+    localparam [OCC_W-1:0] ALMOST_FULL = DEPTH_LAST[OCC_W-1:0];
 
     reg busy;
     reg [IN_W-1:0] beat_r;
@@ -78,6 +79,8 @@ module mvau_control #(
     wire [NF_W-1:0] nf_next = nf_last_r ? {NF_W{1'b0}} : nf_r + 1'b1;
     wire [BEAT_W-1:0] beat_next = beat_last_r ? {BEAT_W{1'b0}} : beat_idx + 1'b1;
     wire [OCC_W-1:0] occupancy_next = occupancy + {{(OCC_W-1){1'b0}}, reserve} - {{(OCC_W-1){1'b0}}, out_taken};
+    // full next cycle, from registers and the two strobes only (no adder on the path)
+    wire full_next = (reserve && !out_taken) ? occupancy == ALMOST_FULL : (out_taken && !reserve) ? 1'b0 : full;
 
     assign sf_first = sf_first_r;
     assign sf_last = sf_last_r;
@@ -132,7 +135,7 @@ module mvau_control #(
                 addr_r <= final_step ? {ADDR_W{1'b0}} : addr_r + 1'b1;
             end
             occupancy <= occupancy_next;
-            full <= occupancy_next == FULL;
+            full <= full_next;
         end
     end
 endmodule
