@@ -23,7 +23,6 @@ their values, the accumulator holds every partial sum of the actual codes
 """
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
 from pathlib import Path

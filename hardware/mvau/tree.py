@@ -99,20 +99,25 @@ class Netlist:
         return reg
 
     def add(self, a: Node, b: Node) -> Node:
-        """a + b, aligned to the smaller shift; subtraction when exactly one is negated."""
+        """a + b, aligned to the smaller shift; subtraction when exactly one is negated.
+
+        A result is as wide as its range, except that a padded operand (a DSP product widened so Yosys
+        maps its `*` to a DSP48E1) is never truncated: the result keeps at least its width.
+        """
         shift = min(a.shift, b.shift)
         da, db = a.shift - shift, b.shift - shift
+        pad = max(a.width + da if a.bits else 0, b.width + db if b.bits else 0)
         if a.neg == b.neg:
             lo, hi = (a.lo << da) + (b.lo << db), (a.hi << da) + (b.hi << db)
-            probe = Node("", lo, hi)
-            return self.wire(lo, hi, f"{resized(a, probe.width, da)} + {resized(b, probe.width, db)}", shift, a.neg,
-                             keep=True)
+            width = max(Node("", lo, hi).width, pad)
+            return self.wire(lo, hi, f"{resized(a, width, da)} + {resized(b, width, db)}", shift, a.neg,
+                             width=width if pad else 0, keep=True)
         pos, neg = (b, a) if a.neg else (a, b)
         dp, dn = pos.shift - shift, neg.shift - shift
         lo, hi = (pos.lo << dp) - (neg.hi << dn), (pos.hi << dp) - (neg.lo << dn)
-        probe = Node("", lo, hi)
-        return self.wire(lo, hi, f"{resized(pos, probe.width, dp)} - {resized(neg, probe.width, dn)}", shift,
-                         keep=True)
+        width = max(Node("", lo, hi).width, pad)
+        return self.wire(lo, hi, f"{resized(pos, width, dp)} - {resized(neg, width, dn)}", shift,
+                         width=width if pad else 0, keep=True)
 
 
 def reduce_tree(net: Netlist, groups: list[list[Node]], registered_leaves: bool) -> tuple[Node, int]:

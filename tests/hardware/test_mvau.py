@@ -48,6 +48,7 @@ CASES = [
     Case(12, 6, 6, 3, 2, S5, (FixedFormat(5, 2, True), False), values=(-1, 0, 1)),             # ternary (pow2)
     Case(16, 4, 8, 4, 2, U4, (FixedFormat(4, 2, False), True), values=(-4, -2, -1, 0, 1, 2, 4)),  # pow2
     Case(8, 4, 4, 2, 2, U4, None, values=(-1, 1)),                                            # binary (pow2)
+    Case(12, 4, 6, 2, 2, FixedFormat(5, 0, True), (FixedFormat(8, 5, True), False), b_frac=2),  # output finer
 ]
 POW2_CASES = [c for c in CASES if c.values]
 
@@ -186,6 +187,21 @@ def test_mvau_rom_file_is_found_by_yosys(tmp_path):
     x = np.random.default_rng(5).integers(case.in_fmt.min_code, case.in_fmt.max_code + 1, (16, case.vec))
     res = simulate_mvau(mvau, x, tmp_path / "sim", in_pause=0.2, out_pause=0.2, sources=[netlist])
     check_outputs(case, mvau, x, layer, res.outputs)
+
+
+def test_generated_mvau_is_clean_under_verilator_lint(tmp_path):
+    """Every generated module (each multiplier, encoding, folding and result slot kind) passes -Wall."""
+    import subprocess
+
+    from flows.tools import setup_verilator
+
+    root = setup_verilator()
+    for k, case in enumerate(CASES):
+        mvau, _ = build(case, tmp_path / str(k))
+        lint = subprocess.run([str(root / "bin" / "verilator"), "--lint-only", "-Wall", "--top-module", mvau.top,
+                               *map(str, mvau.files)], capture_output=True, text=True)
+        assert lint.returncode == 0, f"{case.id}: {lint.stderr[:2000]}"
+    assert {build(c, tmp_path / "d")[0].fifo_depth for c in CASES[:2]} == {1, 8}  # a register and a FIFO
 
 
 @pytest.mark.parametrize("change, message", [
