@@ -27,9 +27,10 @@ def _as_bytes(words: list[int], width: int) -> np.ndarray:
 
 def simulate_mvau(mvau: MVAU, x_codes: np.ndarray, build_dir: Path, tlast: np.ndarray | None = None,
                   simulator: str = "icarus", in_pause: float = 0.0, out_pause: float = 0.0, seed: int = 1,
-                  sources: list[Path] | None = None, toplevel: str | None = None) -> MVAUSimResult:
+                  sources: list[Path] | None = None, toplevel: str | None = None, out_hold: int = 0) -> MVAUSimResult:
     """x_codes: (n, VEC) input codes; tlast: (n * BEATS,) input tlast per beat (default: on each vector's
-    last beat) and must end high. ``sources``/``toplevel`` replace the MVAU's own (e.g. a netlist of it)."""
+    last beat) and must end high. ``sources``/``toplevel`` replace the MVAU's own (e.g. a netlist of it);
+    ``out_hold``: cycles of back-pressure before the first output beat is taken."""
     x_codes = np.asarray(x_codes).reshape(-1, mvau.vec)
     n = len(x_codes)
     if tlast is None:
@@ -43,7 +44,7 @@ def simulate_mvau(mvau: MVAU, x_codes: np.ndarray, build_dir: Path, tlast: np.nd
     np.savez(vectors, beats=_as_bytes(mvau.beat_words(x_codes), mvau.in_width), tlast=tlast)
     out_file.unlink(missing_ok=True)
     env = {"TB_VECTORS": vectors, "TB_OUTPUT": out_file, "TB_N_OUT": n, "TB_OUT_BYTES": (mvau.out_width + 7) // 8,
-           "TB_IN_PAUSE": in_pause, "TB_OUT_PAUSE": out_pause, "TB_SEED": seed}
+           "TB_IN_PAUSE": in_pause, "TB_OUT_PAUSE": out_pause, "TB_SEED": seed, "TB_OUT_HOLD": out_hold}
     run_cocotb(list(sources or mvau.files), toplevel or mvau.top, "tb_mvau", TB_DIR, build_dir / simulator,
                simulator=simulator, extra_env=env)
     got = np.load(out_file)

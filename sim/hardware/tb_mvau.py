@@ -3,7 +3,7 @@
 Inputs (sim/runner.py convention): ``TB_VECTORS`` -> .npz with ``beats`` (n_beats, in_bytes), little-endian
 bytes of the packed input beats, and ``tlast`` (n_beats,); ``TB_N_OUT`` output beats to collect;
 ``TB_OUT_BYTES``; ``TB_IN_PAUSE`` / ``TB_OUT_PAUSE``: probability of an idle input cycle / a back-pressure
-output cycle; ``TB_SEED``. Input beats go out as packets ending at tlast, back to back.
+output cycle; ``TB_SEED``; ``TB_OUT_HOLD``: cycles of back-pressure before the first output is taken. Input beats go out as packets ending at tlast, back to back.
 Outputs: ``TB_OUTPUT`` -> .npz ``words`` (n_out, out_bytes) as received, ``tlast`` (n_out,), and the cycle of
 every input and output handshake, ``in_cycles`` and ``out_cycles`` (sampled at the falling edge, so both
 count the same clock cycles).
@@ -17,7 +17,14 @@ import numpy as np
 from cocotb.triggers import FallingEdge
 from cocotbext.axi import AxiStreamFrame
 
-from sim.stage.tb_stage import StageTB  # clock, reset, stream drivers with pause generators
+from sim.stage.tb_stage import StageTB, random_pauses  # clock, reset, stream drivers with pause generators
+
+
+def held_then(hold: int, probability: float, seed: int):
+    """Back-pressure for the first `hold` cycles, then random pauses."""
+    for _ in range(hold):
+        yield True
+    yield from random_pauses(probability, seed)
 
 
 async def record_handshakes(dut, in_cycles: list[int], out_cycles: list[int]) -> None:
@@ -50,6 +57,10 @@ async def mvau_streams_every_vector(dut):
     n_out, out_bytes = int(os.environ["TB_N_OUT"]), int(os.environ["TB_OUT_BYTES"])
     tb = StageTB(dut, float(os.environ.get("TB_IN_PAUSE", 0)), float(os.environ.get("TB_OUT_PAUSE", 0)),
                  int(os.environ.get("TB_SEED", 1)))
+    hold = int(os.environ.get("TB_OUT_HOLD", 0))
+    if hold:
+        tb.sink.set_pause_generator(held_then(hold, float(os.environ.get("TB_OUT_PAUSE", 0)),
+                                              int(os.environ.get("TB_SEED", 1)) + 1))
     await tb.reset()
     in_cycles, out_cycles = [], []
     cocotb.start_soon(record_handshakes(dut, in_cycles, out_cycles))

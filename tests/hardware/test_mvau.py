@@ -125,6 +125,21 @@ def test_mvau_takes_beats_times_folds_cycles_per_vector_back_to_back(case, tmp_p
     assert mvau.latency_cycles - folds <= mvau.tree_stages + 4  # weight word, tree, accumulate, quantise
 
 
+@pytest.mark.parametrize("case", [CASES[0], CASES[1]], ids=lambda c: c.id)
+def test_mvau_takes_the_next_vector_while_a_result_waits_for_the_output(case, tmp_path):
+    """Output held for 300 cycles: the whole next vector is accepted before the first result leaves
+    (one result register, CASES[0]; a FIFO of 8, CASES[1], takes 8 more)."""
+    from sim.hardware.mvau import simulate_mvau
+
+    mvau, layer = build(case, tmp_path)
+    x = np.random.default_rng(6).integers(case.in_fmt.min_code, case.in_fmt.max_code + 1, (12, case.vec))
+    res = simulate_mvau(mvau, x, tmp_path / "sim", out_hold=300)
+    check_outputs(case, mvau, x, layer, res.outputs)
+    accepted = int(np.sum(res.in_cycles < res.out_cycles[0]))
+    assert accepted >= (mvau.fifo_depth + 1) * mvau.beats
+    assert res.out_cycles[0] > 290  # the hold counts from the clock start, the cycles from the end of reset
+
+
 def test_mvau_passes_the_window_streams_frame_tlast(tmp_path):
     """A conv MVAU's output tlast is the tlast of the window stream (frame ends), not one per vector."""
     from sim.hardware.mvau import simulate_mvau
