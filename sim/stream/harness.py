@@ -204,11 +204,20 @@ class StreamBench:
             top = build_dir / f"{TOP}.v"
             top.write_text(harness_verilog(self.dut_top, self.inputs, self.outputs, self.statics,
                                            {k: max(1, v) for k, v in sizes.items()}))
+        sources = [*self.sources, *LIBRARY, build_dir / f"{TOP}.v"]
+        args = list(build_args or [])
+        if simulator == "verilator":
+            # only the harness top's ports are reached from Python: keep everything else private, which
+            # lets Verilator optimise the design (cocotb's default makes every signal VPI-visible)
+            control = build_dir / "public_ports.vlt"
+            control.write_text(f'`verilator_config\npublic_flat_rw -module "{TOP}" -var "*"\n')
+            sources.insert(0, control)
+            args.append("--no-public-flat-rw")
         result_file = data_dir / "run.json"
         result_file.unlink(missing_ok=True)
         env = {"TB_SETTINGS": json.dumps(values), "TB_MAX_CYCLES": max_cycles, "TB_RESULT": result_file}
-        run_cocotb([*self.sources, *LIBRARY, build_dir / f"{TOP}.v"], TOP, "tb_stream", TB_DIR, sim_dir,
-                   simulator=simulator, extra_env=env, build=build, build_args=build_args,
+        run_cocotb(sources, TOP, "tb_stream", TB_DIR, sim_dir,
+                   simulator=simulator, extra_env=env, build=build, build_args=args,
                    test_args=test_args, plusargs=plusargs, waves=waves)
         self._built.add(sim_dir)
         run = json.loads(result_file.read_text())
