@@ -118,7 +118,9 @@ def load_inputs(build: Build) -> None:
         raise FlowError(f"unknown training mode {opts.train!r}; use one of {', '.join(TRAINING_MODES)}")
     if opts.policy is not None and opts.policy not in POLICIES:
         raise FlowError(f"unknown exit policy {opts.policy!r}; use one of {', '.join(POLICIES)}")
-    build.dataset = load_dataset(shape, classes, opts.data)
+    # the spec names its bundled data set; DATA= (or a user model without a spec: digits) otherwise
+    bundled = build.spec.dataset if build.spec else "digits"
+    build.dataset = load_dataset(shape, classes, opts.data, dataset=bundled)
     build.out_dir = opts.build_root / build.name / build.board.name
     if build.point is not None:  # beside, never over, the fully parallel build the DSE reads
         build.out_dir = build.out_dir / "designs" / build.point.id

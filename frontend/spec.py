@@ -10,10 +10,13 @@ from typing import Any
 
 import yaml
 
+from .data import DATASETS
+
 QUANTIZERS = ("quantized_bits", "quantized_relu")
 LAYER_TYPES = ("conv2d", "dense", "maxpool", "avgpool", "flatten")
 TRAINING_MODES = ("joint", "exits_only", "distill")
 POLICIES = ("max_prob", "entropy", "margin")
+SCHEDULES = ("constant", "cosine")
 
 
 class SpecError(ValueError):
@@ -80,6 +83,13 @@ class TrainingSpec:
     temperature: float = 3.0
     alpha: float = 0.5
     seed: int = 0
+    shift: int = 0   # augmentation: each training image moved by up to this many pixels per axis, per epoch
+    schedule: str = "constant"   # learning rate: constant, or cosine decay to 0 over all epochs
+
+
+# training fields added after trained models were first cached: left out of the digest at their
+# default, so a spec that does not use them keeps its cache key
+KEY_NEUTRAL_TRAINING_DEFAULTS = {"shift": 0, "schedule": "constant"}
 
 
 @dataclass(frozen=True)
@@ -99,14 +109,23 @@ class ModelSpec:
     blocks: tuple[BlockSpec, ...]
     training: TrainingSpec = field(default_factory=TrainingSpec)
     calibration: CalibrationSpec = field(default_factory=CalibrationSpec)
+    dataset: str = "digits"   # the bundled data set it trains on (frontend.data.DATASETS); DATA= overrides
 
     @property
     def num_exits(self) -> int:
         return sum(block.head is not None for block in self.blocks)
 
     def digest(self) -> str:
-        """Content hash: the cache key of the trained model."""
-        text = json.dumps(asdict(self), sort_keys=True, default=str)
+        """Content hash: the cache key of the trained model, with the data set's name appended by the flow.
+
+        ``dataset`` is left out: the flow keys on the name of the data actually used (a DATA= file
+        overrides it), and specs written before the field existed keep their keys.
+        """
+        fields = {k: v for k, v in asdict(self).items() if k != "dataset"}
+        for key, default in KEY_NEUTRAL_TRAINING_DEFAULTS.items():  # fields newer than the cache keys
+            if fields["training"][key] == default:
+                del fields["training"][key]
+        text = json.dumps(fields, sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -149,6 +168,10 @@ def parse_spec(data: dict[str, Any], where: str = "spec") -> ModelSpec:
     if sum(b.head is not None for b in blocks) < 2:
         raise SpecError(f"{where}: the model has no early exit; give at least two blocks an exit")
     inp = data["input"]
+    dataset = str(data.get("dataset", "digits"))
+    if dataset not in DATASETS:
+        raise SpecError(f"{where}: dataset {dataset!r} is unknown; use one of {', '.join(DATASETS)} "
+                        "(or pass DATA=path.npz)")
     training = _training(data.get("training", {}) or {}, where)
     calibration = _calibration(data.get("calibration", {}) or {}, where)
     num_exits = sum(b.head is not None for b in blocks)
@@ -163,6 +186,7 @@ def parse_spec(data: dict[str, Any], where: str = "spec") -> ModelSpec:
         blocks=tuple(blocks),
         training=training,
         calibration=calibration,
+        dataset=dataset,
     )
 
 
@@ -200,6 +224,10 @@ def _training(data: dict, where: str) -> TrainingSpec:
         raise SpecError(f"{where}: training has unknown fields {sorted(unknown)}")
     if spec.mode not in TRAINING_MODES:
         raise SpecError(f"{where}: training.mode {spec.mode!r} is unknown; use one of {', '.join(TRAINING_MODES)}")
+    if not isinstance(spec.shift, int) or spec.shift < 0:
+        raise SpecError(f"{where}: training.shift must be a whole number of pixels >= 0, got {spec.shift!r}")
+    if spec.schedule not in SCHEDULES:
+        raise SpecError(f"{where}: training.schedule {spec.schedule!r} is unknown; use one of {', '.join(SCHEDULES)}")
     if not 0.0 <= spec.alpha <= 1.0 or spec.temperature <= 0:
         raise SpecError(f"{where}: training.alpha must lie in [0, 1] and temperature be positive")
     return spec
