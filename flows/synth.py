@@ -6,6 +6,7 @@ runs them and writes ``build/<model>/<board>/report.json`` and ``report.md``.
 """
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -263,7 +264,8 @@ def apply_design_point(build: Build, policy: str) -> None:
 def convert_hls(build: Build) -> None:
     from frontend.macs import layer_macs
     from flows.report import StageRecord
-    from hls_templates.convert import check_bit_exact, convert_stage, raise_if_not_bit_exact
+    from hls_templates.convert import (PARALLEL_MAX_INPUT_VALUES, check_bit_exact, convert_stage,
+                                       raise_if_not_bit_exact, stage_io_type)
     from hls_templates.precision import forwarded_format
 
     opts = build.options
@@ -285,14 +287,19 @@ def convert_hls(build: Build) -> None:
         qkeras_out = stage.model.predict(x, verbose=0, batch_size=512)
         if opts.hls:
             project = build.out_dir / "hls" / f"stage_{k}"
-            with build.console.status(f"stage {k}: hls4ml conversion and C simulation"):
+            io_type = stage_io_type(opts.io_type, record.input_shape)
+            if io_type != opts.io_type:
+                build.notes.append(f"stage {k}: HLS converted io_stream instead of {opts.io_type}: its input "
+                                   f"holds {math.prod(record.input_shape):,} values, more than the "
+                                   f"{PARALLEL_MAX_INPUT_VALUES} up to which a stage is fully unrolled")
+            with build.console.status(f"stage {k}: hls4ml conversion ({io_type}) and C simulation"):
                 hls_model = convert_stage(stage.model, project, part=build.board.part, backend=opts.backend,
-                                          io_type=opts.io_type, reuse_factor=reuse[min(k - 1, len(reuse) - 1)],
+                                          io_type=io_type, reuse_factor=reuse[min(k - 1, len(reuse) - 1)],
                                           clock_period_ns=build.board.clock_period_ns,
                                           project_name=f"stage_{k}", input_format=input_format)
                 result = check_bit_exact(hls_model, stage.model, x)
             build.hls_models.append(hls_model)
-            record.hls_project, record.backend, record.io_type = str(project), opts.backend, opts.io_type
+            record.hls_project, record.backend, record.io_type = str(project), opts.backend, io_type
             record.reuse_factor = reuse[min(k - 1, len(reuse) - 1)]
             record.csim_bit_exact, record.csim_samples = result.bit_exact, result.samples
             record.max_abs_diff, record.csim_first_mismatch = result.max_abs_diff, result.first_mismatch
