@@ -60,17 +60,18 @@ def load_dataset(input_shape: tuple[int, ...], classes: int, path: str | Path | 
         x, y, name = _digits(input_shape)
         x_rest, x_test, y_rest, y_test = train_test_split(x, y, test_size=0.2, random_state=seed, stratify=y)
     elif dataset == "mnist5k":
-        x, y = _mnist5k()
-        x, name = _shaped(x, input_shape, "mnist5k"), "mnist5k"
+        name = dataset
+        pixels, y = _mnist5k()
         # the file is sorted by class: train_test_split shuffles (seeded) before it splits
         x_rest, x_test, y_rest, y_test = train_test_split(
-            x, y, test_size=MNIST5K_TEST_SAMPLES, random_state=seed, stratify=y)
+            _shaped(pixels, input_shape, name), y, test_size=MNIST5K_TEST_SAMPLES, random_state=seed, stratify=y)
     elif dataset == "fashion_mnist":
-        x_rest, y_rest, x_all_test, y_all_test = _fashion_mnist()
-        x_rest, name = _shaped(x_rest, input_shape, "fashion_mnist"), "fashion_mnist"
+        name = dataset
+        train_pixels, y_rest, test_pixels, y_official = _fashion_mnist()
+        x_rest = _shaped(train_pixels, input_shape, name)
         _, x_test, _, y_test = train_test_split(
-            _shaped(x_all_test, input_shape, name), y_all_test, test_size=FASHION_MNIST_TEST_SAMPLES,
-            random_state=seed, stratify=y_all_test)
+            _shaped(test_pixels, input_shape, name), y_official, test_size=FASHION_MNIST_TEST_SAMPLES,
+            random_state=seed, stratify=y_official)
     else:
         raise DataError(f"unknown dataset {dataset!r}; use one of {', '.join(DATASETS)} or pass DATA=path.npz")
     found = int(max(y_rest.max(), y_test.max())) + 1
