@@ -124,7 +124,9 @@ def load_inputs(build: Build) -> None:
     if opts.accuracy_drop is not None and not opts.accuracy_drop >= 0:
         raise FlowError(f"accuracy drop {opts.accuracy_drop:g} is not >= 0; give the points of accuracy the early "
                         "exits may cost, e.g. --accuracy-drop 1.0")
-    build.dataset = load_dataset(shape, classes, opts.data)
+    # the spec names its bundled data set; DATA= (or a user model without a spec: digits) otherwise
+    bundled = build.spec.dataset if build.spec else "digits"
+    build.dataset = load_dataset(shape, classes, opts.data, dataset=bundled)
     build.out_dir = opts.build_root / build.name / build.board.name
     if build.point is not None:  # beside, never over, the fully parallel build the DSE reads
         build.out_dir = build.out_dir / "designs" / build.point.id
@@ -272,7 +274,8 @@ def apply_design_point(build: Build, policy: str) -> None:
 def convert_hls(build: Build) -> None:
     from frontend.macs import layer_macs
     from flows.report import StageRecord
-    from hls_templates.convert import check_bit_exact, convert_stage, raise_if_not_bit_exact
+    from hls_templates.convert import (PARALLEL_MAX_INPUT_VALUES, check_bit_exact, convert_stage,
+                                       raise_if_not_bit_exact, stage_io_type)
     from hls_templates.precision import forwarded_format
 
     opts = build.options
@@ -294,14 +297,19 @@ def convert_hls(build: Build) -> None:
         qkeras_out = stage.model.predict(x, verbose=0, batch_size=512)
         if opts.hls:
             project = build.out_dir / "hls" / f"stage_{k}"
-            with build.console.status(f"stage {k}: hls4ml conversion and C simulation"):
+            io_type = stage_io_type(opts.io_type, record.input_shape)
+            if io_type != opts.io_type:
+                build.notes.append(f"stage {k}: HLS converted io_stream instead of {opts.io_type}: its input "
+                                   f"holds {math.prod(record.input_shape):,} values, more than the "
+                                   f"{PARALLEL_MAX_INPUT_VALUES} up to which a stage is fully unrolled")
+            with build.console.status(f"stage {k}: hls4ml conversion ({io_type}) and C simulation"):
                 hls_model = convert_stage(stage.model, project, part=build.board.part, backend=opts.backend,
-                                          io_type=opts.io_type, reuse_factor=reuse[min(k - 1, len(reuse) - 1)],
+                                          io_type=io_type, reuse_factor=reuse[min(k - 1, len(reuse) - 1)],
                                           clock_period_ns=build.board.clock_period_ns,
                                           project_name=f"stage_{k}", input_format=input_format)
                 result = check_bit_exact(hls_model, stage.model, x)
             build.hls_models.append(hls_model)
-            record.hls_project, record.backend, record.io_type = str(project), opts.backend, opts.io_type
+            record.hls_project, record.backend, record.io_type = str(project), opts.backend, io_type
             record.reuse_factor = reuse[min(k - 1, len(reuse) - 1)]
             record.csim_bit_exact, record.csim_samples = result.bit_exact, result.samples
             record.max_abs_diff, record.csim_first_mismatch = result.max_abs_diff, result.first_mismatch

@@ -16,6 +16,7 @@ QUANTIZERS = ("quantized_bits", "quantized_relu")
 LAYER_TYPES = ("conv2d", "dense", "maxpool", "avgpool", "flatten")
 TRAINING_MODES = ("joint", "exits_only", "distill")
 POLICIES = ("max_prob", "entropy", "margin")
+SCHEDULES = ("constant", "cosine")
 
 
 class SpecError(InvalidFile):
@@ -97,6 +98,13 @@ class TrainingSpec:
     temperature: float = 3.0
     alpha: float = 0.5
     seed: int = 0
+    shift: int = 0   # augmentation: each training image moved by up to this many pixels per axis, per epoch
+    schedule: str = "constant"   # learning rate: constant, or cosine decay to 0 over all epochs
+
+
+# training fields added after trained models were first cached: left out of the digest at their
+# default, so a spec that does not use them keeps its cache key
+KEY_NEUTRAL_TRAINING_DEFAULTS = {"shift": 0, "schedule": "constant"}
 
 
 @dataclass(frozen=True)
@@ -116,14 +124,23 @@ class ModelSpec:
     blocks: tuple[BlockSpec, ...]
     training: TrainingSpec = field(default_factory=TrainingSpec)
     calibration: CalibrationSpec = field(default_factory=CalibrationSpec)
+    dataset: str = "digits"   # the bundled data set it trains on (frontend.data.DATASETS); DATA= overrides
 
     @property
     def num_exits(self) -> int:
         return sum(block.head is not None for block in self.blocks)
 
     def digest(self) -> str:
-        """Content hash: the cache key of the trained model."""
-        text = json.dumps(asdict(self), sort_keys=True, default=str)
+        """Content hash: the cache key of the trained model, with the data set's name appended by the flow.
+
+        ``dataset`` is left out: the flow keys on the name of the data actually used (a DATA= file
+        overrides it), and specs written before the field existed keep their keys.
+        """
+        fields = {k: v for k, v in asdict(self).items() if k != "dataset"}
+        for key, default in KEY_NEUTRAL_TRAINING_DEFAULTS.items():  # fields newer than the cache keys
+            if fields["training"][key] == default:
+                del fields["training"][key]
+        text = json.dumps(fields, sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -185,6 +202,7 @@ def parse_spec(data: dict[str, Any], where: str = "spec") -> ModelSpec:
         blocks=tuple(blocks),
         training=TrainingSpec(**{**training, "loss_weights": loss_weights}),
         calibration=CalibrationSpec(**spec.calibration.model_dump()),
+        dataset=spec.dataset,
     )
 
 

@@ -113,3 +113,51 @@ def test_invalid_yaml_is_reported(tmp_path):
     path.write_text("blocks: [\n")
     with pytest.raises(SpecError, match="not valid YAML"):
         load_spec(path)
+
+
+LENET = EXAMPLE.parent / "lenet.yaml"
+
+
+def test_digits_keeps_its_data_set_and_trained_model_cache_key(digits_spec):
+    assert digits_spec.dataset == "digits"
+    assert digits_spec.digest() == "10ea60556cd5a987"   # the key of models trained before `dataset` existed
+    data = _example_dict()
+    data["dataset"] = "digits"
+    data["training"].update(shift=0, schedule="constant")   # newer fields at their defaults
+    assert parse_spec(data).digest() == digits_spec.digest()
+
+
+def test_dataset_field_names_the_data_set():
+    data = _example_dict()
+    data["dataset"] = "mnist5k"
+    assert parse_spec(data).dataset == "mnist5k"
+
+
+@pytest.mark.parametrize("mutate, fragment", [
+    (lambda d: d.update(dataset="cifar10"), "dataset: 'cifar10' is unknown; use one of digits, mnist5k, fashion_mnist"),
+    (lambda d: d["training"].update(shift=-1), "training.shift: -1 is not >= 0; give a whole number of pixels"),
+    (lambda d: d["training"].update(schedule="step"), "training.schedule: 'step' is unknown; use one of constant"),
+])
+def test_bad_dataset_or_training_field_fails_with_one_line(mutate, fragment):
+    data = _example_dict()
+    mutate(data)
+    with pytest.raises(SpecError) as err:
+        parse_spec(data)
+    assert fragment in str(err.value) and "\n" not in str(err.value)
+
+
+def test_lenet_example_builds_the_branchy_lenet():
+    from frontend.fixedpoint import qkeras_format
+
+    spec = load_spec(LENET)
+    assert (spec.dataset, spec.input_shape, spec.num_exits) == ("mnist5k", (28, 28, 1), 2)
+    assert (spec.training.shift, spec.training.schedule) == (1, "cosine")
+    model = build_model(spec)
+    shapes = {l.name: tuple(l.output.shape[1:]) for l in model.layers}
+    assert shapes["b1_conv2d1"] == (24, 24, 6) and shapes["b1_maxpool2"] == (12, 12, 6)
+    assert shapes["exit1_maxpool1"] == (6, 6, 6) and shapes["exit1_dense"] == (10,)
+    assert shapes["b2_conv2d1"] == (8, 8, 16) and shapes["b2_maxpool2"] == (4, 4, 16)
+    assert shapes["b2_dense4"] == (84,) and shapes["exit2_dense"] == (10,)
+    assert qkeras_format(model.get_layer("input_quant").quantizer) == FixedFormat(8, 8, signed=False)
+    assert qkeras_format(model.get_layer("b2_conv2d1").kernel_quantizer_internal) == FixedFormat(4, 3, signed=True)
+    assert qkeras_format(model.get_layer("exit_2").quantizer) == FixedFormat(16, 9, signed=True)
