@@ -15,7 +15,8 @@ Blocks of the generated top ``<name>`` (see hardware/mvau/README.md):
     <name>_dot x PE    one lane's dot product (tree.py: LUT shift-and-add or DSP `*`)
     accumulators       PE accumulators + a bank of the other output folds' partial sums
     <name>_quant x PE  relu, round half to even, saturate (frontend/fixedpoint semantics)
-    gather + pl_fifo   the OUT results of a vector -> one output beat
+    gather, results    the OUT results of a vector -> one output beat (a register, or pl_fifo when short
+                       vectors need more result slots to keep the rate)
 
 Every width is exact: weight and bias codes use the narrowest format covering
 their values, the accumulator holds every partial sum of the actual codes
@@ -71,7 +72,7 @@ class MVAU:
     weight_bits: int          # bits of the weight ROM (VEC * OUT * bits per weight)
     rom_depth: int
     rom_width: int
-    fifo_depth: int
+    fifo_depth: int           # result slots: 1 = one output register, else a pl_fifo of that depth
     tree_stages: int          # register stages of a lane's dot product
 
     @property
