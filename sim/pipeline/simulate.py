@@ -166,7 +166,7 @@ class SimResult:
             return "-" if v is None else format(v, fmt)
 
         lines = ["## Pipeline simulation", "",
-                 f"{self.samples} samples on {self.simulator}, back to back; {d['mismatches']} mismatches against "
+                 f"{self.samples} samples on {self.simulator}; {d['mismatches']} mismatches against "
                  f"the software model, {d['lost']} lost, {d['duplicated']} duplicated (all scenarios: "
                  f"{', '.join(self.scenarios)}).", "",
                  "| exit | samples | latency min | mean | max (cycles) | energy nJ/sample |",
