@@ -271,9 +271,12 @@ def to_html(report: dict) -> str:
                  _fmt(x.get("energy_nj"))] for x in sim.get("exits") or []]
         parts.append(_table(["exit", "samples", "latency min / mean / max (cycles)", "energy (nJ)"], rows))
         ee = sim.get("early_exit") or {}
-        parts.append(f"<p>Early exit: mean latency {_fmt(ee.get('mean_latency_cycles'))} cycles, throughput "
-                     f"{_fmt(ee.get('throughput_samples_per_cycle'))} samples/cycle, "
+        parts.append(f"<p>Early exit: mean latency {_fmt(ee.get('mean_latency_cycles'))} cycles, steady-state "
+                     f"throughput {_fmt(ee.get('throughput_samples_per_cycle'))} samples/cycle (whole run, fill and "
+                     f"drain included: {_fmt(ee.get('whole_run_samples_per_cycle'))}), "
                      f"{_fmt(ee.get('energy_nj_per_sample'))} nJ/sample; speed-up {_fmt(sim.get('speedup'))}.</p>")
+        if sim.get("throughput_definition"):
+            parts.append(f"<p><small>{_e(sim['throughput_definition'])}</small></p>")
     else:
         parts.append(_absent("simulation (sim)"))
 

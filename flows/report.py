@@ -295,8 +295,11 @@ def print_report(report: Report, console=None) -> None:
         on, off = report.sim["early_exit"], report.sim["exits_off"]
         energy = (f"{on['energy_nj_per_sample']:.2f} vs {off['energy_nj_per_sample']:.2f} nJ/sample"
                   if on.get("energy_nj_per_sample") is not None else "no energy figures (see the report's notes)")
+        rate = "/".join("-" if r.get("throughput_samples_per_cycle") is None else
+                        f"{r['throughput_samples_per_cycle']:.3f}" for r in (on, off))
         console.print(f"RTL pipeline: mean latency {on['mean_latency_cycles']:.1f} cycles with early exits vs "
-                      f"{off['mean_latency_cycles']:.1f} without ({report.sim['speedup']:.2f}x), {energy}; "
+                      f"{off['mean_latency_cycles']:.1f} without ({report.sim['speedup']:.2f}x), "
+                      f"{rate} samples/cycle in steady state, {energy}; "
                       f"{report.sim['mismatches']} mismatches, {report.sim['lost']} lost, "
                       f"{report.sim['duplicated']} duplicated.")
     if report.pr and "error" not in report.pr:

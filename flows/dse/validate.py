@@ -106,7 +106,7 @@ def validate_points(points: list[dict], stages, ctx, flow_full: list[dict], flow
             run = pipe.scenarios["early_exit"]
             rate = acceptance_rate(pipe_dir / "sim" / "pipeline_records" / "early_exit.npz")
             return {"throughput_samples_per_s": float((rate or run.throughput) * f_hz),
-                    "run_throughput_samples_per_s": float(run.throughput * f_hz),  # fill and drain included
+                    "run_throughput_samples_per_s": float(run.whole_run_throughput * f_hz),  # fill and drain included
                     "mean_latency_cycles": float(run.mean_latency),
                     "energy_nj_per_sample": float(run.energy.per_sample_nj) if run.energy else None,
                     "accuracy": float(run.accuracy),

@@ -12,16 +12,15 @@ from flows.html_report import to_html, write_html_report
 from flows.sweep import threshold_sweep
 
 REPO = Path(__file__).resolve().parents[2]
-RUNS = REPO / "build" / "tests" / "vendor_runs"   # shared with test_compare_runs: training is cached there
 
 
 @pytest.fixture(scope="module")
-def digits_build():
+def digits_build(example_build_root):
     from rich.console import Console
 
     from flows.synth import SynthOptions, run_synth
 
-    return run_synth(SynthOptions(build_root=RUNS, hls=False, rtl=False), Console(quiet=True))
+    return run_synth(SynthOptions(build_root=example_build_root, hls=False, rtl=False), Console(quiet=True))
 
 
 @pytest.fixture(scope="module")

@@ -121,9 +121,10 @@ def test_pipeline_analysis_names_the_first_differing_lost_or_duplicated_sample(t
 
     # each output beat carries one result; the fake decoder maps beat k to the k-th result dict
     def run(results: list[tuple[int, int, int]], n: int = 4) -> str | None:
-        rtl = SimpleNamespace(decode=lambda beat: [dict(zip(("id", "exit", "class"), results[beat]))])
+        rtl = SimpleNamespace(decode=lambda beat: [dict(zip(("id", "exit", "class"), results[beat]))],
+                              params=SimpleNamespace(id_width=16))
         np.savez(tmp_path / "s.npz", words=np.arange(len(results)), first_valid=np.arange(len(results)) + 10,
-                 accepted=np.arange(n))
+                 handshake=np.arange(len(results)) + 10, accepted=np.arange(n), source_idle=np.zeros(0, int))
         (tmp_path / "s.json").write_text(json.dumps({"cycles": 30, "wall_seconds": 0.1}))
         return analyse("s", tmp_path, rtl, np.array([1, 2, 1, 1]), np.array([3, 4, 5, 6])).first_fault
 
