@@ -50,12 +50,16 @@ class PipelineParams:
     output_fifo_depth: int = 2  # cuts the ready path from m_axis_tready into the exit units
     reorder: bool = False       # deliver results in input order
     reorder_slots_log2: int = 7  # reorder buffer: at most 2**this samples in flight
+    buffer_frames: int = 2      # streaming pipelines: frames each conditional buffer holds (the queue)
 
     def __post_init__(self) -> None:
         for name in ("fifo_depth", "output_fifo_depth"):
             v = getattr(self, name)
             if v < 2 or v & (v - 1):
                 raise ValueError(f"{name}={v} must be a power of two >= 2")
+        if self.buffer_frames < 1:
+            raise ValueError(f"buffer_frames={self.buffer_frames} must be >= 1: the exit head decides on a whole "
+                             "frame, so its buffer must hold one")
         if not 1 <= self.reorder_slots_log2 < self.id_width:
             raise ValueError(f"reorder_slots_log2={self.reorder_slots_log2} must be 1..id_width-1")
 
@@ -72,6 +76,7 @@ class PipelineRtl:
     threshold_widths: list[int | None]   # per stage; None where the exit is dropped (no thr port)
     reset_thresholds: list[int | None]   # per stage: the code each threshold register holds after reset
     module_groups: dict[str, list[str]] = field(default_factory=dict)  # energy group -> instance names
+    frame_beats: int = 1                 # input beats per sample (a streaming pipeline's frame; s_axis_tlast)
 
     @property
     def lane_width(self) -> int:
@@ -99,7 +104,7 @@ class PipelineRtl:
     def to_dict(self) -> dict:
         return {"top": self.top, "files": [str(f) for f in self.files], "params": asdict(self.params),
                 "stages": self.stages, "exits": self.exits, "in_width": self.in_width, "out_width": self.out_width,
-                "reset_thresholds": self.reset_thresholds,
+                "reset_thresholds": self.reset_thresholds, "frame_beats": self.frame_beats,
                 "lanes": self.lanes,
                 "fields": {k: list(v) for k, v in self.fields.items()}, "module_groups": self.module_groups}
 
@@ -238,17 +243,54 @@ def _forward_block(k: int, depth: int) -> str:
 """
 
 
-def _top(stages: list[StageRtl], units: list[GeneratedUnit | None], p: PipelineParams,
-         thresholds: list[int | None]) -> tuple[str, dict, int]:
-    n = len(stages)
+def result_fields(units: list, n: int, p: PipelineParams) -> tuple[dict, int, int, int, int]:
+    """The result lane layout shared by every pipeline top: (fields, RES_W, confidence width, class bits,
+    exit-index bits); a lane is {valid, confidence, class, exit index, id}, the id in the low bits."""
     kept = [u for u in units if u is not None]
-    m = len(kept)                  # result streams: one per kept exit
     cls_w = kept[0].cfg.class_bits
     exit_w = max(1, n.bit_length())  # exit index = stage position, also when exits are dropped
     conf_max = max(u.cfg.confidence_format.width for u in kept)
     res_w = p.id_width + exit_w + cls_w + conf_max
     fields = {"id": (0, p.id_width), "exit": (p.id_width, exit_w), "class": (p.id_width + exit_w, cls_w),
               "confidence": (p.id_width + exit_w + cls_w, conf_max), "valid": (res_w, 1)}
+    return fields, res_w, conf_max, cls_w, exit_w
+
+
+def output_block(m: int, p: PipelineParams, admit: str) -> str:
+    """The results of the m kept exits onto m_axis: one lane per exit in each beat, or (reorder) one
+    result per beat in input order; ``admit`` pulses once per sample the input takes."""
+    if p.reorder:
+        return f"""
+    // ---- results back in input order, one per beat
+    wire [RES_W-1:0] ro_data;
+    wire ro_ready;
+    assign res_ready = {{{m}{{ro_ready}}}};  // constant 1: the admission limit keeps a slot free
+    pl_reorder #(.N({m}), .W(RES_W), .ID_W(ID_W), .AW({p.reorder_slots_log2})) u_reorder (
+        .clk(clk), .rst(rst), .admit({admit}), .can_admit(can_admit),
+        .s_data(res_data), .s_valid(res_valid), .s_ready(ro_ready),
+        .m_data(ro_data), .m_valid(m_axis_tvalid), .m_ready(m_axis_tready));
+    assign m_axis_tdata = {{1'b1, ro_data}};
+"""
+    # idle lanes read as zeros, not as whatever the exit unit's registers hold
+    lanes_expr = ", ".join(f"res_valid[{i}], {{RES_W{{res_valid[{i}]}}}} & res_data[{i}*RES_W +: RES_W]"
+                           for i in reversed(range(m)))
+    return f"""
+    // ---- one lane per exit: results of different exits leave in the same beat
+    wire out_ready;
+    assign can_admit = 1'b1;
+    assign res_ready = {{{m}{{out_ready}}}};
+    pl_fifo #(.W({m}*(RES_W+1)), .DEPTH({p.output_fifo_depth})) u_out (
+        .clk(clk), .rst(rst),
+        .s_data({{{lanes_expr}}}), .s_valid(|res_valid), .s_ready(out_ready),
+        .m_data(m_axis_tdata), .m_valid(m_axis_tvalid), .m_ready(m_axis_tready));
+"""
+
+
+def _top(stages: list[StageRtl], units: list[GeneratedUnit | None], p: PipelineParams,
+         thresholds: list[int | None]) -> tuple[str, dict, int]:
+    n = len(stages)
+    m = len([u for u in units if u is not None])   # result streams: one per kept exit
+    fields, res_w, conf_max, cls_w, exit_w = result_fields(units, n, p)
     lanes = 1 if p.reorder else m
     exit_list = ", ".join(str(k) for k, u in enumerate(units, start=1) if u is not None)
     thr_ports = "".join(f"    input thr{k}_we,\n    input [{u.cfg.confidence_format.width - 1}:0] thr{k}_data,\n"
@@ -263,32 +305,7 @@ def _top(stages: list[StageRtl], units: list[GeneratedUnit | None], p: PipelineP
         else:
             body.append(_stage_block(k, st, eu, n, lane, conf_max, thresholds[k - 1]))
             lane += 1
-    if p.reorder:
-        out = f"""
-    // ---- results back in input order, one per beat
-    wire [RES_W-1:0] ro_data;
-    wire ro_ready;
-    assign res_ready = {{{m}{{ro_ready}}}};  // constant 1: the admission limit keeps a slot free
-    pl_reorder #(.N({m}), .W(RES_W), .ID_W(ID_W), .AW({p.reorder_slots_log2})) u_reorder (
-        .clk(clk), .rst(rst), .admit(s_axis_tvalid && s_axis_tready), .can_admit(can_admit),
-        .s_data(res_data), .s_valid(res_valid), .s_ready(ro_ready),
-        .m_data(ro_data), .m_valid(m_axis_tvalid), .m_ready(m_axis_tready));
-    assign m_axis_tdata = {{1'b1, ro_data}};
-"""
-    else:
-        # idle lanes read as zeros, not as whatever the exit unit's registers hold
-        lanes_expr = ", ".join(f"res_valid[{i}], {{RES_W{{res_valid[{i}]}}}} & res_data[{i}*RES_W +: RES_W]"
-                               for i in reversed(range(m)))
-        out = f"""
-    // ---- one lane per exit: results of different exits leave in the same beat
-    wire out_ready;
-    assign can_admit = 1'b1;
-    assign res_ready = {{{m}{{out_ready}}}};
-    pl_fifo #(.W({m}*(RES_W+1)), .DEPTH({p.output_fifo_depth})) u_out (
-        .clk(clk), .rst(rst),
-        .s_data({{{lanes_expr}}}), .s_valid(|res_valid), .s_ready(out_ready),
-        .m_data(m_axis_tdata), .m_valid(m_axis_tvalid), .m_ready(m_axis_tready));
-"""
+    out = output_block(m, p, "s_axis_tvalid && s_axis_tready")
     text = f"""`timescale 1ns / 1ps
 // Generated by hardware/pipeline/generate.py: {n}-stage pipeline, exits {exit_list}. Do not edit; regenerate.
 // m_axis_tdata: {lanes} lane(s) of

@@ -26,7 +26,8 @@ from hardware.cond_buffer import CondBuffer
 from hardware.exit_unit.generate import GeneratedUnit
 from hardware.stream_stage import StreamStage
 
-from .generate import FIFO_SOURCE, RTL_DIR, TOP, PipelineParams, PipelineRtl, output_block, result_fields
+from .generate import (FIFO_SOURCE, RTL_DIR, TOP, PipelineParams, PipelineRtl, _check_thresholds, output_block,
+                       result_fields)
 
 ROUTER_SOURCE = RTL_DIR / "pl_frame_route.v"
 IDS_DEPTH = 16           # frames in flight inside one streaming core, with room to spare
@@ -254,7 +255,7 @@ def write_stream_pipeline(stages: list[StreamStage], units: list[GeneratedUnit |
     units[k-1]: stage k's exit unit, None where the design drops exit k (stage k's core is then headless);
     thresholds[k-1]: the code exit k's threshold register resets to (None: the unit's own default)."""
     _check_chain(stages, units)
-    thresholds = list(thresholds) if thresholds is not None else [None] * len(stages)
+    thresholds = _check_thresholds(units, thresholds)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     text, fields, lanes = _top(stages, units, params, thresholds)
@@ -275,4 +276,6 @@ def write_stream_pipeline(stages: list[StreamStage], units: list[GeneratedUnit |
     groups["output"] = ["u_reorder" if params.reorder else "u_out"]
     return PipelineRtl(top=TOP, files=files, params=params, stages=n, in_width=stages[0].in_width, lanes=lanes,
                        fields=fields, threshold_widths=[u.cfg.confidence_format.width if u else None for u in units],
-                       reset_thresholds=thresholds, module_groups=groups, frame_beats=stages[0].input_beats)
+                       reset_thresholds=[r if r is not None else (u.cfg.never_exit_code if u else None)
+                                         for r, u in zip(thresholds, units)],
+                       module_groups=groups, frame_beats=stages[0].input_beats)

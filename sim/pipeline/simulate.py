@@ -224,16 +224,41 @@ def route_kept(configs: list, codes: list, thresholds: list) -> tuple[np.ndarray
     return np.asarray(kept)[exit_at - 1] + 1, predicted
 
 
+def is_streaming(cores: list) -> bool:
+    """Whether the stage cores are streaming cores (hardware/stream_stage): frames of beats, not one word."""
+    from hardware.stream_stage import StreamStage
+
+    kinds = {isinstance(c, StreamStage) for c in cores}
+    if len(kinds) != 1:
+        raise ValueError("a pipeline joins either fully parallel or streaming stage cores, not both; build every "
+                         "stage streaming (IO_TYPE=io_stream)")
+    return kinds.pop()
+
+
+def core_input_shape(core) -> tuple[int, ...]:
+    """The shape of one input sample of a stage core (whole tensor), streaming or fully parallel."""
+    return tuple(core.input_shape) if hasattr(core, "input_beats") else tuple(core.input.shape)
+
+
+def core_codes(model, core, x_codes: np.ndarray) -> list[np.ndarray]:
+    """The QKeras stage's outputs on input codes, as codes of the core's ports (logits, forwarded)."""
+    if hasattr(core, "input_beats"):
+        from sim.stage.stream import port_tensors, stage_codes
+
+        return stage_codes(model, core.input_format, port_tensors(core), x_codes)
+    from sim.stage.verify import qkeras_codes
+
+    return qkeras_codes(model, core, x_codes)
+
+
 def expected_route(stage_models: list, stage_rtls: list, configs: list, x_codes: np.ndarray,
                    thresholds: list) -> tuple[np.ndarray, np.ndarray, list]:
     """(exit 1..N, class, logit codes per stage) from the QKeras stages and the exit-unit reference.
 
     A headless stage (config None) has no logit codes (None in the list)."""
-    from sim.stage.verify import qkeras_codes
-
     codes, x = [], x_codes
     for model, rtl, cfg in zip(stage_models, stage_rtls, configs):
-        outs = qkeras_codes(model, rtl, x)
+        outs = core_codes(model, rtl, x)
         codes.append(None if cfg is None else outs[0].reshape(len(x_codes), -1))
         x = outs[-1]
     exit_at, predicted = route_kept(configs, codes, thresholds)
@@ -404,6 +429,10 @@ def build_rtl(stage_models: list, configs: list, rtl_dir: Path, input_format=Non
             prev = build_stage_rtl(model, fmt, rtl_dir / f"stage_{k}", f"stage_{k}", has_logits=cfg is not None)
             stage_rtls.append(prev)
     units = [None if cfg is None else write_unit(cfg, "parallel", rtl_dir / "exit_units") for cfg in configs]
+    if is_streaming(stage_rtls):
+        from hardware.pipeline.stream import write_stream_pipeline
+
+        return write_stream_pipeline(stage_rtls, units, rtl_dir, params, thresholds), stage_rtls, units
     return write_pipeline(stage_rtls, units, rtl_dir, params, thresholds), stage_rtls, units
 
 
@@ -432,8 +461,6 @@ def simulate_pipeline(stage_models: list, exit_configs: list, thresholds: list, 
     Raises ValueError on inconsistent inputs.
     """
     from exit_unit.reference import decide
-    from sim.runner import run_cocotb
-    from sim.stage.run import VERILATOR_CXX_OPT, _verilator_cxx_opt
 
     if len(stage_models) != len(exit_configs) or len(thresholds) != len(exit_configs):
         raise ValueError(f"{len(stage_models)} stages, {len(exit_configs)} exit configs and {len(thresholds)} "
@@ -456,7 +483,8 @@ def simulate_pipeline(stage_models: list, exit_configs: list, thresholds: list, 
     out_dir = Path(out_dir).resolve()
     rtl, stage_rtls, units = build_rtl(stage_models, exit_configs, out_dir / "rtl" / "pipeline", input_format,
                                        stage_rtls, params, thresholds)
-    x_codes = stage_rtls[0].input_format.quantize(x).reshape((n,) + stage_rtls[0].input.shape)
+    streaming = is_streaming(stage_rtls)
+    x_codes = stage_rtls[0].input_format.quantize(x).reshape((n,) + core_input_shape(stage_rtls[0]))
     exit_on, class_on, codes = expected_route(stage_models, stage_rtls, exit_configs, x_codes, thresholds)
     if logit_codes is not None:
         given = [None if c is None else np.asarray(g)[:n] for g, c in zip(logit_codes, codes)]
@@ -488,45 +516,14 @@ def simulate_pipeline(stage_models: list, exit_configs: list, thresholds: list, 
     sim_dir = out_dir / "sim"
     record_dir = sim_dir / "pipeline_records"
     record_dir.mkdir(parents=True, exist_ok=True)
-    from hardware.stage import pack
-    words = pack([stage_rtls[0].input], [x_codes])
-    nbytes = (rtl.in_width + 7) // 8
-    vectors = record_dir / "vectors.npz"
-    np.savez(vectors, inputs=np.array([np.frombuffer(w.to_bytes(nbytes, "little"), dtype=np.uint8) for w in words]))
-    for sc in scenarios:  # None: a dropped exit, no threshold register to write
-        sc["thresholds"] = [None if t is None else int(t) for t in sc["thresholds"]]
-    sources, build_args, saif = list(rtl.files), [], {}
-    if simulator == "verilator":
-        control = sim_dir / "public_ports.vlt"
-        # the da4ml primitives (one instance per adder) are not traced: their outputs are nets of the
-        # core_stage modules anyway, and tracing their ports would multiply the SAIF size and sim time
-        untraced = "".join(f'tracing_off -file "*_{p}.v"\n' for p in DA4ML_PRIMITIVES)
-        control.write_text(f'`verilator_config\npublic_flat_rw -module "{rtl.top}" -var "*"\n{untraced}')
-        sources.insert(0, control)  # only the top ports need VPI access; the runner reads the language from the last
-        build_args = ["--no-public-flat-rw", "--trace-saif"]
-        runs = [([sc], sc["name"]) for sc in scenarios if sc["name"] in MEASURED]
-        runs.append(([sc for sc in scenarios if sc["name"] not in MEASURED], None))
+    if streaming:
+        from sim.pipeline.stream_runs import run_stream_scenarios
+
+        totals, saif, runs = run_stream_scenarios(rtl, stage_rtls[0], x_codes, scenarios, sim_dir, record_dir,
+                                                  simulator)
     else:
-        runs = [(scenarios, None)]
-    build_dir = sim_dir / f"pipeline_{simulator}"
-    totals = []
-    # folded stages take `steps` cycles per sample; the bench's watchdog must outlast the slowest
-    cycles_per_sample = max([20] + [2 * getattr(r, "steps", 1) + 4 for r in stage_rtls])
-    with _verilator_cxx_opt(VERILATOR_CXX_OPT):
-        for i, (group, saif_name) in enumerate(runs):
-            spec = record_dir / f"scenarios_{i}.json"
-            spec.write_text(json.dumps(group))
-            test_args = []
-            if saif_name:
-                saif[saif_name] = str(sim_dir / f"{saif_name}.saif")
-                test_args = ["--trace-file", saif[saif_name]]
-            start = time.perf_counter()
-            run_cocotb(sources, rtl.top, "tb_pipeline", TB_DIR, build_dir, simulator=simulator,
-                       extra_env={"TB_VECTORS": vectors, "TB_SCENARIOS": spec, "TB_OUT_DIR": record_dir,
-                                  "TB_CYCLES_PER_SAMPLE": str(cycles_per_sample), "TB_LANES": rtl.lanes,
-                                  "TB_LANE_BITS": rtl.lane_width},
-                       waves=simulator == "verilator", build_args=build_args, test_args=test_args, build=i == 0)
-            totals.append(time.perf_counter() - start)
+        totals, saif, runs = _run_cocotb_scenarios(rtl, stage_rtls, x_codes, scenarios, sim_dir, record_dir,
+                                                   simulator)
     results = {sc["name"]: analyse(sc["name"], record_dir, rtl, *expected[sc["name"]]) for sc in scenarios}
     for sc in scenarios:
         results[sc["name"]].thresholds_written = sc["write_thresholds"]
@@ -577,6 +574,56 @@ def simulate_pipeline(stage_models: list, exit_configs: list, thresholds: list, 
                                          "max": int(lat.max()) if lat.size else None},
                       "energy_nj": per_exit[k - 1] if here.any() else None})
     return SimResult(simulator, n, board.clock_mhz, results, exits, saif, sim_seconds, build_seconds, rtl, notes)
+
+
+def _run_cocotb_scenarios(rtl: PipelineRtl, stage_rtls: list, x_codes: np.ndarray, scenarios: list[dict],
+                          sim_dir: Path, record_dir: Path, simulator: str) -> tuple[list, dict, list]:
+    """A fully parallel pipeline (one beat per sample) through tb_pipeline.py: (wall seconds per simulator
+    call, SAIF file per measured scenario, the scenario groups each call ran)."""
+    from sim.runner import run_cocotb
+    from sim.stage.run import VERILATOR_CXX_OPT, _verilator_cxx_opt
+
+    from hardware.stage import pack
+    words = pack([stage_rtls[0].input], [x_codes])
+    nbytes = (rtl.in_width + 7) // 8
+    vectors = record_dir / "vectors.npz"
+    np.savez(vectors, inputs=np.array([np.frombuffer(w.to_bytes(nbytes, "little"), dtype=np.uint8) for w in words]))
+    for sc in scenarios:  # None: a dropped exit, no threshold register to write
+        sc["thresholds"] = [None if t is None else int(t) for t in sc["thresholds"]]
+    sources, build_args, saif = list(rtl.files), [], {}
+    if simulator == "verilator":
+        control = sim_dir / "public_ports.vlt"
+        # the da4ml primitives (one instance per adder) are not traced: their outputs are nets of the
+        # core_stage modules anyway, and tracing their ports would multiply the SAIF size and sim time
+        untraced = "".join(f'tracing_off -file "*_{p}.v"\n' for p in DA4ML_PRIMITIVES)
+        control.write_text(f'`verilator_config\npublic_flat_rw -module "{rtl.top}" -var "*"\n{untraced}')
+        sources.insert(0, control)  # only the top ports need VPI access; the runner reads the language from the last
+        build_args = ["--no-public-flat-rw", "--trace-saif"]
+        runs = [([sc], sc["name"]) for sc in scenarios if sc["name"] in MEASURED]
+        runs.append(([sc for sc in scenarios if sc["name"] not in MEASURED], None))
+    else:
+        runs = [(scenarios, None)]
+    build_dir = sim_dir / f"pipeline_{simulator}"
+    totals = []
+    # folded stages take `steps` cycles per sample; the bench's watchdog must outlast the slowest
+    cycles_per_sample = max([20] + [2 * getattr(r, "steps", 1) + 4 for r in stage_rtls])
+    with _verilator_cxx_opt(VERILATOR_CXX_OPT):
+        for i, (group, saif_name) in enumerate(runs):
+            spec = record_dir / f"scenarios_{i}.json"
+            spec.write_text(json.dumps(group))
+            test_args = []
+            if saif_name:
+                saif[saif_name] = str(sim_dir / f"{saif_name}.saif")
+                test_args = ["--trace-file", saif[saif_name]]
+            start = time.perf_counter()
+            run_cocotb(sources, rtl.top, "tb_pipeline", TB_DIR, build_dir, simulator=simulator,
+                       extra_env={"TB_VECTORS": vectors, "TB_SCENARIOS": spec, "TB_OUT_DIR": record_dir,
+                                  "TB_CYCLES_PER_SAMPLE": str(cycles_per_sample), "TB_LANES": rtl.lanes,
+                                  "TB_LANE_BITS": rtl.lane_width},
+                       waves=simulator == "verilator", build_args=build_args, test_args=test_args, build=i == 0)
+            totals.append(time.perf_counter() - start)
+
+    return totals, saif, runs
 
 
 def simulate_build(build, simulator: str = "verilator", samples: int | None = None, **options) -> SimResult:
