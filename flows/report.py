@@ -60,6 +60,9 @@ class StageRecord:
     rtl_random_vectors: int = 0
     rtl_latency_cycles: int | None = None
     rtl_dir: str | None = None
+    rtl_io: str | None = None                 # "parallel" (one beat per sample) or "stream" (pixels per beat)
+    rtl_ii_cycles: int | None = None          # streaming: the slowest block's cycles per frame
+    rtl_folding: dict | None = None           # streaming: how each conv/dense layer is built (kernel or MVAU)
 
 
 @dataclass

@@ -160,6 +160,13 @@ def _exit(k: int, st: StreamStage, eu: GeneratedUnit, last: bool, lane: int, con
 """
 
 
+def conditional_buffer(st: StreamStage, params: PipelineParams) -> CondBuffer:
+    """The conditional buffer after stage ``st``: ``params.buffer_frames`` of its forwarded frames, plus the
+    two beats the decision takes to arrive."""
+    return CondBuffer(st.forwarded.bits, st.forwarded_beats,
+                      _pow2_at_least(params.buffer_frames * st.forwarded_beats + 2))
+
+
 def _wires(k: int, st: StreamStage) -> str:
     """The frame stream into stage k and the ids that come with its frames."""
     return (f"    wire [{st.in_width - 1}:0] in{k}_data;\n    wire in{k}_valid, in{k}_ready, in{k}_last;\n"
@@ -190,7 +197,7 @@ def _top(stages: list[StreamStage], units: list[GeneratedUnit | None], p: Pipeli
     assign ids{k}_m_ready = fid{k + 1}_ready;
 """)
             continue
-        depth = _pow2_at_least(p.buffer_frames * st.forwarded_beats + 2) if st.forwarded is not None else 0
+        depth = conditional_buffer(st, p).depth if st.forwarded is not None else 0
         body.append(_exit(k, st, eu, k == n, lane, conf_max, thresholds[k - 1], depth))
         lane += 1
     exit_list = ", ".join(str(k) for k, u in enumerate(units, start=1) if u is not None)

@@ -347,9 +347,6 @@ def build_stream_stage(ir: StageIR, plans: dict[str, LayerPlan], out_dir: Path, 
     """Write the streaming core ``name`` of a fused stage IR (frontend.ir.fuse_requantisers) into ``out_dir``."""
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
         raise ValueError(f"stage name {name!r} is not a Verilog identifier; use letters, digits and _")
-    if len(ir.input_shape) != 3:
-        raise PlanError(f"stage {ir.name}: a streaming core reads an image (H, W, C), not {ir.input_shape}; "
-                        "build this stage fully parallel")
     out_dir = Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     b = _Builder(ir, plans, out_dir, name, parallelism)

@@ -401,6 +401,10 @@ def cores_from_resources_block(block: dict | None) -> dict[str, dict]:
         for r in block.get(kind, []):
             name = f"{'stage' if kind == 'stages' else 'exit_unit'}_{r['index']}"
             out[name] = {key: r.get(key, 0) for key in ("lut", "ff", "dsp", "bram")}
+    for r in block.get("buffers", []):   # a streaming pipeline's conditional buffer k belongs to exit k's group
+        group = out.setdefault(f"exit_unit_{r['index']}", {"lut": 0, "ff": 0, "dsp": 0, "bram": 0})
+        for key in ("lut", "ff", "dsp", "bram"):
+            group[key] += r.get(key, 0)
     return out
 
 
