@@ -96,8 +96,8 @@ def test_build_stage_cores_turns_a_mismatch_into_one_verification_line(tmp_path,
     rtl = SimpleNamespace(latency_cycles=5, verilog_files=[tmp_path / "stage_1" / "rtl" / "core.v"], fits=True)
     monkeypatch.setattr(verify, "build_and_verify_chain", lambda *a, **k: [(rtl, check)])
     build = SimpleNamespace(
-        flow="open", point=None, options=SimpleNamespace(rtl=True, rtl_random_vectors=10, simulator="icarus"),
-        console=SimpleNamespace(status=lambda text: _Nothing()), stages=[SimpleNamespace(model=None)],
+        flow="open", point=None, options=SimpleNamespace(rtl=True, rtl_random_vectors=10, simulator="icarus", io_type="io_parallel"),
+        console=SimpleNamespace(status=lambda text: _Nothing()), stages=[SimpleNamespace(model=SimpleNamespace(input_shape=(None, 8)))],
         dataset=SimpleNamespace(x_test=np.zeros((360, 8))), out_dir=tmp_path,
         board=SimpleNamespace(name="b", resources={"lut": 1}), notes=[],
         stage_records=[StageRecord(index=1, input_shape=[8], outputs=["exit_logits"], macs=1)])
