@@ -140,8 +140,31 @@ def load_user_model(path: Path):
                         "save a QKeras functional model with model.save('model.h5')") from None
 
 
+def training_key(spec: ModelSpec, training, data, backbone_trained: bool = False) -> str:
+    """Content key of a trained model: everything that changes its weights.
+
+    The spec (architecture, quantisers; not its calibration block, which acts after training) with the
+    training options in force, the arrays it trains on
+    (x_train, y_train: the only split training reads), whether the backbone comes pre-trained, the code
+    that builds and trains the model, and the TensorFlow/QKeras/numpy versions.
+    """
+    from dataclasses import asdict, replace
+
+    from flows.content_key import TRAINING_CODE, ContentKey
+
+    described = asdict(replace(spec, training=training))
+    described.pop("calibration")
+    return (ContentKey("trained model")
+            .text("spec", described)
+            .text("backbone_trained", backbone_trained)
+            .array("x_train", data.x_train).array("y_train", data.y_train)
+            .code(TRAINING_CODE)
+            .tools("tensorflow", "qkeras", "numpy")
+            .hexdigest())
+
+
 def train_model(build: Build) -> None:
-    """Spec models are trained (cached by content hash); user models are used as given unless TRAIN= is set."""
+    """Spec models are trained (cached by content key); user models are used as given unless TRAIN= is set."""
     from dataclasses import replace
 
     from frontend.build import build_model
@@ -158,11 +181,11 @@ def train_model(build: Build) -> None:
     if opts.train:
         spec_training = replace(spec_training, mode=opts.train)
     if build.spec is not None:
-        key = replace(build.spec, training=spec_training).digest() + f"-{data.name}"
+        key = training_key(build.spec, spec_training, data)
         cache = opts.build_root / build.name / "train" / key / "model.h5"
         if cache.is_file():
             build.model = load_user_model(cache)
-            build.training = {"mode": spec_training.mode, "cached": str(cache)}
+            build.training = {"mode": spec_training.mode, "cached": str(cache), "key": key, "from_cache": True}
             return
         build.model = build_model(build.spec)
     else:
@@ -181,7 +204,9 @@ def train_model(build: Build) -> None:
         tmp = cache.with_name("model.tmp.h5")
         build.model.save(tmp)
         tmp.replace(cache)
-        build.training["cached"] = str(cache)
+        # continue from the file, as a cached run does: both build their cores from the same model object
+        build.model = load_user_model(cache)
+        build.training.update(cached=str(cache), key=key, from_cache=False)
 
 
 def split_stages(build: Build) -> None:
