@@ -422,7 +422,21 @@ def synthesise_open(build: Build) -> None:
     stages = [r for kind, r in done if kind == "stage"]
     for record, rtl in zip(stages, build.stage_rtls):  # what the PR model needs beside the counts
         record.update(latency_cycles=rtl.latency_cycles, in_width=rtl.in_width, out_width=rtl.out_width)
-    build.resources = resources_block(stages, [r for kind, r in done if kind == "exit_unit"], build.board)
+    exit_units = [r for kind, r in done if kind == "exit_unit"]
+    if build.point is None:  # the fully parallel cores the DSE fits its model on: named by what they are built from
+        write_core_records(build, stages, exit_units, out / "records")
+    build.resources = resources_block(stages, exit_units, build.board)
+
+
+def write_core_records(build: Build, stages: list[dict], exit_units: list[dict], records_dir: Path) -> None:
+    from flows.core_records import exit_unit_name, stage_core_name, write_record
+
+    family = build.board.family
+    for record, stage in zip(stages, build.stages):
+        write_record(records_dir, stage_core_name(stage.index, stage.model, stage.input_format, family), record)
+    for record in exit_units:
+        k = record["index"]
+        write_record(records_dir, exit_unit_name(k, build.exit_configs[k - 1], family), record)
 
 
 def simulate_multi_exit_pipeline(build: Build) -> None:

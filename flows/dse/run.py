@@ -228,14 +228,15 @@ def _explore(build_root, model, board, objective, min_accuracy, max_latency_us, 
     build = _front_end(build_root, model, board)
     out = build.out_dir / "dse"
     n = len(build.stages)
+    records = lambda: flow_records(build.out_dir, build.stages, build.exit_configs, build.board.family)  # noqa: E731
     try:
-        full, units, latency = flow_records(build.out_dir, n)
+        full, units, latency = records()
     except MissingFlowOutput as missing:  # a fresh clone: build the fully parallel design the model is fitted on
         say(f"{missing}: running the open flow (make synth) for {model} on {board} first")
         from flows.synth import SynthOptions, run_synth
 
         run_synth(SynthOptions(model=model, board=board, build_root=Path(build_root), flow="open"))
-        full, units, latency = flow_records(build.out_dir, n)
+        full, units, latency = records()
     say("folded stage cores at two parallelisms per conv stage")
     probes = fold_probes(build.stages, out / "rtl", build.board.family)
     heads = headless_probes(build.stages, out / "rtl", build.board.family)
@@ -246,7 +247,7 @@ def _explore(build_root, model, board, objective, min_accuracy, max_latency_us, 
                     tick=lambda done, total: tick("yosys", done, total, None))
     costs, fits = stage_costs(build.stages, full, latency, probes, jobs.results, heads)
     exit_latency = exit_unit_latency(build.exit_configs[0])
-    hop, output, overhead_source = pipeline_overheads(build.out_dir, latency, exit_latency)
+    hop, output, overhead_source = pipeline_overheads(build.out_dir, latency, exit_latency, build.exit_configs[0].policy)
     say(f"pipeline overheads: {hop} cycles per inter-stage FIFO, {output} at the output ({overhead_source})")
     platform = Platform.from_board(build.board, exit_unit_lut=sum(u["lut"] for u in units) / n,
                                    exit_unit_ff=sum(u["ff"] for u in units) / n,

@@ -19,12 +19,13 @@ Measured per point:
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+
+from flows.content_key import HARDWARE_LIBRARY, SIMULATION_CODE, ContentKey
 
 from .point import TOLERANCES, acceptance_rate, prediction_errors
 
@@ -58,10 +59,11 @@ def validate_points(points: list[dict], stages, ctx, flow_full: list[dict], flow
 
         def stream(pc=pc, codes=codes, want=want, tag=tag) -> dict:
             say(f"core {tag}: stream the test set through it in cocotb")
-            r = simulate_folded_stage(pc.core, codes, want, out / "sim" / tag)
+            r = simulate_folded_stage(pc.core, codes, want, out / "sim" / tag, simulator=CORE_SIMULATOR)
             return {"mismatches": r.mismatches, "cycles": r.cycles, "vectors": r.vectors}
 
-        sims[tag] = _cached(cache_dir / "sims" / f"{_digest(jobs[tag].key(), codes, *want)}.json", stream,
+        key = core_stream_key(pc.core.verilog_files, codes, want)
+        sims[tag] = _cached(cache_dir / "sims" / f"{key}.json", stream,
                             keep=lambda r: r["mismatches"] == 0, hits=hits)
     say(f"Yosys of {len(jobs)} stage cores on Dask")
     report = run_jobs([jobs[tag] for tag in own], cache_dir, client,
@@ -113,9 +115,7 @@ def validate_points(points: list[dict], stages, ctx, flow_full: list[dict], flow
                     "pipeline": {"mismatches": pipe.mismatches, "lost": pipe.lost, "duplicated": pipe.duplicated,
                                  "cycles": run.cycles, "samples": run.samples}}
 
-        key = _digest(json.dumps([_design(pt, Design).to_dict(), fifo, simulator, board.name, board.extra,
-                                  [jobs[tag_of[id(pc)]].key() for pc in cores], [repr(c) for c in ctx.for_policy(pt.get("policy")).configs],
-                                  synthesised], sort_keys=True, default=str), x_test, ctx.test_y)
+        key = pipeline_key(pt, cores, ctx, x_test, board, fifo, synthesised, simulator, rtl_dir / "exit_units")
         ran = _cached(cache_dir / "pipelines" / f"{key}.json", run_pipeline,
                       keep=lambda r: not any(r["pipeline"][k] for k in ("mismatches", "lost", "duplicated")),
                       hits=hits)
@@ -140,12 +140,50 @@ def validate_points(points: list[dict], stages, ctx, flow_full: list[dict], flow
     return summary
 
 
-def _digest(text: str, *arrays: np.ndarray) -> str:
-    h = hashlib.sha256(text.encode())
-    for a in arrays:
-        a = np.ascontiguousarray(a)
-        h.update(f"{a.dtype}{a.shape}".encode() + a.tobytes())
-    return h.hexdigest()[:20]
+CORE_SIMULATOR = "icarus"   # a core streamed alone: a small build, no SAIF needed
+
+# what a simulation result depends on besides its inputs: the RTL library and generators, the testbenches,
+# runner and energy model (sim/), the exit-unit reference, and this module and point.py (they make the record)
+VALIDATION_CODE = (*HARDWARE_LIBRARY, *SIMULATION_CODE, "flows/dse/validate.py", "flows/dse/point.py")
+
+
+def _simulation_key(purpose: str, simulator: str) -> ContentKey:
+    return (ContentKey(purpose).text("simulator", simulator).tools(simulator, "cocotb", "cocotbext-axi")
+            .code(VALIDATION_CODE))
+
+
+def core_stream_key(verilog_files: list, codes: np.ndarray, want: list[np.ndarray]) -> str:
+    """Content key of one core streamed alone: its Verilog, the input codes, the expected outputs, the
+    simulator and the code (``VALIDATION_CODE``)."""
+    key = _simulation_key("stage core stream", CORE_SIMULATOR).files(verilog_files).array("inputs", codes)
+    for i, w in enumerate(want):
+        key.array(f"expected {i}", w)
+    return key.hexdigest()
+
+
+def pipeline_key(pt: dict, cores: list, ctx, x_test: np.ndarray, board, fifo: int, synthesised: dict[str, dict],
+                 simulator: str, unit_dir: Path) -> str:
+    """Content key of one point's pipeline run: the design, the Verilog of its stage cores and exit units,
+    the resources its energy uses, the board (clock, energy and power figures with their sources), the
+    test stream (inputs, logit codes, labels), the simulator and the code (``VALIDATION_CODE``)."""
+    from dataclasses import asdict
+
+    from hardware.exit_unit.generate import write_unit
+
+    from .model import Design
+
+    policy = ctx.for_policy(pt.get("policy"))
+    key = _simulation_key("pipeline run", simulator).text("design", _design(pt, Design).to_dict())
+    key.text("fifo depth", fifo).text("board", asdict(board)).text("resources", synthesised)
+    for pc in cores:
+        key.files(pc.core.verilog_files)
+    for k in pt["exits"]:  # the units simulate_pipeline generates for the kept exits
+        key.text(f"exit {k} config", repr(policy.configs[k - 1]))
+        key.files(write_unit(policy.configs[k - 1], "parallel", unit_dir / policy.policy / f"exit_{k}").files)
+    key.array("x_test", x_test).array("labels", ctx.test_y)
+    for k in pt["exits"]:
+        key.array(f"test codes {k}", ctx.test_codes[k - 1][:len(x_test)])
+    return key.hexdigest()
 
 
 def _cached(path: Path, compute: Callable[[], dict], keep: Callable[[dict], bool], hits: list) -> dict:
