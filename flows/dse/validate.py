@@ -14,8 +14,15 @@ Measured per point:
 - throughput, mean latency, accuracy, energy: the multi-exit pipeline RTL (sim/pipeline) from
   these cores, streaming the test set in its real order (Verilator by default); throughput is
   the rate at which the pipeline accepted samples (first to last accept), the steady-state
-  figure the model predicts; the whole-run rate with drain is recorded beside it; energy comes
-  from the run's SAIF toggles and the cores' Yosys records (Icarus writes no SAIF: null there).
+  figure the model predicts; the whole-run rate with drain is recorded beside it; energy is
+  modelled, not measured: the run's SAIF toggle counts and cycles times the board file's
+  estimated coefficients, on the cores' Yosys records (Icarus writes no SAIF: null there).
+Errors compare these with ``predicted_test``, the model with the same (test) split routed.
+
+Every result is cached under a content key (flows/content_key.py) of all it depends on: the
+Verilog of the cores and exit units, the inputs and expected outputs, the design, the board,
+the resources the energy uses, the simulator and its version, and the code (RTL library and
+generators, testbenches, runner, energy model, this module): a stale entry is never read.
 """
 from __future__ import annotations
 
@@ -110,7 +117,8 @@ def validate_points(points: list[dict], stages, ctx, flow_full: list[dict], flow
             return {"throughput_samples_per_s": float((rate or run.throughput) * f_hz),
                     "run_throughput_samples_per_s": float(run.throughput * f_hz),  # fill and drain included
                     "mean_latency_cycles": float(run.mean_latency),
-                    "energy_nj_per_sample": float(run.energy.per_sample_nj) if run.energy else None,
+                    "energy_nj_per_sample": float(run.energy.per_sample_nj) if run.energy else None,  # modelled
+                    "energy_parts_nj_per_sample": run.energy.per_sample_parts_nj() if run.energy else None,
                     "accuracy": float(run.accuracy),
                     "pipeline": {"mismatches": pipe.mismatches, "lost": pipe.lost, "duplicated": pipe.duplicated,
                                  "cycles": run.cycles, "samples": run.samples}}
@@ -121,10 +129,14 @@ def validate_points(points: list[dict], stages, ctx, flow_full: list[dict], flow
                       hits=hits)
         pipe = ran["pipeline"]
         measured.update({k: ran[k] for k in ("throughput_samples_per_s", "mean_latency_cycles",
-                                             "energy_nj_per_sample", "accuracy")})
+                                             "energy_nj_per_sample", "energy_parts_nj_per_sample", "accuracy")})
+        measured["split"] = "test"
         pt["measured"] = measured
-        errors, flags = prediction_errors(pt["predicted"], measured)
-        record = {"id": pt["id"], "measured_stage_ii": iis, "fifo_depth": fifo, "samples": len(x_test),
+        # like with like: the model with the test split routed, the split the pipeline streamed
+        compared = "predicted_test" if pt.get("predicted_test") else "predicted"
+        errors, flags = prediction_errors(pt[compared], measured)
+        record = {"id": pt["id"], "compared_with": compared, "measured_stage_ii": iis, "fifo_depth": fifo,
+                  "samples": len(x_test),
                   "run_throughput_samples_per_s": ran["run_throughput_samples_per_s"], "pipeline": pipe,
                   "lut_error": errors.get("lut"), "throughput_error": errors.get("throughput_samples_per_s"),
                   "latency_error": errors.get("mean_latency_cycles"), "flags": flags}
@@ -203,7 +215,7 @@ def _cached(path: Path, compute: Callable[[], dict], keep: Callable[[dict], bool
 
 def best_text(measured: dict) -> str:
     return (f"{measured['throughput_samples_per_s'] / 1e6:.1f} M samples/s measured, "
-            f"{measured['lut']:,.0f} LUT, accuracy {measured['accuracy']:.4f}")
+            f"{measured['lut']:,.0f} LUT, test accuracy {measured['accuracy']:.4f}")
 
 
 def _design(pt: dict, design_cls):

@@ -4,7 +4,7 @@ Steps, in order: stage cores (hardware/stage) and exit units (exit_unit) ->
 pipeline top (generate.py) -> expected decisions from the software model
 (QKeras logit codes + ``frontend.calibrate.route``) -> one simulator build,
 then one simulator run per scenario (tb_pipeline.py) -> checks, latency and
-throughput per scenario -> energy from each measured run's SAIF (energy.py).
+throughput per scenario -> energy modelled from each measured run's SAIF (energy.py).
 
 Scenarios: ``early_exit`` and ``exits_off`` (measured: no output back-pressure,
 so latency is the hardware's, not the sink's; each writes a SAIF), and the
@@ -26,7 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .energy import EnergyCoefficients, MissingEnergyData, RunEnergy, fifo_estimate, run_energy
+from .energy import (EnergyCoefficients, MissingEnergyData, RunEnergy, energy_basis, energy_sentence, fifo_estimate,
+                     run_energy)
 from hardware.pipeline.generate import PipelineParams, PipelineRtl, write_pipeline
 from .saif import read_saif
 
@@ -64,6 +65,8 @@ class ScenarioResult:
     def to_dict(self) -> dict:
         return {"mean_latency_cycles": self.mean_latency, "throughput_samples_per_cycle": self.throughput,
                 "energy_nj_per_sample": self.energy.per_sample_nj if self.energy else None,
+                "energy_parts_nj_per_sample": self.energy.per_sample_parts_nj() if self.energy else None,
+                "energy_basis": ENERGY_BASIS if self.energy else None,
                 "cycles": self.cycles, "accuracy": self.accuracy}
 
 
@@ -81,6 +84,7 @@ class SimResult:
     build_seconds: float
     rtl: PipelineRtl
     notes: list[str] = field(default_factory=list)
+    energy_model: dict | None = None    # energy.energy_basis: modelled, how, coefficients' sources
 
     @property
     def mismatches(self) -> int:
@@ -116,6 +120,7 @@ class SimResult:
             "early_exit": {**on.to_dict(), "throughput_samples_per_s": on.throughput * hz},
             "exits_off": {**off.to_dict(), "throughput_samples_per_s": off.throughput * hz},
             "speedup": self.speedup, "throughput_ratio": self.throughput_ratio, "saif": self.saif,
+            "energy_model": self.energy_model,
             "sim_seconds": self.sim_seconds, "build_seconds": self.build_seconds,
             "sim_samples_per_second": self.samples_per_second,
             "scenarios": {n: {"samples": s.samples, "mismatches": s.mismatches, "lost": s.lost,
@@ -135,13 +140,14 @@ class SimResult:
                  f"{self.samples} samples on {self.simulator}, back to back; {d['mismatches']} mismatches against "
                  f"the software model, {d['lost']} lost, {d['duplicated']} duplicated (all scenarios: "
                  f"{', '.join(self.scenarios)}).", "",
-                 "| exit | samples | latency min | mean | max (cycles) | energy nJ/sample |",
+                 "| exit | samples | latency min | mean | max (cycles) | energy nJ/sample (modelled) |",
                  "|---:|---:|---:|---:|---:|---:|"]
         for e in self.exits:
             lat = e["latency_cycles"]
             lines.append(f"| {e['index']} | {e['samples']} | {nj(lat['min'], 'd')} | {nj(lat['mean'], '.1f')} | "
                          f"{nj(lat['max'], 'd')} | {nj(e['energy_nj'])} |")
-        lines += ["", "| | mean latency (cycles) | throughput (samples/cycle) | samples/s | nJ/sample | cycles | "
+        lines += ["", "| | mean latency (cycles) | throughput (samples/cycle) | samples/s | nJ/sample (modelled) "
+                  "| cycles | "
                   "accuracy |", "|---|---:|---:|---:|---:|---:|---:|"]
         for name, r in (("early exits", on), ("exits off", off)):
             lines.append(f"| {name} | {r['mean_latency_cycles']:.2f} | {r['throughput_samples_per_cycle']:.3f} | "
@@ -150,11 +156,16 @@ class SimResult:
         lines += ["", f"Speedup (exits-off / early-exit mean latency): **{d['speedup']:.2f}x**; throughput ratio "
                   f"{d['throughput_ratio']:.3f}. Simulation {d['sim_seconds']:.1f} s "
                   f"({d['sim_samples_per_second']:.0f} samples/s), build {d['build_seconds']:.1f} s."]
+        if self.energy_model:
+            lines += ["", f"Energy is {energy_sentence(self.energy_model)}"]
         if self.saif:
             lines += ["", f"SAIF (Vivado: `read_saif -strip_path {self.rtl.top} <file>`, then `report_power`): "
                       + ", ".join(f"`{p}`" for p in self.saif.values())]
         lines += [f"- {n}" for n in self.notes]
         return "\n".join(lines) + "\n"
+
+
+ENERGY_BASIS = "modelled: SAIF toggles x estimated coefficients (see sim.energy_model)"
 
 
 # ---------------------------------------------------------------- software model
@@ -429,7 +440,7 @@ def simulate_pipeline(stage_models: list, exit_configs: list, thresholds: list, 
     sim_seconds = sum(totals) - build_seconds
 
     notes = []
-    coeffs = None
+    coeffs = energy_model = None
     if saif:
         try:
             coeffs = EnergyCoefficients.from_board(board)
@@ -437,7 +448,7 @@ def simulate_pipeline(stage_models: list, exit_configs: list, thresholds: list, 
             notes.append(f"no energy figures: {exc}")
     if coeffs is not None:
         res = estimate_resources(rtl, stage_rtls, units, cores)
-        notes.append("energy: toggles from the SAIF of each measured run; core resources "
+        notes.append("energy (modelled): toggles from the SAIF of each simulated run; core resources "
                      + ("from the caller's synthesis records" if cores else "estimated (da4ml cost model)")
                      + ", pipeline FIFOs estimated (LUTRAM)"
                      + f"; coefficients from boards/{board.name}.yaml energy:/power: (estimates)")
@@ -446,6 +457,7 @@ def simulate_pipeline(stage_models: list, exit_configs: list, thresholds: list, 
             top_path = act.find("u_stage1").rsplit("/", 1)[0]
             r = results[name]
             results[name].energy = run_energy(act, top_path, rtl.module_groups, res, coeffs, n, r.cycles)
+        energy_model = energy_basis(coeffs, board.name)
     elif not saif:
         notes.append(f"no energy figures: {simulator} runs write no SAIF (use verilator)")
     on = results["early_exit"]
@@ -461,8 +473,10 @@ def simulate_pipeline(stage_models: list, exit_configs: list, thresholds: list, 
                       "latency_cycles": {"min": int(lat.min()) if lat.size else None,
                                          "mean": float(lat.mean()) if lat.size else None,
                                          "max": int(lat.max()) if lat.size else None},
-                      "energy_nj": per_exit[k - 1] if here.any() else None})
-    return SimResult(simulator, n, board.clock_mhz, results, exits, saif, sim_seconds, build_seconds, rtl, notes)
+                      "energy_nj": per_exit[k - 1] if here.any() else None,
+                      "energy_basis": ENERGY_BASIS if on.energy and here.any() else None})
+    return SimResult(simulator, n, board.clock_mhz, results, exits, saif, sim_seconds, build_seconds, rtl, notes,
+                     energy_model)
 
 
 def simulate_build(build, simulator: str = "verilator", samples: int | None = None, **options) -> SimResult:
