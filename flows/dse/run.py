@@ -314,7 +314,8 @@ def _explore(build_root, model, board, objective, min_accuracy, max_latency_us, 
                     tick=lambda done, total: tick("yosys", done, total, None))
     costs, fits = stage_costs(build.stages, full, latency, probes, jobs.results, heads)
     exit_latency = exit_unit_latency(build.exit_configs[0])
-    hop, output, overhead_source = pipeline_overheads(build.out_dir, latency, exit_latency, build.exit_configs[0].policy)
+    hop, output, overhead_source = pipeline_overheads(build.out_dir, latency, exit_latency,
+                                                      build.exit_configs[0].policy)
     say(f"pipeline overheads: {hop} cycles per inter-stage FIFO, {output} at the output ({overhead_source})")
     platform = Platform.from_board(build.board, exit_unit_lut=sum(u["lut"] for u in units) / n,
                                    exit_unit_ff=sum(u["ff"] for u in units) / n,
