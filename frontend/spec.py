@@ -2,9 +2,7 @@
 from __future__ import annotations
 
 import ast
-import hashlib
-import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -103,11 +101,6 @@ class ModelSpec:
     @property
     def num_exits(self) -> int:
         return sum(block.head is not None for block in self.blocks)
-
-    def digest(self) -> str:
-        """Content hash: the cache key of the trained model."""
-        text = json.dumps(asdict(self), sort_keys=True, default=str)
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def load_spec(path: str | Path) -> ModelSpec:
