@@ -131,7 +131,7 @@ def _energy_lines(doc: dict) -> list[str]:
             "simulated cycles x flip-flops x the clock estimate, plus simulated run time x power.pl_static_w. "
             "Only the toggle counts, cycles and run time come from the simulation; every coefficient is an "
             f"estimate (sources in boards/{doc['board']}.yaml and front.json `energy.sources`), and the static "
-            "part is the same estimate in both."]
+            "part is the same estimate in both: compare the dynamic parts to judge the model."]
 
 
 def _validation_lines(doc: dict) -> list[str]:
@@ -155,9 +155,9 @@ def _validation_lines(doc: dict) -> list[str]:
              + f"Limits: LUT {100 * v['lut_tolerance']:.0f}%, throughput {100 * v['throughput_tolerance']:.0f}%; "
              "<span style=\"color:red\">red</span> where the model is off by more. Energy: see above.", "",
              "| id | role | P | LUT pred | LUT meas | err | FF pred | FF meas | samples/s pred | samples/s meas | err "
-             "| latency pred | latency meas | nJ pred (model) | nJ sim (SAIF) | static nJ pred / sim "
-             "| accuracy pred (test) | accuracy meas (test) |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| latency pred | latency meas | nJ pred (model) | nJ sim (SAIF) | dynamic nJ pred / sim "
+             "| static nJ pred / sim | accuracy pred (test) | accuracy meas (test) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     roles = {b["id"]: f"baseline {name}" for name, b in doc["baselines"].items() if b}
     roles[doc["chosen"]] = "chosen"
 
@@ -174,13 +174,15 @@ def _validation_lines(doc: dict) -> list[str]:
         p = by_id[rec["id"]]
         q, m = p.get("predicted_test") or p["predicted"], p["measured"]
         static = (m.get("energy_parts_nj_per_sample") or {}).get("static")
+        dynamic = None if static is None else m["energy_nj_per_sample"] - static   # toggles + clock
         lines.append(f"| {p['id']} | {roles.get(p['id'], 'front')} | {p['parallelism']} | {q['lut']:,.0f} | "
                      f"{m['lut']:,.0f} | {err(rec['lut_error'], v['lut_tolerance'])} | {q['ff']:,.0f} | "
                      f"{m['ff']:,.0f} | {q['throughput_samples_per_s']:,.0f} | "
                      f"{num(m['throughput_samples_per_s'], ',.0f')} | "
                      f"{err(rec['throughput_error'], v['throughput_tolerance'])} | {q['mean_latency_cycles']:.1f} | "
                      f"{num(m['mean_latency_cycles'], '.1f')} | {_nj(q['energy_nj_per_sample'])} | "
-                     f"{_nj(m['energy_nj_per_sample'])} | {_nj(q.get('energy_static_nj_per_sample'))} / "
+                     f"{_nj(m['energy_nj_per_sample'])} | {_nj(q.get('energy_dynamic_nj_per_sample'))} / "
+                     f"{_nj(dynamic)} | {_nj(q.get('energy_static_nj_per_sample'))} / "
                      f"{_nj(static)} | {q['accuracy']:.4f} | {num(m['accuracy'], '.4f')} |")
     flags = [f"- <span style=\"color:red\">{r['id']}: {f}</span>" for r in v["points"] for f in r["flags"]]
     if flags:
