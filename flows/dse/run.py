@@ -7,6 +7,10 @@ synthesised as Dask jobs (cached) -> per-stage cost fits -> search over the
 analytic model -> validation: the chosen point, two other front points and
 the baselines built (as ``make synth DESIGN=`` builds them) and measured
 (validate.py) -> outputs.
+
+Every choice routes the calibration split; the test split is only reported
+(search.py). front.json says so (``selected_on``, ``splits``) and names the
+split of each figure; its ``energy`` block says what the modelled energy is.
 """
 from __future__ import annotations
 
