@@ -151,8 +151,31 @@ def load_user_model(path: Path):
                         "save a QKeras functional model with model.save('model.h5')") from None
 
 
+def training_key(spec: ModelSpec, training, data, backbone_trained: bool = False) -> str:
+    """Content key of a trained model: everything that changes its weights.
+
+    The spec (architecture, quantisers; not its calibration block, which acts after training) with the
+    training options in force, the arrays it trains on
+    (x_train, y_train: the only split training reads), whether the backbone comes pre-trained, the code
+    that builds and trains the model, and the TensorFlow/QKeras/numpy versions.
+    """
+    from dataclasses import asdict, replace
+
+    from flows.content_key import TRAINING_CODE, ContentKey
+
+    described = asdict(replace(spec, training=training))
+    described.pop("calibration")
+    return (ContentKey("trained model")
+            .text("spec", described)
+            .text("backbone_trained", backbone_trained)
+            .array("x_train", data.x_train).array("y_train", data.y_train)
+            .code(TRAINING_CODE)
+            .tools("tensorflow", "qkeras", "numpy")
+            .hexdigest())
+
+
 def train_model(build: Build) -> None:
-    """Spec models are trained (cached by content hash); user models are used as given unless TRAIN= is set."""
+    """Spec models are trained (cached by content key); user models are used as given unless TRAIN= is set."""
     from dataclasses import replace
 
     from frontend.build import build_model
@@ -169,11 +192,11 @@ def train_model(build: Build) -> None:
     if opts.train:
         spec_training = replace(spec_training, mode=opts.train)
     if build.spec is not None:
-        key = replace(build.spec, training=spec_training).digest() + f"-{data.name}"
+        key = training_key(build.spec, spec_training, data)
         cache = opts.build_root / build.name / "train" / key / "model.h5"
         if cache.is_file():
             build.model = load_user_model(cache)
-            build.training = {"mode": spec_training.mode, "cached": str(cache)}
+            build.training = {"mode": spec_training.mode, "cached": str(cache), "key": key, "from_cache": True}
             return
         build.model = build_model(build.spec)
     else:
@@ -195,7 +218,9 @@ def train_model(build: Build) -> None:
         tmp = cache.with_name("model.tmp.h5")
         build.model.save(tmp)
         tmp.replace(cache)
-        build.training["cached"] = str(cache)
+        # continue from the file, as a cached run does: both build their cores from the same model object
+        build.model = load_user_model(cache)
+        build.training.update(cached=str(cache), key=key, from_cache=False)
 
 
 def split_stages(build: Build) -> None:
@@ -489,8 +514,24 @@ def synthesise_open(build: Build) -> None:
                           out_width=(rtl.logits.bits if rtl.logits else 0) + fwd)
         else:
             record.update(latency_cycles=rtl.latency_cycles, in_width=rtl.in_width, out_width=rtl.out_width)
-    build.resources = resources_block(stages, [r for kind, r in done if kind == "exit_unit"], build.board,
+    exit_units = [r for kind, r in done if kind == "exit_unit"]
+    streaming = any(hasattr(rtl, "input_beats") for rtl in build.stage_rtls)
+    if build.point is None and not streaming:  # the fully parallel cores the DSE fits its model on
+        write_core_records(build, stages, exit_units, out / "records")
+    build.resources = resources_block(stages, exit_units, build.board,
                                       buffers=[r for kind, r in done if kind == "buffer"])
+
+
+def write_core_records(build: Build, stages: list[dict], exit_units: list[dict], records_dir: Path) -> None:
+    """Yosys records named by what each core is built from, for the DSE to read (flows.core_records)."""
+    from flows.core_records import exit_unit_name, stage_core_name, write_record
+
+    family = build.board.family
+    for record, stage in zip(stages, build.stages):
+        write_record(records_dir, stage_core_name(stage.index, stage.model, stage.input_format, family), record)
+    for record in exit_units:
+        k = record["index"]
+        write_record(records_dir, exit_unit_name(k, build.exit_configs[k - 1], family), record)
 
 
 def simulate_multi_exit_pipeline(build: Build) -> None:

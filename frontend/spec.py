@@ -2,9 +2,7 @@
 from __future__ import annotations
 
 import ast
-import hashlib
-import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -102,11 +100,6 @@ class TrainingSpec:
     schedule: str = "constant"   # learning rate: constant, or cosine decay to 0 over all epochs
 
 
-# training fields added after trained models were first cached: left out of the digest at their
-# default, so a spec that does not use them keeps its cache key
-KEY_NEUTRAL_TRAINING_DEFAULTS = {"shift": 0, "schedule": "constant"}
-
-
 @dataclass(frozen=True)
 class CalibrationSpec:
     policy: str = "max_prob"
@@ -129,19 +122,6 @@ class ModelSpec:
     @property
     def num_exits(self) -> int:
         return sum(block.head is not None for block in self.blocks)
-
-    def digest(self) -> str:
-        """Content hash: the cache key of the trained model, with the data set's name appended by the flow.
-
-        ``dataset`` is left out: the flow keys on the name of the data actually used (a DATA= file
-        overrides it), and specs written before the field existed keep their keys.
-        """
-        fields = {k: v for k, v in asdict(self).items() if k != "dataset"}
-        for key, default in KEY_NEUTRAL_TRAINING_DEFAULTS.items():  # fields newer than the cache keys
-            if fields["training"][key] == default:
-                del fields["training"][key]
-        text = json.dumps(fields, sort_keys=True, default=str)
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def load_spec(path: str | Path) -> ModelSpec:

@@ -4,7 +4,7 @@ Steps, in order: stage cores (hardware/stage) and exit units (exit_unit) ->
 pipeline top (generate.py) -> expected decisions from the software model
 (QKeras logit codes + ``frontend.calibrate.route``) -> one simulator build,
 then one simulator run per scenario (tb_pipeline.py) -> checks, latency and
-throughput per scenario -> energy from each measured run's SAIF (energy.py).
+throughput per scenario -> energy modelled from each measured run's SAIF (energy.py).
 
 Scenarios: ``early_exit`` and ``exits_off`` (measured: no output back-pressure,
 so latency is the hardware's, not the sink's; each writes a SAIF), and the
@@ -37,7 +37,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .energy import EnergyCoefficients, MissingEnergyData, RunEnergy, fifo_estimate, run_energy
+from .energy import (EnergyCoefficients, MissingEnergyData, RunEnergy, energy_basis, energy_sentence, fifo_estimate,
+                     run_energy)
 from hardware.pipeline.generate import PipelineParams, PipelineRtl, write_pipeline
 from .saif import read_saif
 from .throughput import TRIM, SteadyState, steady_state
@@ -91,6 +92,8 @@ class ScenarioResult:
              "throughput_window": self.steady.to_dict() if self.steady else None,
              "whole_run_samples_per_cycle": self.whole_run_throughput,
              "energy_nj_per_sample": self.energy.per_sample_nj if self.energy else None,
+             "energy_parts_nj_per_sample": self.energy.per_sample_parts_nj() if self.energy else None,
+             "energy_basis": ENERGY_BASIS if self.energy else None,
              "cycles": self.cycles, "accuracy": self.accuracy}
         if clock_hz:
             d["throughput_samples_per_s"] = None if self.throughput is None else self.throughput * clock_hz
@@ -111,6 +114,7 @@ class SimResult:
     build_seconds: float
     rtl: PipelineRtl
     notes: list[str] = field(default_factory=list)
+    energy_model: dict | None = None    # energy.energy_basis: modelled, how, coefficients' sources
 
     @property
     def mismatches(self) -> int:
@@ -153,6 +157,7 @@ class SimResult:
             "early_exit": on.to_dict(hz), "exits_off": off.to_dict(hz),
             "speedup": self.speedup, "throughput_ratio": self.throughput_ratio,
             "throughput_definition": THROUGHPUT_DEFINITION, "saif": self.saif,
+            "energy_model": self.energy_model,
             "sim_seconds": self.sim_seconds, "build_seconds": self.build_seconds,
             "sim_samples_per_second": self.samples_per_second,
             "scenarios": {n: {"samples": s.samples, "mismatches": s.mismatches, "lost": s.lost,
@@ -175,14 +180,14 @@ class SimResult:
                  f"{self.samples} samples on {self.simulator}; {d['mismatches']} mismatches against "
                  f"the software model, {d['lost']} lost, {d['duplicated']} duplicated (all scenarios: "
                  f"{', '.join(self.scenarios)}).", "",
-                 "| exit | samples | latency min | mean | max (cycles) | energy nJ/sample |",
+                 "| exit | samples | latency min | mean | max (cycles) | energy nJ/sample (modelled) |",
                  "|---:|---:|---:|---:|---:|---:|"]
         for e in self.exits:
             lat = e["latency_cycles"]
             lines.append(f"| {e['index']} | {e['samples']} | {nj(lat['min'], 'd')} | {nj(lat['mean'], '.1f')} | "
                          f"{nj(lat['max'], 'd')} | {nj(e['energy_nj'])} |")
         lines += ["", "| | mean latency (cycles) | throughput, steady state (samples/cycle) | per exit | "
-                  "samples/s | whole run (samples/cycle) | nJ/sample | cycles | accuracy |",
+                  "samples/s | whole run (samples/cycle) | nJ/sample (modelled) | cycles | accuracy |",
                   "|---|---:|---:|---|---:|---:|---:|---:|---:|"]
         for name, r in (("early exits", on), ("exits off", off)):
             per_exit = ", ".join(f"{k}: {v:.3f}" for k, v in (r["exit_throughput_samples_per_cycle"] or {}).items()
@@ -201,6 +206,8 @@ class SimResult:
             lines.append(f"| {name} | {sc['mismatches']} | {sc['lost']} | {sc['duplicated']} | "
                          f"{nj(sc['throughput_samples_per_cycle'], '.3f')} | {sc['whole_run_samples_per_cycle']:.3f} | "
                          f"{sc['mean_latency_cycles']:.2f} |")
+        if self.energy_model:
+            lines += ["", f"Energy is {energy_sentence(self.energy_model)}"]
         if self.saif:
             lines += ["", f"SAIF (Vivado: `read_saif -strip_path {self.rtl.top} <file>`, then `report_power`): "
                       + ", ".join(f"`{p}`" for p in self.saif.values())]
@@ -212,6 +219,7 @@ THROUGHPUT_DEFINITION = ("Throughput: samples the input accepted per cycle in st
                          f"{TRIM:.0%} of the samples cut and the source's idle cycles not counted "
                          "(sim/pipeline/throughput.py); whole run: samples over the cycles from the first input "
                          "to the last result, fill and drain included.")
+ENERGY_BASIS = "modelled: SAIF toggles x estimated coefficients (see sim.energy_model)"
 
 
 # ---------------------------------------------------------------- software model
@@ -544,7 +552,7 @@ def simulate_pipeline(stage_models: list, exit_configs: list, thresholds: list, 
     if crowded:
         notes.append(f"{', '.join(crowded)}: as many samples in flight as the 2**{params.id_width} sample ids, so "
                      "results could not be matched to samples unambiguously; raise PipelineParams.id_width")
-    coeffs = None
+    coeffs = energy_model = None
     if saif:
         try:
             coeffs = EnergyCoefficients.from_board(board)
@@ -552,7 +560,7 @@ def simulate_pipeline(stage_models: list, exit_configs: list, thresholds: list, 
             notes.append(f"no energy figures: {exc}")
     if coeffs is not None:
         res = estimate_resources(rtl, stage_rtls, units, cores)
-        notes.append("energy: toggles from the SAIF of each measured run; core resources "
+        notes.append("energy (modelled): toggles from the SAIF of each simulated run; core resources "
                      + ("from the caller's synthesis records" if cores else "estimated (da4ml cost model)")
                      + ", pipeline FIFOs estimated (LUTRAM)"
                      + f"; coefficients from boards/{board.name}.yaml energy:/power: (estimates)")
@@ -561,6 +569,7 @@ def simulate_pipeline(stage_models: list, exit_configs: list, thresholds: list, 
             top_path = act.find("u_stage1").rsplit("/", 1)[0]
             r = results[name]
             results[name].energy = run_energy(act, top_path, rtl.module_groups, res, coeffs, n, r.cycles)
+        energy_model = energy_basis(coeffs, board.name)
     elif not saif:
         notes.append(f"no energy figures: {simulator} runs write no SAIF (use verilator)")
     on = results["early_exit"]
@@ -576,8 +585,10 @@ def simulate_pipeline(stage_models: list, exit_configs: list, thresholds: list, 
                       "latency_cycles": {"min": int(lat.min()) if lat.size else None,
                                          "mean": float(lat.mean()) if lat.size else None,
                                          "max": int(lat.max()) if lat.size else None},
-                      "energy_nj": per_exit[k - 1] if here.any() else None})
-    return SimResult(simulator, n, board.clock_mhz, results, exits, saif, sim_seconds, build_seconds, rtl, notes)
+                      "energy_nj": per_exit[k - 1] if here.any() else None,
+                      "energy_basis": ENERGY_BASIS if on.energy and here.any() else None})
+    return SimResult(simulator, n, board.clock_mhz, results, exits, saif, sim_seconds, build_seconds, rtl, notes,
+                     energy_model)
 
 
 def _run_cocotb_scenarios(rtl: PipelineRtl, stage_rtls: list, x_codes: np.ndarray, scenarios: list[dict],

@@ -171,4 +171,4 @@ def test_design_point_table_marks_metrics_beyond_their_tolerance():
     table = design_table(design)
     assert '<td class="off">+30.0%</td>' in table
     assert "<td>+5.0%</td>" in table and table.count('class="off"') == 1
-    assert "<td>energy_nj_per_sample</td><td>4</td><td>n/a</td><td>n/a</td>" in table
+    assert "<td>energy_nj_per_sample (modelled)</td><td>4</td><td>n/a</td><td>n/a</td>" in table
