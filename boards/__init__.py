@@ -1,4 +1,4 @@
 """Board descriptions: one validated YAML file per board in this folder."""
-from .board import Board, UnknownBoard, known_boards, load_board
+from .board import Board, BoardError, UnknownBoard, known_boards, load_board
 
-__all__ = ["Board", "UnknownBoard", "known_boards", "load_board"]
+__all__ = ["Board", "BoardError", "UnknownBoard", "known_boards", "load_board"]

@@ -191,6 +191,19 @@ class ExitUnitConfig:
         top += (a_max * int(self.recip_table.max())) >> self.product_shift
         return FixedFormat(max(1, top.bit_length()), self.conf_frac_bits, signed=False)
 
+    @property
+    def never_exit_code(self) -> int:
+        """The threshold code that lets the fewest samples out: the reset value of a unit nobody configured.
+
+        It is the end of the register's range that the comparison (``exits``) can only just reach: the
+        highest code when a higher confidence exits (margin), the lowest otherwise. For max_prob no
+        sample exits at all (S >= 1.0 > 0); for margin only a full-scale margin (top logit at its
+        maximum code, the second at its minimum) and for entropy only an entropy of exactly 0 (every
+        other class beyond the exp table) would still exit.
+        """
+        fmt = self.confidence_format
+        return fmt.max_code if self.higher_is_confident else fmt.min_code
+
     def exits(self, confidence_codes: np.ndarray, threshold_code: int) -> np.ndarray:
         """The comparison the RTL makes (monotone in threshold_code, see higher_is_confident)."""
         conf = np.asarray(confidence_codes, dtype=np.int64)
@@ -220,14 +233,19 @@ class ExitUnitConfig:
             return fmt.max_code
         return int(math.floor(t * 2**fmt.frac))
 
-    def threshold_value(self, code: int) -> float:
-        """Register code -> human threshold (inverse of threshold_code, for reports)."""
+    def threshold_value(self, code: int) -> float | None:
+        """Register code -> human threshold (inverse of threshold_code, for reports).
+
+        None for max_prob code 0: the unit exits when S = 1/p_top <= code, and S >= 1 always, so
+        that code lets no sample out and no probability corresponds to it (1/0). Reports write
+        null there beside the code itself, never an infinity (not valid JSON).
+        """
         code = int(code)
         fmt = self.confidence_format
         if not fmt.min_code <= code <= fmt.max_code:
             raise ValueError(f"threshold code {code} is outside 0..{fmt.max_code} of {fmt}")
         if self.policy == "max_prob":
-            return math.inf if code == 0 else 2**fmt.frac / code
+            return None if code == 0 else 2**fmt.frac / code
         return code * fmt.lsb
 
     def confidence_value(self, codes: np.ndarray) -> np.ndarray:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 import warnings
@@ -16,8 +17,6 @@ def _quiet() -> None:
 
 def _log_to_file(build_root: Path) -> Path:
     """Python logging of every tool (TensorFlow, cocotb runner, hls4ml) goes to build/exitflow.log."""
-    import logging
-
     build_root.mkdir(parents=True, exist_ok=True)
     path = build_root / "exitflow.log"
     logging.basicConfig(filename=path, level=logging.INFO, force=True,
@@ -53,11 +52,13 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--policy", default=None, help="exit policy: max_prob, entropy or margin")
     synth.add_argument("--accuracy-drop", default=None, type=float, help="points below the final exit allowed")
     synth.add_argument("--backend", default="Vitis", choices=["Vitis", "Vivado"])
-    synth.add_argument("--io-type", default="io_parallel", choices=["io_parallel", "io_stream"])
+    synth.add_argument("--io-type", default=None, choices=["io_parallel", "io_stream"],
+                       help="hls4ml IO type (default: io_stream for the vendor flow, io_parallel for the open flow)")
     synth.add_argument("--reuse", default=[1], type=_reuse, help="reuse factor, or one per stage: 1,2,4")
     synth.add_argument("--no-hls", action="store_true", help="skip hls4ml conversion")
     synth.add_argument("--flow", default=None, choices=["auto", "open", "vendor"],
-                       help="vendor needs vitis_hls and vivado on PATH; auto (default) uses them when found")
+                       help="vendor needs vitis_hls and vivado on PATH; auto (default) uses them when found and "
+                            "the options allow it (HLS on, IO type io_stream or unset)")
     synth.add_argument("--cosim", action="store_true", help="vendor flow: also run HLS co-simulation")
     synth.add_argument("--no-rtl", action="store_true", help="open flow: skip stage RTL, Yosys and simulation")
     synth.add_argument("--no-sim", action="store_true", help="skip the multi-exit pipeline simulation")
@@ -90,7 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
     dse.add_argument("--board", default="pynq-z2")
     dse.add_argument("--build-root", default="build", type=Path)
     dse.add_argument("--objective", default="throughput", help="throughput, latency or energy")
-    dse.add_argument("--min-accuracy", default=None, type=float)
+    dse.add_argument("--min-accuracy", default=None, type=float,
+                     help="accuracy bound, applied on the calibration split (the test split is only reported)")
     dse.add_argument("--max-latency-us", default=None, type=float)
     dse.add_argument("--lut-budget", default=None, type=int)
     dse.add_argument("--scheduler", default=os.environ.get("DSE_SCHEDULER"),
@@ -105,22 +107,55 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command. Exit codes: 0 done; 1 a problem the user can fix (one ``error:`` line per
+    problem on stderr, naming the fix); ``compare``: 1 B regresses A, 2 not comparable or not a report;
+    3 an internal error (a bug: one line, the traceback in build/exitflow.log); 130 interrupted."""
+    from flows.errors import EXIT_INTERNAL_ERROR, UserError, one_line
+
     _quiet()
     args = build_parser().parse_args(argv)
     from rich.console import Console
 
     console = Console()
-    if hasattr(args, "build_root"):
-        _log_to_file(args.build_root)
+    build_root = getattr(args, "build_root", Path("build"))
+    logged = hasattr(args, "build_root")   # commands without a build root (compare, boards) keep no log
+    if logged:
+        _log_to_file(build_root)
     try:
         return COMMANDS[args.command](args, console)
     except KeyboardInterrupt:
         console.print("[red]interrupted[/red]")
         return 130
-    except (ValueError, RuntimeError, OSError) as exc:
-        # one plain line on stderr, never wrapped, so scripts and CI logs can grep it
-        print(f"error: {exc}".replace("\n", " "), file=sys.stderr)
-        return 2
+    except UserError as exc:
+        # one plain line per problem on stderr, never wrapped, so scripts and CI logs can grep it
+        for line in exc.lines():
+            print(f"error: {line}", file=sys.stderr)
+            if logged:
+                logging.getLogger("exitflow").error(line)
+        return exc.exit_code
+    except Exception as exc:  # anything else is a bug in exitflow: say so, keep the traceback
+        log = _keep_traceback(build_root, exc, argv)
+        print(f"error: internal error (a bug in exitflow): {type(exc).__name__}: {one_line(str(exc))}; "
+              f"traceback in {log}", file=sys.stderr)
+        return EXIT_INTERNAL_ERROR
+
+
+def _keep_traceback(build_root: Path, exc: BaseException, argv: list[str] | None) -> Path | str:
+    """Append the traceback to build/exitflow.log; return its path (or "stderr" when it cannot be written)."""
+    import time
+    import traceback
+
+    text = "".join(traceback.format_exception(exc))
+    command = " ".join(sys.argv[:1] + list(sys.argv[1:] if argv is None else argv))
+    path = Path(build_root) / "exitflow.log"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a") as log:
+            log.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} internal error in `{command}`:\n{text}")
+    except OSError:
+        sys.stderr.write(text)
+        return "stderr"
+    return path
 
 
 def _synth(args, console) -> int:

@@ -16,11 +16,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from flows.errors import UserError
+
 RESOURCE_KEYS = ("lut", "ff", "dsp", "bram")
 # metric -> allowed regression (percent of A; accuracy: points). Resources and latency must not grow
 # unnoticed; DSP and BRAM are scarce on small boards, so any growth counts by default.
 DEFAULT_TOLERANCES: dict[str, float] = {"lut": 5.0, "ff": 5.0, "dsp": 0.0, "bram": 0.0, "latency": 5.0,
                                         "throughput": 5.0, "energy": 5.0, "accuracy": 0.5, "macs": 5.0}
+
+
+class CompareInputError(UserError):
+    """An input ``compare`` cannot use (not a report, a malformed tolerance): exit code 2, "not comparable"."""
+
+    exit_code = 2
 
 
 @dataclass
@@ -35,14 +43,15 @@ class Tolerances:
             key, sep, value = item.partition("=")
             key = key.strip().lower()
             if not sep or key not in DEFAULT_TOLERANCES:
-                raise ValueError(f"tolerance {item!r}: use metric=percent with metric one of "
+                raise CompareInputError(f"tolerance {item!r}: use metric=percent with metric one of "
                                  f"{', '.join(DEFAULT_TOLERANCES)} (e.g. --tol lut=5)")
             try:
                 limits[key] = float(value)
             except ValueError:
-                raise ValueError(f"tolerance {item!r}: {value!r} is not a number") from None
+                raise CompareInputError(f"tolerance {item!r}: {value!r} is not a number; give a percentage, "
+                                        "e.g. lut=5") from None
             if limits[key] < 0:
-                raise ValueError(f"tolerance {item!r} must be >= 0")
+                raise CompareInputError(f"tolerance {item!r} must be >= 0 (a tolerated regression)")
         return cls(limits)
 
 
@@ -309,33 +318,34 @@ def render_comparison(comparison: Comparison, console=None) -> None:
 
 
 def load_report(path: Path | str) -> dict:
+    """An exitflow report.json (or the folder holding one); CompareInputError (exit 2) for anything else."""
     path = Path(path)
     if path.is_dir():
         path = path / "report.json"
     if not path.is_file():
-        raise ValueError(f"report {path} does not exist; run `make synth` first or pass a report.json")
+        raise CompareInputError(f"report {path} does not exist; run `make synth` first or pass a report.json")
     try:
         data = json.loads(path.read_text())
+    except UnicodeDecodeError:
+        raise CompareInputError(f"{path} is not an exitflow report.json (not text); pass the report.json that "
+                                "`make synth` wrote under build/<model>/<board>/") from None
     except json.JSONDecodeError as exc:
-        raise ValueError(f"report {path} is not valid JSON ({exc.msg} at line {exc.lineno})") from None
+        raise CompareInputError(f"{path} is not an exitflow report.json (invalid JSON: {exc.msg} at line "
+                                f"{exc.lineno}); pass the report.json that `make synth` wrote") from None
     if not isinstance(data, dict) or "schema" not in data:
-        raise ValueError(f"{path} is not an exitflow report.json (no 'schema' key)")
+        raise CompareInputError(f"{path} is not an exitflow report.json (no 'schema' key); pass the report.json "
+                                "that `make synth` wrote under build/<model>/<board>/")
     return data
 
 
 def compare_main(a_path: Path | str, b_path: Path | str, tolerances: Tolerances | None = None,
                  console=None, markdown: Path | str | None = None) -> int:
-    """Print the comparison; 0 = no regression, 1 = B regresses A beyond tolerance, 2 = not comparable / bad input.
+    """Print the comparison; 0 = no regression, 1 = B regresses A beyond tolerance, 2 = not comparable.
 
+    An input that is not a report raises CompareInputError (exit code 2 through the CLI).
     ``markdown``: also write the table there (e.g. build/compare.md for CI).
     """
-    import sys
-
-    try:
-        a, b = load_report(a_path), load_report(b_path)
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    a, b = load_report(a_path), load_report(b_path)
     comparison = compare_reports(a, b, tolerances)
     render_comparison(comparison, console)
     if markdown is not None:

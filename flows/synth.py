@@ -6,16 +6,19 @@ runs them and writes ``build/<model>/<board>/report.json`` and ``report.md``.
 """
 from __future__ import annotations
 
+import json
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 from boards import Board, load_board
+from flows.errors import UserError, VerificationFailed, one_line
 from frontend.spec import POLICIES, TRAINING_MODES, ModelSpec, load_spec
 
 
-class FlowError(RuntimeError):
+class FlowError(UserError):
     """A step failed for a reason the user can fix; the message says how."""
 
 
@@ -30,10 +33,10 @@ class SynthOptions:
     policy: str | None = None         # override the spec's calibration policy
     accuracy_drop: float | None = None
     backend: str = "Vitis"
-    io_type: str = "io_parallel"
+    io_type: str | None = None        # None: what the flow needs (vendor: io_stream, open: io_parallel)
     reuse_factor: list[int] = field(default_factory=lambda: [1])   # one value, or one per stage
     hls: bool = True
-    flow: str | None = None           # "open", "vendor", or None: vendor when its tools are found
+    flow: str | None = None           # "open", "vendor", or None: vendor when its tools are found and the options allow
     cosim: bool = False               # vendor flow: also run HLS co-simulation
     rtl: bool = True                  # open flow: da4ml stage cores, cocotb check, Yosys resources
     rtl_random_vectors: int = 10_000  # random in-range inputs per stage core, besides the test set
@@ -98,12 +101,13 @@ def load_inputs(build: Build) -> None:
                             f"pass BOARD={build.point.board}")
     opts.model = opts.model or (build.point.model if build.point else "examples/digits.yaml")
     build.board = load_board(opts.board)
-    build.flow, message = select_flow(opts.flow)
-    if build.point is not None and build.flow == "vendor":
+    if build.point is not None:
         build.flow, message = "open", "a DSE point is built with the open flow (its folded cores are da4ml RTL)"
+    else:
+        build.flow, message = select_flow(opts.flow, io_type=opts.io_type, hls=opts.hls, part=build.board.part)
+    opts.io_type = opts.io_type or ("io_stream" if build.flow == "vendor" else "io_parallel")
     build.console.print(f"  {message}")
-    if build.flow == "vendor" and (opts.io_type != "io_stream" or not opts.hls):
-        raise FlowError("FLOW=vendor streams between stage IPs: use IO_TYPE=io_stream (and keep HLS on)")
+    build.notes.append(message)   # which flow ran and why, in the report too
     model_path = Path(opts.model)
     if not model_path.is_file():
         raise FlowError(f"model {opts.model} does not exist; pass MODEL=<spec.yaml or model.h5>")
@@ -121,7 +125,12 @@ def load_inputs(build: Build) -> None:
         raise FlowError(f"unknown training mode {opts.train!r}; use one of {', '.join(TRAINING_MODES)}")
     if opts.policy is not None and opts.policy not in POLICIES:
         raise FlowError(f"unknown exit policy {opts.policy!r}; use one of {', '.join(POLICIES)}")
-    build.dataset = load_dataset(shape, classes, opts.data)
+    if opts.accuracy_drop is not None and not opts.accuracy_drop >= 0:
+        raise FlowError(f"accuracy drop {opts.accuracy_drop:g} is not >= 0; give the points of accuracy the early "
+                        "exits may cost, e.g. --accuracy-drop 1.0")
+    # the spec names its bundled data set; DATA= (or a user model without a spec: digits) otherwise
+    bundled = build.spec.dataset if build.spec else "digits"
+    build.dataset = load_dataset(shape, classes, opts.data, dataset=bundled)
     build.out_dir = opts.build_root / build.name / build.board.name
     if build.point is not None:  # beside, never over, the fully parallel build the DSE reads
         build.out_dir = build.out_dir / "designs" / build.point.id
@@ -138,13 +147,38 @@ def load_user_model(path: Path):
 
     try:
         return load_qmodel(str(path), compile=False)
-    except Exception as exc:  # h5py/keras raise many types for a damaged file
-        raise FlowError(f"cannot read model file {path} ({type(exc).__name__}); "
+    except Exception as exc:  # h5py/keras raise many types for a damaged file; keep what they said
+        reason = one_line(str(exc)) or "no reason given"
+        reason = reason if len(reason) <= 300 else reason[:297] + "..."
+        raise FlowError(f"cannot read model file {path}: {type(exc).__name__}: {reason}; "
                         "save a QKeras functional model with model.save('model.h5')") from None
 
 
+def training_key(spec: ModelSpec, training, data, backbone_trained: bool = False) -> str:
+    """Content key of a trained model: everything that changes its weights.
+
+    The spec (architecture, quantisers; not its calibration block, which acts after training) with the
+    training options in force, the arrays it trains on
+    (x_train, y_train: the only split training reads), whether the backbone comes pre-trained, the code
+    that builds and trains the model, and the TensorFlow/QKeras/numpy versions.
+    """
+    from dataclasses import asdict, replace
+
+    from flows.content_key import TRAINING_CODE, ContentKey
+
+    described = asdict(replace(spec, training=training))
+    described.pop("calibration")
+    return (ContentKey("trained model")
+            .text("spec", described)
+            .text("backbone_trained", backbone_trained)
+            .array("x_train", data.x_train).array("y_train", data.y_train)
+            .code(TRAINING_CODE)
+            .tools("tensorflow", "qkeras", "numpy")
+            .hexdigest())
+
+
 def train_model(build: Build) -> None:
-    """Spec models are trained (cached by content hash); user models are used as given unless TRAIN= is set."""
+    """Spec models are trained (cached by content key); user models are used as given unless TRAIN= is set."""
     from dataclasses import replace
 
     from frontend.build import build_model
@@ -161,11 +195,11 @@ def train_model(build: Build) -> None:
     if opts.train:
         spec_training = replace(spec_training, mode=opts.train)
     if build.spec is not None:
-        key = replace(build.spec, training=spec_training).digest() + f"-{data.name}"
+        key = training_key(build.spec, spec_training, data)
         cache = opts.build_root / build.name / "train" / key / "model.h5"
         if cache.is_file():
             build.model = load_user_model(cache)
-            build.training = {"mode": spec_training.mode, "cached": str(cache)}
+            build.training = {"mode": spec_training.mode, "cached": str(cache), "key": key, "from_cache": True}
             return
         build.model = build_model(build.spec)
     else:
@@ -177,6 +211,9 @@ def train_model(build: Build) -> None:
         result = train(build.model, data.x_train, data.y_train, spec_training,
                        progress=lambda done, total: progress.update(task, completed=done, total=total),
                        backbone_trained=build.spec is None)
+    if not math.isfinite(result.final_loss):
+        raise FlowError(f"training ({result.mode}) diverged: the final loss is {result.final_loss}; lower "
+                        "training.learning_rate in the spec, or check the data for NaN/huge values")
     build.training = {"mode": result.mode, "epochs": result.epochs, "final_loss": result.final_loss,
                       "seconds": round(result.seconds, 2)}
     if cache is not None:
@@ -184,7 +221,9 @@ def train_model(build: Build) -> None:
         tmp = cache.with_name("model.tmp.h5")
         build.model.save(tmp)
         tmp.replace(cache)
-        build.training["cached"] = str(cache)
+        # continue from the file, as a cached run does: both build their cores from the same model object
+        build.model = load_user_model(cache)
+        build.training.update(cached=str(cache), key=key, from_cache=False)
 
 
 def split_stages(build: Build) -> None:
@@ -264,7 +303,8 @@ def apply_design_point(build: Build, policy: str) -> None:
 def convert_hls(build: Build) -> None:
     from frontend.macs import layer_macs
     from flows.report import StageRecord
-    from hls_templates.convert import check_bit_exact, convert_stage, raise_if_not_bit_exact
+    from hls_templates.convert import (PARALLEL_MAX_INPUT_VALUES, check_bit_exact, convert_stage,
+                                       raise_if_not_bit_exact, stage_io_type)
     from hls_templates.precision import forwarded_format
 
     opts = build.options
@@ -286,14 +326,19 @@ def convert_hls(build: Build) -> None:
         qkeras_out = stage.model.predict(x, verbose=0, batch_size=512)
         if opts.hls:
             project = build.out_dir / "hls" / f"stage_{k}"
-            with build.console.status(f"stage {k}: hls4ml conversion and C simulation"):
+            io_type = stage_io_type(opts.io_type, record.input_shape)
+            if io_type != opts.io_type:
+                build.notes.append(f"stage {k}: HLS converted io_stream instead of {opts.io_type}: its input "
+                                   f"holds {math.prod(record.input_shape):,} values, more than the "
+                                   f"{PARALLEL_MAX_INPUT_VALUES} up to which a stage is fully unrolled")
+            with build.console.status(f"stage {k}: hls4ml conversion ({io_type}) and C simulation"):
                 hls_model = convert_stage(stage.model, project, part=build.board.part, backend=opts.backend,
-                                          io_type=opts.io_type, reuse_factor=reuse[min(k - 1, len(reuse) - 1)],
+                                          io_type=io_type, reuse_factor=reuse[min(k - 1, len(reuse) - 1)],
                                           clock_period_ns=build.board.clock_period_ns,
                                           project_name=f"stage_{k}", input_format=input_format)
                 result = check_bit_exact(hls_model, stage.model, x)
             build.hls_models.append(hls_model)
-            record.hls_project, record.backend, record.io_type = str(project), opts.backend, opts.io_type
+            record.hls_project, record.backend, record.io_type = str(project), opts.backend, io_type
             record.reuse_factor = reuse[min(k - 1, len(reuse) - 1)]
             record.csim_bit_exact, record.csim_samples = result.bit_exact, result.samples
             record.max_abs_diff, record.csim_first_mismatch = result.max_abs_diff, result.first_mismatch
@@ -314,6 +359,8 @@ def build_stage_cores(build: Build) -> None:
         return
     if build.point is not None:
         return build_design_point_cores(build)
+    if rtl_io(build) == "stream":
+        return build_stream_cores(build)
     from sim.stage.verify import build_and_verify_chain
 
     opts = build.options
@@ -333,9 +380,71 @@ def build_stage_cores(build: Build) -> None:
     bad = [(r.index, c) for r, (_, c) in zip(build.stage_records, results) if not c.bit_exact]
     if bad:
         k, check = bad[0]
-        raise FlowError(f"stage {k} RTL differs from its QKeras stage (reference max diff "
-                        f"{check.reference_max_abs_diff}, simulation mismatches "
-                        f"{check.sim.mismatches if check.sim else 'n/a'}); see {build.out_dir / 'rtl' / f'stage_{k}'}")
+        raise VerificationFailed(f"stage {k} RTL differs from its QKeras stage: {check.mismatch()}; "
+                                 f"vectors and outputs in {build.out_dir / 'rtl' / f'stage_{k}' / 'sim'}")
+
+
+def rtl_io(build: Build) -> str:
+    """How the open flow builds the stage cores, one kind for the whole pipeline: "stream" when IO_TYPE is
+    io_stream or any stage is too large for a fully parallel core (hls_templates.convert.stage_io_type's
+    rule, the one the HLS step uses), else "parallel"."""
+    from hls_templates.convert import stage_io_type
+
+    if build.options.io_type == "io_stream":
+        return "stream"
+    shapes = [tuple(int(d) for d in s.model.input_shape[1:]) for s in build.stages]
+    return "stream" if any(stage_io_type(build.options.io_type, shape) == "io_stream" for shape in shapes) \
+        else "parallel"
+
+
+# A constant-weight da4ml kernel costs about this many LUTs per nonzero weight (measured on LeNet's conv1:
+# 1,595 LUTs for 150 4-bit weights on 8-bit pixels): the planner's estimate when it weighs a kernel
+# against an MVAU; the report gives Yosys' counts of what was built.
+KERNEL_LUTS_PER_WEIGHT = 10.0
+
+
+def build_stream_cores(build: Build) -> None:
+    """Open flow, streaming: each stage's IR balanced to the input's frame rate (one pixel per cycle), built
+    from the hardware library's primitives and checked against QKeras on the test set and random inputs."""
+    import numpy as np
+
+    from frontend.ir import fuse_requantisers, stage_ir
+    from hardware.stream_stage import build_stream_stage, plan_stage
+    from sim.stage.stream import port_tensors, stage_codes, verify_stream_stage
+
+    opts = build.options
+    x = build.dataset.x_test
+    target = None
+    fmt, samples, cores = None, None, []
+    for stage, record in zip(build.stages, build.stage_records):
+        k = stage.index
+        ir = fuse_requantisers(stage_ir(stage.model, fmt, name=f"stage_{k}"))
+        if target is None:   # the input-bound rate: stage 1's frame of pixels, one per cycle
+            target = int(np.prod(ir.input_shape[:-1])) if len(ir.input_shape) == 3 else 1
+        plans = plan_stage(ir, target, kernel_luts=lambda layer: KERNEL_LUTS_PER_WEIGHT * np.count_nonzero(layer.kernel))
+        with build.console.status(f"stage {k}: streaming core, then its RTL against QKeras "
+                                  f"({len(x)} test samples + {opts.rtl_random_vectors:,} random inputs)"):
+            core = build_stream_stage(ir, plans, build.out_dir / "rtl" / f"stage_{k}", f"stage_{k}")
+            if samples is None:
+                samples = core.input_format.quantize(x).reshape((len(x),) + core.input_shape)
+            check = verify_stream_stage(stage.model, core, samples, opts.rtl_random_vectors,
+                                        build.out_dir / "rtl" / f"stage_{k}" / "sim", simulator=opts.simulator, seed=k)
+        record.rtl_bit_exact, record.rtl_samples = check.bit_exact, check.samples
+        record.rtl_random_vectors, record.rtl_dir = check.random_vectors, str(build.out_dir / "rtl" / f"stage_{k}")
+        record.rtl_io, record.rtl_ii_cycles = "stream", core.ii_cycles
+        record.rtl_folding = {name: plan.to_dict() for name, plan in plans.items()}
+        if not check.bit_exact:
+            raise VerificationFailed(f"stage {k} RTL differs from its QKeras stage: {check.mismatch()}; "
+                                     f"vectors and outputs in {build.out_dir / 'rtl' / f'stage_{k}' / 'sim'}")
+        (build.out_dir / "rtl" / f"stage_{k}" / "stage.json").write_text(
+            json.dumps(core.to_dict(), indent=2, allow_nan=False))
+        cores.append(core)
+        if core.forwarded is not None:
+            samples = stage_codes(stage.model, core.input_format, port_tensors(core), samples)[-1]
+            fmt = core.forwarded.fmt
+    build.stage_rtls = cores
+    build.notes.append(f"stage cores streaming (one pixel per beat), every stage balanced to {target} cycles per "
+                       f"frame, the input's rate: {', '.join(f'stage {c.name[6:]} II {c.ii_cycles}' for c in cores)}")
 
 
 def build_design_point_cores(build: Build) -> None:
@@ -365,8 +474,10 @@ def build_design_point_cores(build: Build) -> None:
             record.outputs = (["exit_logits"] if pc.exit_kept else []) + \
                 (["forwarded"] if core.forwarded is not None else [])
             if sim.mismatches:
-                raise FlowError(f"stage {pc.stage} core of design {build.point.id} differs from its Keras model on "
-                                f"{sim.mismatches} of {sim.vectors} inputs; see {build.out_dir / 'sim'}")
+                where = sim.first_mismatch.describe(len(samples)) if sim.first_mismatch else "?"
+                raise VerificationFailed(f"stage {pc.stage} core of design {build.point.id} differs from its Keras "
+                                         f"model: first at {where} ({sim.mismatches} of {sim.vectors} vectors "
+                                         f"differ); see {build.out_dir / 'sim' / f'stage_{pc.stage}'}")
             if core.forwarded is not None:
                 samples = want[-1][:len(samples)]
     build.stage_rtls = [pc.core for pc in cores]
@@ -388,8 +499,9 @@ def synthesise_open(build: Build) -> None:
     kept = [(k, cfg) for k, cfg in enumerate(build.exit_configs, start=1) if cfg is not None]
     units = build.exit_units = [write_unit(cfg, "parallel", build.out_dir / "rtl" / f"exit_unit_{k}")
                                 for k, cfg in kept]
-    jobs = [("stage", k, rtl.verilog_files, rtl.top) for k, rtl in enumerate(build.stage_rtls, start=1)]
-    jobs += [("exit_unit", k, u.files, u.top) for (k, _), u in zip(kept, units)]
+    jobs = [("stage", k, rtl.verilog_files, rtl.top, None) for k, rtl in enumerate(build.stage_rtls, start=1)]
+    jobs += [("exit_unit", k, u.files, u.top, None) for (k, _), u in zip(kept, units)]
+    jobs += [("buffer", k, b.files, b.top, b.parameters) for k, b in conditional_buffers(build).items()]
 
     try:
         figures = DelayFigures.from_board(build.board)
@@ -398,21 +510,43 @@ def synthesise_open(build: Build) -> None:
         build.notes.append(f"no timing estimate: {exc}")
 
     def run(job):
-        kind, k, files, top = job
-        record = synth_xilinx(files, top, family=family, work_dir=out / f"{kind}_{k}").to_dict()
+        kind, k, files, top, params = job
+        record = synth_xilinx(files, top, family=family, params=params, work_dir=out / f"{kind}_{k}").to_dict()
         if figures is not None:  # from the netlist just written: no second synthesis
             est = estimate_netlist_file(out / f"{kind}_{k}" / f"{top}.netlist.json", top, figures, record["lut_levels"])
             record["timing"] = {key: v for key, v in est.to_dict().items() if key != "method"}
-        return kind, {"index": k, **record}
+        return kind, {"index": k, **record, **({"parameters": params} if params else {})}
 
     with build.console.status(f"Yosys synth_xilinx -family {family}: {len(jobs)} cores on {os.cpu_count()} cores"):
         with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
             done = list(pool.map(run, jobs))
     stages = [r for kind, r in done if kind == "stage"]
     for record, rtl in zip(stages, build.stage_rtls):  # what the PR model needs beside the counts
-        record.update(latency_cycles=rtl.latency_cycles, in_width=rtl.in_width, out_width=rtl.out_width)
-    build.resources = resources_block(stages, [r for kind, r in done if kind == "exit_unit"], build.board)
+        if hasattr(rtl, "input_beats"):    # streaming: bits per sample on each side, the measured II
+            fwd = rtl.forwarded.bits * rtl.forwarded_beats if rtl.forwarded else 0
+            record.update(ii_cycles=rtl.ii_cycles, in_width=rtl.in_width * rtl.input_beats,
+                          out_width=(rtl.logits.bits if rtl.logits else 0) + fwd)
+        else:
+            record.update(latency_cycles=rtl.latency_cycles, in_width=rtl.in_width, out_width=rtl.out_width)
+    exit_units = [r for kind, r in done if kind == "exit_unit"]
+    streaming = any(hasattr(rtl, "input_beats") for rtl in build.stage_rtls)
+    if build.point is None and not streaming:  # the fully parallel cores the DSE fits its model on
+        write_core_records(build, stages, exit_units, out / "records")
+    build.resources = resources_block(stages, exit_units, build.board,
+                                      buffers=[r for kind, r in done if kind == "buffer"])
     build.notes += build.resources.get("timing", {}).get("warnings", [])
+
+
+def write_core_records(build: Build, stages: list[dict], exit_units: list[dict], records_dir: Path) -> None:
+    """Yosys records named by what each core is built from, for the DSE to read (flows.core_records)."""
+    from flows.core_records import exit_unit_name, stage_core_name, write_record
+
+    family = build.board.family
+    for record, stage in zip(stages, build.stages):
+        write_record(records_dir, stage_core_name(stage.index, stage.model, stage.input_format, family), record)
+    for record in exit_units:
+        k = record["index"]
+        write_record(records_dir, exit_unit_name(k, build.exit_configs[k - 1], family), record)
 
 
 def simulate_multi_exit_pipeline(build: Build) -> None:
@@ -429,10 +563,11 @@ def simulate_multi_exit_pipeline(build: Build) -> None:
     with build.console.status("multi-exit pipeline in cocotb: exits on, exits off, back-pressure, extremes"):
         result = simulate_build(build, simulator=build.options.simulator, **options)
     build.sim, build.sim_markdown = result.to_dict(), result.to_markdown()
-    faults = {k: build.sim[k] for k in ("mismatches", "lost", "duplicated") if build.sim.get(k)}
-    if faults:
-        raise FlowError(f"pipeline simulation disagrees with the software model ({faults}); "
-                        f"see {build.out_dir / 'sim'}")
+    fault = result.first_fault()
+    if fault:
+        counts = ", ".join(f"{build.sim[k]} {k}" for k in ("mismatches", "lost", "duplicated"))
+        raise VerificationFailed(f"pipeline simulation disagrees with the software model at {fault} "
+                                 f"({counts} over all scenarios); records in {build.out_dir / 'sim'}")
 
 
 def build_board_top(build: Build) -> None:
@@ -472,16 +607,37 @@ def evaluate_partial_reconfiguration(build: Build) -> None:
               "exits": [asdict(e) for e in build.evaluation.exits],
               "stages": [{"index": r.index, "input_shape": r.input_shape} for r in build.stage_records]}
     manifests = {k: rtl.verilog_files[0].parent / "stage.json" for k, rtl in enumerate(build.stage_rtls, start=1)}
+    if any(hasattr(rtl, "input_beats") for rtl in build.stage_rtls):
+        # the DFX wrapper packs a fully parallel core's one-word ports into DMA beats; streaming cores
+        # have stream ports already, and their reconfigurable-module wrapper is not written yet
+        manifests = {}
+        build.notes.append("partial reconfiguration: region sizing and schedules from the streaming cores' "
+                           "measured resources; the DFX project names placeholder stage sources (streaming "
+                           "cores have no reconfigurable-module wrapper yet)")
     unit = StaticExitUnit.from_generated(build.exit_units[0]) if build.exit_units else None
     build.pr = pr_block(inputs, build.out_dir / "pr", deadline_s=build.options.deadline_s,
                         stage_manifests=manifests or None, exit_unit=unit, board=build.board)
 
 
-def resources_block(stages: list[dict], exit_units: list[dict], board: Board) -> dict:
-    """Per-core records, their sum, and utilisation against the board (same shape as the vendor flow's)."""
-    keys = ("lut", "ff", "carry4", "dsp", "bram", "seconds")
-    total = {k: sum(r[k] for r in (*stages, *exit_units)) for k in keys}
-    total["lut_levels"] = max(r["lut_levels"] for r in (*stages, *exit_units))
+def conditional_buffers(build: Build) -> dict:
+    """Exit k -> the conditional buffer (hardware/cond_buffer) the streaming pipeline puts after stage k."""
+    from hardware.pipeline.generate import PipelineParams
+    from hardware.pipeline.stream import conditional_buffer
+
+    params = PipelineParams(fifo_depth=build.point.fifo_depth) if build.point is not None and build.point.fifo_depth \
+        else PipelineParams()
+    return {k: conditional_buffer(rtl, params) for k, (rtl, cfg) in enumerate(zip(build.stage_rtls, build.exit_configs),
+                                                                          start=1)
+            if hasattr(rtl, "input_beats") and cfg is not None and rtl.forwarded is not None}
+
+
+def resources_block(stages: list[dict], exit_units: list[dict], board: Board, buffers: list[dict] = ()) -> dict:
+    """Per-core records, their sum, and utilisation against the board (same shape as the vendor flow's);
+    ``buffers``: a streaming pipeline's conditional buffers."""
+    keys = ("lut", "ff", "carry4", "dsp", "bram", "seconds", "lut_as_memory", "ramb18", "ramb36")
+    parts = (*stages, *exit_units, *buffers)
+    total = {k: sum(r.get(k, 0) for r in parts) for k in keys}
+    total["lut_levels"] = max(r["lut_levels"] for r in parts)
     total["source"] = "yosys"
     capacity = dict(board.resources)
     used = {"lut": total["lut"], "ff": total["ff"], "dsp": total["dsp"], "bram36": total["bram"]}
@@ -490,6 +646,7 @@ def resources_block(stages: list[dict], exit_units: list[dict], board: Board) ->
              "utilisation_pct": pct, "fits": all(v <= 100.0 for v in pct.values())}
     timed = [(f"stage {r['index']}", r["timing"]) for r in stages if r.get("timing")]
     timed += [(f"exit unit {r['index']}", r["timing"]) for r in exit_units if r.get("timing")]
+    timed += [(f"conditional buffer {r['index']}", r["timing"]) for r in buffers or [] if r.get("timing")]
     if timed:
         from flows.timing import METHOD
 
@@ -500,6 +657,8 @@ def resources_block(stages: list[dict], exit_units: list[dict], board: Board) ->
             f"{board.extra.get('timing', {}).get('speed_grade', '?')})", "clock_mhz": board.clock_mhz,
             "slowest_core": name, "fmax_mhz_estimate": worst["fmax_mhz"], "critical_path_ns": worst["critical_path_ns"],
             "warnings": [w for w in (timing_warning_line(n, t, board.clock_mhz) for n, t in timed) if w]}
+    if buffers:
+        block["buffers"] = list(buffers)
     return block
 
 

@@ -13,8 +13,10 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from flows.errors import UserError
 
-class ToolMissing(RuntimeError):
+
+class ToolMissing(UserError):
     """A required external tool is not installed; the message names the fix."""
 
 

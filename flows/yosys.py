@@ -23,12 +23,14 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from flows.errors import UserError
+
 LUTRAM_WEIGHT = {"RAM32M": 4, "RAM64M": 4, "RAM32X1D": 2, "RAM64X1D": 2, "RAM32X1S": 1, "RAM64X1S": 1,
                  "RAM128X1D": 4, "SRL16E": 1, "SRLC32E": 1}
 SEQUENTIAL_PREFIXES = ("FD", "RAMB", "DSP48", "SRL", "RAM")
 
 
-class YosysError(RuntimeError):
+class YosysError(UserError):
     """Synthesis failed; the message names the log file."""
 
 
@@ -108,15 +110,29 @@ def lut_levels(netlist: dict, top: str, opaque: frozenset[str] = frozenset()) ->
     return max((depth(b) for b in drivers), default=0)
 
 
-def _script(files: list[Path], top: str, family: str, defines: dict, params: dict, json_path: Path,
-            stat_path: Path) -> list[str]:
-    dflags = " ".join(f"-D{k}={v}" for k, v in defines.items())
-    cmds = [f"read_verilog {dflags} {Path(f).resolve()}" for f in files]
-    cmds += [f"chparam -set {k} {v} {top}" for k, v in params.items()]
+def _script(sources: list[str], top: str, family: str, defines: dict, params: dict, json_path: str,
+            stat_path: str) -> list[str]:
+    dflags = " ".join(f"-D{k}={v}" for k, v in sorted(defines.items()))
+    cmds = [f"read_verilog {dflags} {f}" for f in sources]
+    cmds += [f"chparam -set {k} {v} {top}" for k, v in sorted(params.items())]
     cmds += [f"synth_xilinx -family {family} -top {top} -flatten",
              f"tee -q -o {stat_path} stat -json",
              f"write_json {json_path}"]
     return cmds
+
+
+def synth_key(verilog_files: list[Path], top: str, family: str = "xc7", defines: dict | None = None,
+              params: dict | None = None) -> str:
+    """Content key of one synthesis result: the Verilog (names and contents), the script run on it,
+    the Yosys version and this module's source (which turns the netlist into the record)."""
+    from flows.content_key import ContentKey
+
+    files = [Path(f) for f in verilog_files]
+    # the script with the paths of this run replaced by what they stand for
+    commands = _script([f"<source {i}: {f.name}>" for i, f in enumerate(files)], top, family, defines or {},
+                       params or {}, "<netlist>", "<stat>")
+    return (ContentKey("yosys synth_xilinx").text("script", commands).files(files).file(Path(__file__))
+            .tools("yosys").hexdigest())
 
 
 def _worker(job_path: str) -> None:
@@ -144,8 +160,9 @@ def synth_xilinx(verilog_files: list[Path], top: str, family: str = "xc7", defin
     work.mkdir(parents=True, exist_ok=True)
     log_path = Path(log_path or work / f"{top}.yosys.log").resolve()
     json_path, stat_path, job_path = work / f"{top}.netlist.json", work / f"{top}.stat.json", work / f"{top}.job.json"
-    job_path.write_text(json.dumps({"commands": _script(files, top, family, defines or {}, params or {},
-                                                         json_path, stat_path)}))
+    commands = _script([str(f.resolve()) for f in files], top, family, defines or {}, params or {},
+                       str(json_path), str(stat_path))
+    job_path.write_text(json.dumps({"commands": commands}))
     start = time.time()
     with open(log_path, "w") as log:
         proc = subprocess.run([sys.executable, "-c", f"from flows.yosys import _worker; _worker({str(job_path)!r})"],

@@ -28,7 +28,8 @@ from exit_unit.reference import ExitUnitConfig, decide
 class ExitReport:
     index: int
     policy: str
-    threshold: float          # in the policy's own units (probability, normalised entropy, logit margin)
+    threshold: float | None   # in the policy's own units (probability, normalised entropy, logit margin);
+    #                           None when the code lets no sample out (max_prob code 0: no probability is 1/0)
     threshold_code: int       # the value written to the exit unit's threshold register
     exit_rate: float
     accuracy_at_exit: float | None  # None when no sample leaves there
@@ -85,7 +86,7 @@ def evaluate(configs, codes, y: np.ndarray, thresholds: list[int], exit_macs: li
     for k, (cfg, thr) in enumerate(zip(configs, thresholds), start=1):
         here = exit_at == k
         reports.append(ExitReport(
-            index=k, policy=cfg.policy, threshold=float(cfg.threshold_value(thr)), threshold_code=int(thr),
+            index=k, policy=cfg.policy, threshold=cfg.threshold_value(thr), threshold_code=int(thr),
             exit_rate=float(here.mean()), accuracy_at_exit=float(correct[here].mean()) if here.any() else None,
             cumulative_macs=int(exit_macs[k - 1]), samples=int(here.sum())))
     final_only = decide(configs[-1], codes[-1], thresholds[-1]).cls

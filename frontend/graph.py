@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from flows.errors import UserError
+
 SUPPORTED_LAYERS = {
     "InputLayer", "QActivation", "QConv2D", "QDense", "MaxPooling2D", "AveragePooling2D",
     "Flatten", "Dropout",
@@ -22,7 +24,7 @@ FOLD_FIRST = {"BatchNormalization", "QBatchNormalization", "QConv2DBatchnorm", "
 PASS_THROUGH = {"Dropout"}  # identity at inference: dropped from the stages
 
 
-class GraphError(ValueError):
+class GraphError(UserError):
     """The model cannot be cut into stages; the message names the layer and the fix."""
 
 
@@ -81,18 +83,17 @@ def plan_stages(model) -> list[StagePlan]:
     for name in graph.order:
         kind = graph.classes[name]
         if kind in FOLD_FIRST:
-            raise UnsupportedLayer(
-                f"layer {name!r} ({kind}) is not bit-exact in fixed point; fold the batch norm into the "
-                "preceding layer's weights and bias, then quantise")
+            raise UnsupportedLayer(_batch_norm_problem(graph, name))
         if kind not in SUPPORTED_LAYERS and not _is_trailing_softmax(model, graph, name):
             raise UnsupportedLayer(
-                f"layer {name!r} ({kind}) is not supported; use QConv2D, QDense, QActivation, "
-                "pooling, Flatten or BatchNormalization")
+                f"layer {name!r} ({kind}) is not supported; build the model from QConv2D, QDense, "
+                "QActivation, MaxPooling2D, AveragePooling2D, Flatten and Dropout layers")
     if len(graph.inputs) != 1:
         raise GraphError(f"model has {len(graph.inputs)} inputs; a multi-exit model has one")
     if len(graph.outputs) < 2:
-        raise GraphError(f"model {model.name!r} has {len(graph.outputs)} output: a multi-exit model needs "
-                         "at least one early exit besides the final classifier, as extra outputs in depth order")
+        raise GraphError(f"model {model.name!r} has a single output, so no early exit; add early-exit heads "
+                         "(e.g. Flatten + QDense(classes) + QActivation after a backbone block) as extra model "
+                         "outputs before the final classifier, in depth order")
     logits = [_strip_softmax(model, graph, out) for out in graph.outputs]
     final = logits[-1]
     backbone = graph.ancestors(final) | {final}
@@ -128,6 +129,22 @@ def plan_stages(model) -> list[StagePlan]:
         done |= segment
         entry = forward
     return plans
+
+
+def _batch_norm_problem(graph: _Graph, name: str) -> str:
+    """Why a batch norm cannot be built, and the fix, by what it follows."""
+    kind = graph.classes[name]
+    if kind != "BatchNormalization" and kind != "QBatchNormalization":
+        return (f"layer {name!r} ({kind}) is not bit-exact in fixed point; fold the batch norm into the "
+                "layer's weights and bias (QConv2D/QDense), then quantise")
+    parent = graph.inbound[name][0] if graph.inbound[name] else None
+    parent_kind = graph.classes.get(parent)
+    if parent_kind in ("QConv2D", "QDense"):
+        return (f"layer {name!r} ({kind}) is evaluated in float32 and is not bit-exact in fixed point; fold it "
+                f"into the weights and bias of {parent!r} ({parent_kind}), then quantise")
+    after = "the model input" if parent_kind in (None, "InputLayer") else f"{parent!r} ({parent_kind})"
+    return (f"layer {name!r} ({kind}) follows {after}, which has no weights to fold it into, and a float "
+            "batch norm is not bit-exact in fixed point; move it right after a QConv2D or QDense, or remove it")
 
 
 def _is_trailing_softmax(model, graph: _Graph, name: str) -> bool:

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from flows.errors import UserError
+
 from .fixedpoint import FixedFormat, qkeras_format
 
 FLOAT32_EXACT_BITS = 24
@@ -29,7 +31,7 @@ MAX_WEIGHT_FRAC = 32          # weights on a coarser grid than 2**-32 are exact;
 INPUT = "input"               # the name of a stage's input in LayerIR.inputs
 
 
-class UnsupportedLayer(ValueError):
+class UnsupportedLayer(UserError):
     """A layer (or an option of it) with no bit-exact fixed-point implementation; names the fix."""
 
     def __init__(self, layer, reason: str):

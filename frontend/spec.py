@@ -2,22 +2,39 @@
 from __future__ import annotations
 
 import ast
-import hashlib
-import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from flows.errors import InvalidFile
+
 QUANTIZERS = ("quantized_bits", "quantized_relu")
 LAYER_TYPES = ("conv2d", "dense", "maxpool", "avgpool", "flatten")
 TRAINING_MODES = ("joint", "exits_only", "distill")
 POLICIES = ("max_prob", "entropy", "margin")
+SCHEDULES = ("constant", "cosine")
 
 
-class SpecError(ValueError):
-    """The spec is malformed; the message names the field and the fix."""
+class SpecError(InvalidFile):
+    """The spec is malformed; one line per problem, each naming the field and the fix."""
+
+
+def quantizer_problem(text: Any) -> str | None:
+    """Why ``text`` is not a supported QKeras quantiser call, with the fix; None when it is one."""
+    example = "write a call such as quantized_bits(6, 0, alpha=1) or quantized_relu(4, 2)"
+    try:
+        call = ast.parse(str(text), mode="eval").body
+        if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name)):
+            raise ValueError
+        for arg in (*call.args, *(k.value for k in call.keywords)):
+            ast.literal_eval(arg)
+    except (SyntaxError, ValueError):
+        return f"{str(text)!r} is not a quantiser call; {example}"
+    if call.func.id not in QUANTIZERS:
+        return f"unsupported quantiser {call.func.id!r}; use one of {', '.join(QUANTIZERS)}"
+    return None
 
 
 @dataclass(frozen=True)
@@ -30,22 +47,21 @@ class QuantizerSpec:
 
     @classmethod
     def parse(cls, text: str, where: str) -> "QuantizerSpec":
-        try:
-            call = ast.parse(str(text), mode="eval").body
-            if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name)):
-                raise ValueError
-            args = tuple(ast.literal_eval(a) for a in call.args)
-            kwargs = tuple(sorted((k.arg, ast.literal_eval(k.value)) for k in call.keywords))
-        except (SyntaxError, ValueError):
-            raise SpecError(f"{where}: {text!r} is not a quantiser call such as quantized_bits(6, 0, alpha=1)") from None
-        if call.func.id not in QUANTIZERS:
-            raise SpecError(f"{where}: unsupported quantiser {call.func.id!r}; use one of {', '.join(QUANTIZERS)}")
-        return cls(call.func.id, args, kwargs)
+        problem = quantizer_problem(text)
+        if problem:
+            raise SpecError(f"{where}: {problem}")
+        call = ast.parse(str(text), mode="eval").body
+        return cls(call.func.id, tuple(ast.literal_eval(a) for a in call.args),
+                   tuple(sorted((k.arg, ast.literal_eval(k.value)) for k in call.keywords)))
 
     def build(self):
         import qkeras
 
-        return getattr(qkeras, self.name)(*self.args, **dict(self.kwargs))
+        try:
+            return getattr(qkeras, self.name)(*self.args, **dict(self.kwargs))
+        except (TypeError, ValueError) as exc:
+            raise SpecError(f"quantiser {self}: QKeras refuses it ({exc}); give the arguments of "
+                            f"qkeras.{self.name}, e.g. quantized_bits(6, 0, alpha=1)") from None
 
     def __str__(self) -> str:
         parts = [repr(a) for a in self.args] + [f"{k}={v!r}" for k, v in self.kwargs]
@@ -80,6 +96,8 @@ class TrainingSpec:
     temperature: float = 3.0
     alpha: float = 0.5
     seed: int = 0
+    shift: int = 0   # augmentation: each training image moved by up to this many pixels per axis, per epoch
+    schedule: str = "constant"   # learning rate: constant, or cosine decay to 0 over all epochs
 
 
 @dataclass(frozen=True)
@@ -99,15 +117,11 @@ class ModelSpec:
     blocks: tuple[BlockSpec, ...]
     training: TrainingSpec = field(default_factory=TrainingSpec)
     calibration: CalibrationSpec = field(default_factory=CalibrationSpec)
+    dataset: str = "digits"   # the bundled data set it trains on (frontend.data.DATASETS); DATA= overrides
 
     @property
     def num_exits(self) -> int:
         return sum(block.head is not None for block in self.blocks)
-
-    def digest(self) -> str:
-        """Content hash: the cache key of the trained model."""
-        text = json.dumps(asdict(self), sort_keys=True, default=str)
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def load_spec(path: str | Path) -> ModelSpec:
@@ -115,102 +129,72 @@ def load_spec(path: str | Path) -> ModelSpec:
     try:
         data = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:
-        raise SpecError(f"{path}: not valid YAML ({exc.__class__.__name__}); fix the syntax") from None
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise SpecError(f"{path}: not valid YAML{where} ({getattr(exc, 'problem', None) or type(exc).__name__}); "
+                        "fix the syntax") from None
     if not isinstance(data, dict):
-        raise SpecError(f"{path}: a model spec is a YAML mapping (see examples/digits.yaml)")
+        raise SpecError(f"{path}: a model spec is a YAML mapping; start from examples/digits.yaml")
     return parse_spec(data, where=str(path))
 
 
 def parse_spec(data: dict[str, Any], where: str = "spec") -> ModelSpec:
-    for key in ("name", "classes", "input", "blocks"):
-        if key not in data:
-            raise SpecError(f"{where}: missing {key!r} (see examples/digits.yaml)")
-    defaults = data.get("defaults", {}) or {}
-    weights = QuantizerSpec.parse(defaults.get("weights", "quantized_bits(8, 0, alpha=1)"), f"{where}: defaults.weights")
-    activation = QuantizerSpec.parse(defaults.get("activation", "quantized_relu(8, 3)"), f"{where}: defaults.activation")
-    logits = QuantizerSpec.parse(defaults.get("logits", "quantized_bits(16, 6, alpha=1)"), f"{where}: defaults.logits")
-    classes = int(data["classes"])
-    if classes < 2:
-        raise SpecError(f"{where}: classes must be >= 2, got {classes}")
-    default_head = data.get("exit_head", [])
+    """Validate a spec's raw YAML (every problem, one line each, in one SpecError) into a ModelSpec."""
+    from pydantic import ValidationError
+
+    from flows.errors import problem_lines
+
+    from .spec_schema import FIXES, SpecFile
+
+    try:
+        spec = SpecFile.model_validate(data)
+    except ValidationError as exc:
+        raise SpecError(problem_lines(exc, where, FIXES)) from None
+    defaults = spec.defaults
+    weights = QuantizerSpec.parse(defaults.weights, f"{where}: defaults.weights")
+    activation = QuantizerSpec.parse(defaults.activation, f"{where}: defaults.activation")
     blocks = []
-    for b, block in enumerate(data["blocks"] or [], start=1):
-        if "layers" not in block:
-            raise SpecError(f"{where}: block {b} has no 'layers'")
-        layers = tuple(_layer(l, f"{where}: block {b}", weights, activation) for l in block["layers"])
-        head_data = block.get("exit", default_head)
-        head = None if head_data is False else tuple(
-            _layer(l, f"{where}: block {b} exit", weights, activation) for l in (head_data or []))
-        blocks.append(BlockSpec(layers, head))
-    if not blocks:
-        raise SpecError(f"{where}: 'blocks' is empty; a multi-exit model needs at least two blocks")
+    for block in spec.blocks:
+        head = block.exit if "exit" in block.model_fields_set else spec.exit_head
+        blocks.append(BlockSpec(tuple(_layer(l, weights, activation) for l in block.layers),
+                                None if head is False else tuple(_layer(l, weights, activation) for l in head or [])))
+    exits = [b for b, block in enumerate(blocks) if block.head is not None]
+    problems = []
     if blocks[-1].head is None:
-        raise SpecError(f"{where}: the last block must end in an exit (the final classifier)")
-    if sum(b.head is not None for b in blocks) < 2:
-        raise SpecError(f"{where}: the model has no early exit; give at least two blocks an exit")
-    inp = data["input"]
-    training = _training(data.get("training", {}) or {}, where)
-    calibration = _calibration(data.get("calibration", {}) or {}, where)
-    num_exits = sum(b.head is not None for b in blocks)
-    if training.loss_weights and len(training.loss_weights) != num_exits:
-        raise SpecError(f"{where}: training.loss_weights has {len(training.loss_weights)} entries for {num_exits} exits")
+        problems.append(f"{where}: blocks[{len(blocks) - 1}].exit: the last block has no exit; the last block "
+                        "ends in the final classifier, so drop exit: false there")
+    elif len(exits) < 2:
+        problems.append(f"{where}: blocks: the model has no early exit (only the final classifier); give at least "
+                        "one earlier block an exit (exit: [] for a plain classifier head)")
+    loss_weights = tuple(spec.training.loss_weights)
+    if not problems and loss_weights and len(loss_weights) != len(exits):
+        problems.append(f"{where}: training.loss_weights: {len(loss_weights)} weight(s) for {len(exits)} exit(s); "
+                        "give one weight per exit")
+    if problems:
+        raise SpecError(problems)
+    training = spec.training.model_dump()
     return ModelSpec(
-        name=str(data["name"]),
-        classes=classes,
-        input_shape=tuple(int(s) for s in inp["shape"]),
-        input_quantizer=QuantizerSpec.parse(inp.get("quantizer", "quantized_bits(8, 0, alpha=1)"), f"{where}: input.quantizer"),
-        logits=logits,
+        name=spec.name,
+        classes=spec.classes,
+        input_shape=tuple(spec.input.shape),
+        input_quantizer=QuantizerSpec.parse(spec.input.quantizer, f"{where}: input.quantizer"),
+        logits=QuantizerSpec.parse(defaults.logits, f"{where}: defaults.logits"),
         blocks=tuple(blocks),
-        training=training,
-        calibration=calibration,
+        training=TrainingSpec(**{**training, "loss_weights": loss_weights}),
+        calibration=CalibrationSpec(**spec.calibration.model_dump()),
+        dataset=spec.dataset,
     )
 
 
-def _layer(data: Any, where: str, weights: QuantizerSpec, activation: QuantizerSpec) -> LayerSpec:
-    if isinstance(data, str):
-        data = {"type": data}
-    kind = data.get("type")
-    if kind not in LAYER_TYPES:
-        raise SpecError(f"{where}: unknown layer type {kind!r}; use one of {', '.join(LAYER_TYPES)}")
-    fields = {k: v for k, v in data.items() if k not in ("type", "weights", "activation")}
-    unknown = set(fields) - {"filters", "units", "kernel", "padding", "pool"}
-    if unknown:
-        raise SpecError(f"{where}: {kind} has unknown fields {sorted(unknown)}")
-    if kind == "conv2d" and int(fields.get("filters", 0)) < 1:
-        raise SpecError(f"{where}: conv2d needs filters >= 1")
-    if kind == "dense" and int(fields.get("units", 0)) < 1:
-        raise SpecError(f"{where}: dense needs units >= 1")
-    if fields.get("padding", "same") not in ("same", "valid"):
-        raise SpecError(f"{where}: padding must be 'same' or 'valid'")
-    has_weights = kind in ("conv2d", "dense")
-    act = data.get("activation", activation)
+def _layer(layer, weights: QuantizerSpec, activation: QuantizerSpec) -> LayerSpec:
+    """A validated layer (frontend.spec_schema.LayerFile) as the record, the spec's defaults filled in."""
+    given = {k: getattr(layer, k) for k in ("filters", "units", "kernel", "padding", "pool")
+             if k in layer.model_fields_set and getattr(layer, k) is not None}
+    if layer.type not in ("conv2d", "dense"):
+        return LayerSpec(type=layer.type, **given)
     return LayerSpec(
-        type=kind,
-        weights=QuantizerSpec.parse(data["weights"], where) if "weights" in data else (weights if has_weights else None),
-        activation=(QuantizerSpec.parse(act, where) if isinstance(act, str) else act) if has_weights else None,
-        **{k: (v if k == "padding" else int(v)) for k, v in fields.items()},
+        type=layer.type,
+        weights=QuantizerSpec.parse(layer.weights, "weights") if layer.weights else weights,
+        activation=QuantizerSpec.parse(layer.activation, "activation") if layer.activation else activation,
+        **given,
     )
-
-
-def _training(data: dict, where: str) -> TrainingSpec:
-    spec = TrainingSpec(**{k: (tuple(v) if k == "loss_weights" else v) for k, v in data.items()
-                           if k in TrainingSpec.__dataclass_fields__})
-    unknown = set(data) - set(TrainingSpec.__dataclass_fields__)
-    if unknown:
-        raise SpecError(f"{where}: training has unknown fields {sorted(unknown)}")
-    if spec.mode not in TRAINING_MODES:
-        raise SpecError(f"{where}: training.mode {spec.mode!r} is unknown; use one of {', '.join(TRAINING_MODES)}")
-    if not 0.0 <= spec.alpha <= 1.0 or spec.temperature <= 0:
-        raise SpecError(f"{where}: training.alpha must lie in [0, 1] and temperature be positive")
-    return spec
-
-
-def _calibration(data: dict, where: str) -> CalibrationSpec:
-    spec = CalibrationSpec(**{k: v for k, v in data.items() if k in CalibrationSpec.__dataclass_fields__})
-    if spec.policy not in POLICIES:
-        raise SpecError(f"{where}: calibration.policy {spec.policy!r} is unknown; use one of {', '.join(POLICIES)}")
-    if spec.margin_se < 0:
-        raise SpecError(f"{where}: calibration.margin_se must be >= 0 (standard errors)")
-    if spec.accuracy_drop < 0:
-        raise SpecError(f"{where}: calibration.accuracy_drop must be >= 0 (points of accuracy)")
-    return spec

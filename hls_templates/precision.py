@@ -24,12 +24,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from flows.errors import UserError
 from frontend.fixedpoint import FixedFormat, qkeras_format
 
 FLOAT32_MANTISSA_BITS = 24
 
 
-class UnsupportedLayer(ValueError):
+class UnsupportedLayer(UserError):
     """A stage layer hls4ml cannot convert, or not bit-exactly; the message names it."""
 
 

@@ -40,7 +40,7 @@ def run_cocotb(sources: list[Path], toplevel: str, test_module: str, test_dir: P
                simulator: str = "verilator", parameters: dict | None = None, extra_env: dict | None = None,
                waves: bool = False, build_args: list[str] | None = None, testcase: str | None = None,
                includes: list[Path] | None = None, test_args: list[str] | None = None,
-               build: bool = True) -> Path:
+               build: bool = True, plusargs: list[str] | None = None) -> Path:
     """Build and run; return results.xml, raise CocotbFailure if any test failed.
 
     ``build=False`` reruns the simulator built by an earlier call with the same
@@ -53,9 +53,9 @@ def run_cocotb(sources: list[Path], toplevel: str, test_module: str, test_dir: P
     build_dir = Path(build_dir).resolve()
     build_dir.mkdir(parents=True, exist_ok=True)
     test_dir = Path(test_dir).resolve()
+    # no blanket -Wno-*: every source is lint-clean under -Wall (tests/hardware/test_lint.py), so a
+    # Verilator warning here is a defect in the RTL and fails the build
     args = list(build_args or [])
-    if simulator == "verilator":
-        args += ["-Wno-fatal", "-Wno-WIDTH", "-Wno-UNUSED"]
     runner = get_runner(simulator)
     if build:
         runner.build(sources=[Path(s).resolve() for s in sources], hdl_toplevel=toplevel, build_dir=build_dir,
@@ -70,7 +70,8 @@ def run_cocotb(sources: list[Path], toplevel: str, test_module: str, test_dir: P
     try:
         runner.test(test_module=test_module, hdl_toplevel=toplevel, test_dir=test_dir, build_dir=build_dir,
                     parameters=parameters or {}, extra_env=env, waves=waves, testcase=testcase,
-                    test_args=list(test_args or []), hdl_toplevel_lang=None if build else "verilog",
+                    test_args=list(test_args or []), plusargs=list(plusargs or []),
+                    hdl_toplevel_lang=None if build else "verilog",
                     results_xml=str(results), log_file=build_dir / "sim.log")
     except SystemExit:
         pass  # some cocotb runners exit on a failed test; results.xml says which one

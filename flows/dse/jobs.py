@@ -1,8 +1,9 @@
 """Candidate builds as Dask jobs, cached by a content hash of what is built.
 
 A job is a Yosys ``synth_xilinx`` run of a set of Verilog files. Its key
-hashes the files' contents, the top and the family, so a rerun (or another
-point sharing the same core) evaluates only new cores. Results are JSON files
+(``flows.yosys.synth_key``) covers the files' names and contents, the script
+(top, family and every command), the Yosys version and flows/yosys.py itself,
+so a rerun (or another point sharing the same core) evaluates only new cores. Results are JSON files
 under the cache directory. A failed job is retried once; a second failure is
 reported in the result (``error``) rather than stopping the exploration.
 
@@ -12,7 +13,6 @@ worker per core (Yosys runs in its own process either way).
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections.abc import Callable, Sequence
@@ -20,8 +20,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from flows.errors import UserError
 
-class SchedulerUnreachable(ValueError):
+
+class SchedulerUnreachable(UserError):
     """DSE_SCHEDULER names a Dask scheduler that does not answer."""
 
 
@@ -32,10 +34,9 @@ class SynthJob:
     family: str = "xc7"
 
     def key(self) -> str:
-        h = hashlib.sha256(f"{self.top}\0{self.family}\0".encode())
-        for f in self.files:
-            h.update(Path(f).name.encode() + b"\0" + Path(f).read_bytes() + b"\0")
-        return h.hexdigest()[:20]
+        from flows.yosys import synth_key
+
+        return synth_key([Path(f) for f in self.files], self.top, self.family)
 
 
 def _run_synth(job: SynthJob, work_dir: str) -> dict:
@@ -127,7 +128,7 @@ def run_jobs(jobs: Sequence[SynthJob], cache_dir: Path, client=None,
             results[k] = record
             if record.get("error") is None:  # failures are not cached, so a rerun tries again
                 tmp = cache_dir / f"{k}.tmp"
-                tmp.write_text(json.dumps(record, indent=1))
+                tmp.write_text(json.dumps(record, indent=1, allow_nan=False))
                 tmp.replace(cache_dir / f"{k}.json")
     in_order = {job.key(): results[job.key()] for job in jobs}  # as given, not as finished
     return JobReport(in_order, len(todo), cached)

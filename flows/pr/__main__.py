@@ -49,8 +49,9 @@ def main(argv: list[str] | None = None) -> int:
                          region_budget=args.region_budget, margin=args.margin,
                          stage_manifests=dict(args.stage_manifest) or None)
     except PrError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        for line in exc.lines():
+            print(f"error: {line}", file=sys.stderr)
+        return exc.exit_code
     print("\n".join(result.summary_lines()))
     print(f"wrote {out / 'pr.json'}, {out / 'pr_batch.png'}, {out / 'dfx_project.tcl'}")
     return 0

@@ -97,7 +97,8 @@ class PrResult:
                  f"BRAM columns x {self.region.height} clock region(s), {self.region.frames} frames, "
                  f"{self.partial_bitstream_bytes:,} B partial bitstream, {1e3 * self.reconfig_seconds:.3f} ms over "
                  f"{self.port.upper()}.",
-                 "", "| schedule | batch | samples/s | mean latency | p99 latency | reconfigs/1000 | energy/sample |",
+                 "", "| schedule | batch | samples/s | mean latency | p99 latency | reconfigs/1000 "
+                 "| energy/sample (modelled) |",
                  "|---|---|---|---|---|---|---|"]
         for s in self.schedules:
             lines.append(f"| {s.name} | {s.batch_size} | {s.throughput_samples_per_s:,.0f} | "
@@ -402,14 +403,20 @@ def plot_batch_sweep(result: PrResult, path: Path) -> Path:
     return path
 
 
+SOURCES_FILE = "dfx_sources.json"   # what dfx_project.tcl beside it was built from
+
+
 def write_pr_outputs(result: PrResult, out_dir: Path, stage_manifests: dict[int, Path | dict] | None = None,
                      exit_unit=None, run_vivado: bool = False) -> dict[str, Path]:
-    """Write pr.json, pr_batch.png and dfx_project.tcl (+ the wrapper RTL) into out_dir; return the paths.
+    """Write pr.json, pr_batch.png and dfx_project.tcl (+ the wrapper RTL and dfx_sources.json, what the
+    project was built from) into out_dir; return the paths.
 
     stage_manifests: {stage index: hardware/stage ``stage.json``}; each region stage's core is then
     wrapped as a reconfigurable module (rtl/stage_<k>/stage_rm_<k>.v), each resident one as a static
-    module (rtl/stage_<k>/stage_res_<k>.v). Without them the Tcl names those files as placeholders. exit_unit: a ``hardware.pr.static.StaticExitUnit`` (one
-    generated exit unit shared by the region's stages; its decision is appended to every result).
+    module (rtl/stage_<k>/stage_res_<k>.v). Without them the Tcl names those files as placeholders. exit_unit:
+    a ``hardware.pr.static.StaticExitUnit`` (one generated exit unit shared by the region's stages; its
+    decision is appended to every result). A project with placeholders never replaces one built from real
+    sources: it goes to out_dir/placeholders/ instead (``paths["tcl"]`` says where).
     run_vivado: run the Tcl with ``vivado -mode batch`` when vivado is on PATH.
     """
     from hardware.pr.rm import rm_sources_from_manifests
@@ -418,21 +425,73 @@ def write_pr_outputs(result: PrResult, out_dir: Path, stage_manifests: dict[int,
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     needed = result.mapping["pr"]["static_stages"] + result.mapping["pr"]["region_stages"]
-    stage_sources = None
     if stage_manifests:
         absent = [k for k in needed if k not in stage_manifests]
         if absent:
             raise PrError(f"no stage RTL manifest for stage(s) {sorted(absent)}; pass stage.json of every stage")
-        stage_sources = rm_sources_from_manifests({k: stage_manifests[k] for k in needed}, out_dir / "rtl",
+    complete = bool(stage_manifests) and exit_unit is not None
+    dfx_dir = out_dir if complete or _replaceable(out_dir) else out_dir / "placeholders"
+    if dfx_dir != out_dir:
+        result.notes.append(f"the DFX project of these figures names placeholder sources (no stage RTL manifests or "
+                            f"exit unit given), so it went to {dfx_dir}; {out_dir / 'dfx_project.tcl'}, built from "
+                            "the real stage RTL, is kept")
+    stage_sources = None
+    if stage_manifests:
+        stage_sources = rm_sources_from_manifests({k: stage_manifests[k] for k in needed}, dfx_dir / "rtl",
                                                   resident=tuple(result.mapping["pr"]["static_stages"]))
     paths = {"json": out_dir / "pr.json", "plot": out_dir / "pr_batch.png"}
     tmp = paths["json"].with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(result.to_dict(), indent=2) + "\n")
+    tmp.write_text(json.dumps(result.to_dict(), indent=2, allow_nan=False) + "\n")
     plot_batch_sweep(result, paths["plot"])
-    paths["tcl"] = write_dfx_project(result, out_dir, stage_sources=stage_sources, exit_unit=exit_unit,
+    paths["tcl"] = write_dfx_project(result, dfx_dir, stage_sources=stage_sources, exit_unit=exit_unit,
                                      run_vivado=run_vivado)
+    paths["sources"] = dfx_dir / SOURCES_FILE
+    paths["sources"].write_text(json.dumps(_sources_record(stage_manifests, exit_unit, complete), indent=2) + "\n")
     tmp.replace(paths["json"])
     return paths
+
+
+def _replaceable(out_dir: Path) -> bool:
+    """Whether a project with placeholders may go into out_dir: none there yet, or one with placeholders too
+    (a dfx_project.tcl without a record of its sources counts as built from real ones)."""
+    if not (out_dir / "dfx_project.tcl").is_file():
+        return True
+    record = out_dir / SOURCES_FILE
+    return record.is_file() and not json.loads(record.read_text()).get("complete")
+
+
+def _sources_record(stage_manifests: dict | None, exit_unit, complete: bool) -> dict:
+    unit = None
+    if exit_unit is not None:
+        unit = {**asdict(exit_unit), "files": [str(f) for f in exit_unit.files]}
+    return {"complete": complete,
+            "stage_manifests": {str(k): (v if isinstance(v, dict) else str(v))
+                                for k, v in (stage_manifests or {}).items()},
+            "exit_unit": unit}
+
+
+def synth_sources(out_dir: Path, report: dict) -> tuple[dict[int, Path | dict] | None, object]:
+    """(stage manifests, StaticExitUnit) that `make synth` built the DFX project from, for `make pr` to reuse:
+    from out_dir/dfx_sources.json, else the stage manifests beside the report's stage RTL (``rtl_dir``).
+    Entries whose files are gone are left out (None when nothing is left)."""
+    from hardware.pr.static import StaticExitUnit
+
+    record_path = Path(out_dir) / SOURCES_FILE
+    record = json.loads(record_path.read_text()) if record_path.is_file() else {}
+    manifests: dict[int, Path | dict] = {}
+    for k, m in (record.get("stage_manifests") or {}).items():
+        if isinstance(m, dict) or Path(m).is_file():
+            manifests[int(k)] = m if isinstance(m, dict) else Path(m)
+    if not manifests:
+        for stage in report.get("stages") or []:
+            manifest = Path(stage.get("rtl_dir") or "") / "stage.json"
+            if stage.get("rtl_dir") and manifest.is_file():
+                manifests[int(stage["index"])] = manifest
+    unit = record.get("exit_unit")
+    exit_unit = None
+    if unit and all(Path(f).is_file() for f in unit["files"]):
+        exit_unit = StaticExitUnit(**{**unit, "files": [Path(f) for f in unit["files"]]})
+    return manifests or None, exit_unit
 
 
 def pr_block(report: dict, out_dir: str | Path, deadline_s: float | None = None,
@@ -459,16 +518,24 @@ def make_pr(report_json_path: str | Path, out_dir: str | Path, deadline_s: float
             capacity_fraction: float = 1.0, region_budget: dict[str, float] | None = None,
             margin: float = 0.2, board=None, stage_manifests: dict[int, Path | dict] | None = None,
             exit_unit=None) -> PrResult:
-    """CLI entry: read report.json (after `make synth`), evaluate PR, write the outputs into out_dir."""
+    """CLI entry: read report.json (after `make synth`), evaluate PR, write the outputs into out_dir.
+
+    Without stage_manifests / exit_unit, the stage RTL and exit unit `make synth` built the DFX project
+    from are reused (``synth_sources``), so the project stays as complete as synth wrote it."""
     from boards import load_board
 
     path = Path(report_json_path)
     if not path.is_file():
         raise PrError(f"{path} does not exist; run `make synth BOARD=...` first")
-    report = json.loads(path.read_text())
+    try:
+        report = json.loads(path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise PrError(f"{path} is not a report.json (not JSON); rerun `make synth BOARD=...`") from None
     stages, exit_units, rates, board_name = pr_inputs_from_report(report)
     board = board or load_board(board_name or "pynq-z2")
     result = evaluate_pr(stages, exit_units, rates, board, clock_mhz=report.get("clock_mhz"), deadline_s=deadline_s,
                          margin=margin, capacity_fraction=capacity_fraction, region_budget=region_budget)
-    write_pr_outputs(result, Path(out_dir), stage_manifests=stage_manifests, exit_unit=exit_unit)
+    reused_manifests, reused_unit = synth_sources(Path(out_dir), report)
+    write_pr_outputs(result, Path(out_dir), stage_manifests=stage_manifests or reused_manifests,
+                     exit_unit=exit_unit or reused_unit)
     return result

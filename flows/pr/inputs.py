@@ -12,10 +12,12 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from flows.errors import UserError
+
 RESOURCES = ("lut", "ff", "dsp", "bram")
 
 
-class PrError(ValueError):
+class PrError(UserError):
     """Bad input to the PR model; the message names the problem and the fix."""
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from flows.errors import UserError
 from flows.tools import ToolMissing, VendorTools, find_vendor_tools
 from flows.vendor.records import VendorRecord
 
@@ -28,20 +29,43 @@ INSTALL_HINT = ("put Vitis HLS / Vivado (2020.1 or later) on PATH, e.g. `source 
                 "or use FLOW=open")
 
 
-class VendorFlowError(RuntimeError):
+class VendorFlowError(UserError):
     """A vendor tool ran and failed; the message names its log file."""
 
 
-def select_flow(requested: str | None, tools: VendorTools | None = None) -> tuple[str, str]:
-    """("open" | "vendor", one line saying which flow runs and why). ``None``/"auto": vendor when present."""
+def select_flow(requested: str | None, tools: VendorTools | None = None, io_type: str | None = None,
+                hls: bool = True, part: str | None = None) -> tuple[str, str]:
+    """("open" | "vendor", one line saying which flow runs and why).
+
+    ``None``/"auto": the vendor flow when vitis_hls and vivado are on PATH and the options allow it
+    (HLS on, ``io_type`` io_stream or left unset: the vendor block design streams between stage
+    IPs; a ``part`` with a processing system for its DMA), else the open flow. "vendor" refuses
+    options it cannot build and missing tools.
+    """
+    from flows.vendor.tcl import processing_system
+
     tools = tools or find_vendor_tools()
     choice = (requested or "auto").strip().lower()
     if choice not in (*FLOWS, "auto"):
-        raise ValueError(f"unknown flow {requested!r}; use FLOW=open, FLOW=vendor or leave it unset (auto)")
+        raise UserError(f"unknown flow {requested!r}; use FLOW=open, FLOW=vendor or leave it unset (auto)")
     if choice == "open":
         return "open", "open flow (Yosys + simulation), as requested"
+    blocker = None
+    if not hls:
+        blocker = "HLS is off (--no-hls)"
+    elif io_type not in (None, "io_stream"):
+        blocker = f"IO_TYPE={io_type} (the vendor block design streams between stage IPs: IO_TYPE=io_stream)"
+    elif part is not None and processing_system(part) is None:
+        blocker = f"part {part} has no processing system to drive the block design's DMA (use a Zynq board)"
+    if choice == "vendor" and blocker:
+        raise UserError(f"FLOW=vendor cannot build with {blocker}; leave IO_TYPE unset (the vendor flow uses "
+                        "io_stream), keep HLS on and pick a Zynq board, or use FLOW=open")
     if tools.complete:
-        return "vendor", f"vendor flow: HLS {tools.hls}, Vivado {tools.vivado}"
+        if blocker:
+            return "open", (f"open flow (Yosys + simulation): vitis_hls and vivado are on PATH, but the vendor "
+                            f"flow cannot build with {blocker}")
+        why = "as requested" if choice == "vendor" else "vitis_hls and vivado found on PATH; FLOW=open for the open flow"
+        return "vendor", f"vendor flow (HLS {tools.hls}, Vivado {tools.vivado}, IO_TYPE=io_stream): {why}"
     missing = [n for n, path in (("vitis_hls (or vivado_hls)", tools.hls), ("vivado", tools.vivado)) if path is None]
     if choice == "vendor":
         raise ToolMissing(f"FLOW=vendor needs {' and '.join(missing)} on PATH; {INSTALL_HINT}")

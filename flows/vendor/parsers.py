@@ -21,10 +21,11 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 
+from flows.errors import UserError
 from flows.vendor.records import VendorRecord, vendor_record
 
 
-class ReportFormatError(ValueError):
+class ReportFormatError(UserError):
     """A report file is not what its parser expects; the message names the file."""
 
 

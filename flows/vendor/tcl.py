@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from boards import Board
+from flows.errors import UserError
 
 IP_VENDOR, IP_LIBRARY = "exitflow.org", "exitflow"
 REPORTS = {"utilization": "utilization_routed.rpt", "hierarchy": "utilization_hier_routed.rpt",
@@ -87,7 +88,7 @@ def block_design_tcl(design: BlockDesign, project_dir: Path, report_dir: Path) -
     b = design.board
     ps = processing_system(b.part)
     if ps is None:
-        raise ValueError(f"board {b.name} ({b.part}) has no processing system for the DMA/AXI-lite block design; "
+        raise UserError(f"board {b.name} ({b.part}) has no processing system for the DMA/AXI-lite block design; "
                          "use FLOW=open for it, or a Zynq board (pynq-z2, zcu104, ultra96-v2, kv260)")
     if len(design.exit_units) != len(design.stages) or len(design.threshold_bits) != len(design.stages):
         raise ValueError(f"{len(design.stages)} stages need as many exit units and threshold widths")

@@ -130,5 +130,5 @@ def build_stage_rtl(stage_model, input_format: FixedFormat | None, out_dir: Path
                       f"over the budget of {lut_budget}; it cannot be placed as is (reduce filters/units or "
                       "bit widths, or split the stage)", StageTooLarge, stacklevel=2)
     comb.save(out_dir / "comb.json")
-    (out_dir / "stage.json").write_text(json.dumps(rtl.to_dict(), indent=2))
+    (out_dir / "stage.json").write_text(json.dumps(rtl.to_dict(), indent=2, allow_nan=False))
     return rtl

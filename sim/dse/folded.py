@@ -51,6 +51,7 @@ class FoldedStageSimResult:
     max_abs_diff: list[int]   # per output tensor, in codes
     cycles: int               # whole stream, from the first input offered to the last output taken
     outputs: list[np.ndarray] | None = None  # per output tensor, (n, *shape) codes as received
+    first_mismatch: object = None            # sim.stage.run.FirstMismatch, where the outputs first differ
 
 
 def simulate_folded_stage(stage, x_codes: np.ndarray, expected: list[np.ndarray], build_dir: Path,
@@ -59,7 +60,7 @@ def simulate_folded_stage(stage, x_codes: np.ndarray, expected: list[np.ndarray]
     """Stream ``x_codes`` through a FoldedStage with the stage bench of sim/stage (reference test only:
     a folded stage takes ``steps`` cycles per sample, so the II = 1 test does not apply)."""
     from hardware.stage.packing import unpack
-    from sim.stage.run import TB_DIR as STAGE_TB_DIR
+    from sim.stage.run import first_mismatch, run_stage_bench
 
     build_dir = Path(build_dir).resolve()
     build_dir.mkdir(parents=True, exist_ok=True)
@@ -75,10 +76,11 @@ def simulate_folded_stage(stage, x_codes: np.ndarray, expected: list[np.ndarray]
         stale.unlink(missing_ok=True)
     env = {"TB_VECTORS": vectors, "TB_OUTPUT": out_file, "TB_RESULT": result_file, "TB_IN_PAUSE": in_pause,
            "TB_OUT_PAUSE": out_pause, "TB_SEED": seed, "TB_LATENCY": stage.latency_cycles}
-    run_cocotb(list(stage.verilog_files), stage.top, "tb_stage", STAGE_TB_DIR, build_dir / simulator,
-               simulator=simulator, extra_env=env, testcase="stage_matches_reference")
+    run_stage_bench(list(stage.verilog_files), stage.top, build_dir / simulator, simulator, env, result_file,
+                    testcase="stage_matches_reference")
     result = json.loads(result_file.read_text())
     raw = np.load(out_file)["outputs"]
     got = unpack(stage.outputs, [int.from_bytes(row.tobytes(), "little") for row in raw])
     diffs = [int(np.max(np.abs(g - np.asarray(e)))) if g.size else 0 for g, e in zip(got, expected)]
-    return FoldedStageSimResult(result["vectors"], result["mismatches"], diffs, result["cycles"], got)
+    return FoldedStageSimResult(result["vectors"], result["mismatches"], diffs, result["cycles"], got,
+                                first_mismatch(stage.outputs, expected, got))

@@ -1,1 +1,1 @@
-"""cocotb verification of the hardware library's streaming primitives (hardware/swg, hardware/window_kernel)."""
+"""Testbenches and simulation runs of the hardware library's primitives (hardware/<primitive>)."""

@@ -13,7 +13,7 @@ import numpy as np
 
 from hardware.stage import StageRtl
 from frontend.fixedpoint import FixedFormat
-from sim.stage.run import StageSimResult, simulate_stage
+from sim.stage.run import FirstMismatch, StageSimResult, first_mismatch, simulate_stage
 
 
 @dataclass
@@ -22,11 +22,24 @@ class StageVerification:
     random_vectors: int
     reference_max_abs_diff: list[int]  # da4ml program vs QKeras, per output
     sim: StageSimResult | None
+    reference_first_mismatch: FirstMismatch | None = None
 
     @property
     def bit_exact(self) -> bool:
         ref_ok = all(d == 0 for d in self.reference_max_abs_diff)
         return ref_ok and (self.sim is None or self.sim.bit_exact)
+
+    def mismatch(self) -> str | None:
+        """Where the core first differs from QKeras, on one line (None when bit-exact): the RTL simulation's
+        first differing vector, output and element, and the da4ml program's when that differs too."""
+        parts = []
+        if self.sim is not None and self.sim.first_mismatch is not None:
+            parts.append(f"RTL simulation first differs at {self.sim.first_mismatch.describe(self.samples)} "
+                         f"({self.sim.mismatches} of {self.sim.vectors} vectors differ)")
+        if self.reference_first_mismatch is not None:
+            parts.append(f"the da4ml program itself first differs at "
+                         f"{self.reference_first_mismatch.describe(self.samples)}")
+        return "; ".join(parts) or None
 
 
 def qkeras_codes(stage_model, rtl: StageRtl, x_codes: np.ndarray) -> list[np.ndarray]:
@@ -60,7 +73,7 @@ def verify_stage(stage_model, rtl: StageRtl, sample_codes: np.ndarray, n_random:
     if simulate:
         sim = simulate_stage(rtl, x, want, build_dir, simulator=simulator, in_pause=in_pause,
                              out_pause=out_pause, seed=seed + 1)
-    return StageVerification(len(sample_codes), n_random, ref_diff, sim)
+    return StageVerification(len(sample_codes), n_random, ref_diff, sim, first_mismatch(rtl.outputs, want, ref))
 
 
 def build_and_verify_chain(stage_models: list, stage1_input_format: FixedFormat | None, x_real: np.ndarray,

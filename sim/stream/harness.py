@@ -1,13 +1,17 @@
-"""Stream a data set through any valid/ready design with HDL-side drivers, and read back what came out.
+"""Stream data sets through any valid/ready design with HDL-side drivers, and read back what came out.
 
 cocotb's Python drivers cost tens of microseconds per beat; a 28x28 frame is 784 beats, so the
 10,000-sample checks of the streaming cores would take hours. Here every port is driven from HDL
 (tb_stream_source.v plays a $readmemh file, tb_stream_sink.v logs each beat), and cocotb only resets,
-sets the design's static inputs, starts the run and waits for the sinks to count their frames.
+sets the static inputs, starts the run and waits for the sinks to count their frames. One simulator
+build serves many runs: files, stall and idle rates, seeds and the design's static inputs are set per run.
 
-    run = StreamRun(dut_top, sources=[dut_files...], inputs=[Port("s_axis", 8, beats)],
-                    outputs=[Port("m_axis", 40, frames=n)], statics={"exits_enable": 1})
-    result = run.simulate(build_dir)            # -> HarnessResult: per output port, the beats as ints
+    bench = StreamBench("stage_1", sources, inputs=[Port("s_axis", 8)],
+                        outputs=[Port("m_logits", 160, has_last=False), Port("m_fwd", 24)],
+                        statics={"exits_enable": 1})            # name -> width of a design input held still
+    run = bench.run(build_dir, {"s_axis": frames}, expect={"m_logits": n, "m_fwd": n},
+                    idle={"s_axis": 0.2}, stall={"m_fwd": 0.3}, statics={"exits_enable": 1})
+    run.outputs["m_fwd"].frames()                               # -> the beats of every frame, as ints
 
 Port names follow AXI4-Stream: ``<prefix>_tdata/_tvalid/_tready`` and ``_tlast`` when the port has one.
 """
@@ -26,17 +30,15 @@ LIBRARY = [TB_DIR / "tb_stream_source.v", TB_DIR / "tb_stream_sink.v"]
 TOP = "tb_stream_top"
 
 
-@dataclass
+@dataclass(frozen=True)
 class Port:
-    """One stream port of the design under test."""
+    """One stream port of the design under test. ``count``: a Verilog expression (in terms of
+    ``<prefix>_tdata``/``_tlast``) of how many frames a beat completes; default tlast, or 1 per beat."""
 
     prefix: str
     width: int
     has_last: bool = True
-    frames: int = 0                # outputs: frames (tlast beats, or beats without tlast) to wait for
-    stall: float = 0.0             # outputs: probability of a back-pressure cycle
-    idle: float = 0.0              # inputs: probability of an idle cycle between beats
-    seed: int = 1
+    count: str | None = None
 
 
 @dataclass
@@ -59,20 +61,25 @@ class Beats:
 
 
 @dataclass
-class HarnessResult:
+class RunResult:
     outputs: dict[str, Beats]
     frame_accepted: dict[str, np.ndarray]     # inputs: cycle each frame's first beat was accepted
+    source_idle: dict[str, np.ndarray]        # inputs: cycles the design was ready and the source had no beat
     cycles: int
     wall_seconds: float
     timed_out: bool
 
 
-def write_beats(path: Path, words: list[int], last: np.ndarray, width: int) -> None:
-    """$readmemh file: one {tlast, data} word per line."""
+def write_beats(path: Path, frames: list[list[int]], width: int) -> int:
+    """$readmemh file of every frame's beats, one {tlast, data} word per line; returns the beat count."""
     digits = (width + 1 + 3) // 4
+    n = 0
     with open(path, "w") as fh:
-        for w, t in zip(words, last):
-            fh.write(format((int(t) << width) | int(w), f"0{digits}x") + "\n")
+        for frame in frames:
+            for i, w in enumerate(frame):
+                fh.write(format((int(i == len(frame) - 1) << width) | int(w), f"0{digits}x") + "\n")
+                n += 1
+    return n
 
 
 def read_sink_log(path: Path) -> Beats:
@@ -95,37 +102,40 @@ def _permille(p: float) -> int:
 
 
 def harness_verilog(dut_top: str, inputs: list[Port], outputs: list[Port], statics: dict[str, int],
-                    files: dict[str, Path], beats: dict[str, int]) -> str:
-    """The testbench top: the DUT, one source per input port, one sink per output port, a cycle counter."""
-    decl, inst, conns = [], [], []
+                    max_beats: dict[str, int]) -> str:
+    """The testbench top: the DUT, one source per input port, one sink per output port, a cycle counter;
+    every setting of a run is a top-level input cocotb drives."""
+    ports, decl, inst, conns = [], [], [], []
     for p in inputs:
         q = p.prefix
+        ports += [f"    input [9:0] {q}_idle,", f"    input [31:0] {q}_seed,"]
         decl.append(f"    wire [{p.width - 1}:0] {q}_tdata;\n    wire {q}_tvalid, {q}_tready, {q}_tlast, {q}_done;")
-        inst.append(f"""    tb_stream_source #(.W({p.width}), .BEATS({beats[q]}), .FILE("{files[q]}"),
-        .LOG("{files[q + '_log']}"), .IDLE_PERMILLE({_permille(p.idle)}), .SEED({p.seed})) u_src_{q} (
-        .clk(clk), .rst(rst | !running), .cycle(cycle), .flush(flush), .tdata({q}_tdata), .tvalid({q}_tvalid),
-        .tready({q}_tready), .tlast({q}_tlast), .done({q}_done));""")
+        inst.append(f"""    tb_stream_source #(.W({p.width}), .MAX_BEATS({max_beats[q]}), .NAME("{q}")) u_src_{q} (
+        .clk(clk), .rst(rst | !running), .cycle(cycle), .flush(flush), .idle_permille({q}_idle),
+        .seed({q}_seed), .tdata({q}_tdata), .tvalid({q}_tvalid), .tready({q}_tready), .tlast({q}_tlast),
+        .done({q}_done));""")
         conns += [f".{q}_tdata({q}_tdata)", f".{q}_tvalid({q}_tvalid)", f".{q}_tready({q}_tready)"]
         if p.has_last:
             conns.append(f".{q}_tlast({q}_tlast)")
     for p in outputs:
         q = p.prefix
+        ports += [f"    input [9:0] {q}_stall,", f"    input [31:0] {q}_seed,", f"    input [31:0] {q}_expect,"]
         decl.append(f"    wire [{p.width - 1}:0] {q}_tdata;\n    wire {q}_tvalid, {q}_tready;\n"
                     f"    wire [31:0] {q}_frames;")
-        last = f"{q}_tlast" if p.has_last else "1'b1"
         if p.has_last:
             decl.append(f"    wire {q}_tlast;")
-        inst.append(f"""    tb_stream_sink #(.W({p.width}), .LOG("{files[q]}"), .STALL_PERMILLE({_permille(p.stall)}),
-        .SEED({p.seed})) u_snk_{q} (
-        .clk(clk), .rst(rst | !running), .cycle(cycle), .flush(flush), .tdata({q}_tdata), .tvalid({q}_tvalid),
-        .tready({q}_tready), .tlast({last}), .frames({q}_frames));""")
+        last = f"{q}_tlast" if p.has_last else "1'b1"
+        count = p.count or f"{{7'd0, {last}}}"
+        inst.append(f"""    tb_stream_sink #(.W({p.width}), .NAME("{q}")) u_snk_{q} (
+        .clk(clk), .rst(rst | !running), .cycle(cycle), .flush(flush), .stall_permille({q}_stall),
+        .seed({q}_seed), .tdata({q}_tdata), .tvalid({q}_tvalid), .tready({q}_tready), .tlast({last}),
+        .count({count}), .frames({q}_frames));""")
         conns += [f".{q}_tdata({q}_tdata)", f".{q}_tvalid({q}_tvalid)", f".{q}_tready({q}_tready)"]
         if p.has_last:
             conns.append(f".{q}_tlast({q}_tlast)")
-    static_ports = "".join(f"    input [{max(1, int(v).bit_length()) - 1}:0] {name},\n"
-                           for name, v in statics.items())
+    ports += [f"    input [{w - 1}:0] {name}," for name, w in statics.items()]
     conns += [f".{name}({name})" for name in statics]
-    done = " && ".join([f"{p.prefix}_frames >= {p.frames}" for p in outputs] or ["1'b1"])
+    done = " && ".join([f"{p.prefix}_frames >= {p.prefix}_expect" for p in outputs] or ["1'b1"])
     return f"""`timescale 1ns / 1ps
 // Generated by sim/stream/harness.py: HDL drivers around {dut_top}. Simulation only.
 module {TOP} (
@@ -133,7 +143,8 @@ module {TOP} (
     input rst,
     input running,       // sources and sinks start when cocotb raises it
     input flush,
-{static_ports}    output done,
+{chr(10).join(ports)}
+    output done,
     output [63:0] cycles
 );
     reg [63:0] cycle;
@@ -151,44 +162,75 @@ endmodule
 
 
 @dataclass
-class StreamRun:
-    """One design, its stream ports and the frames to play into each input port."""
+class StreamBench:
+    """One design under test, its stream ports and its static inputs ({name: width}); built once per
+    build directory and simulator, run as often as needed."""
 
     dut_top: str
     sources: list[Path]
     inputs: list[Port]
     outputs: list[Port]
     statics: dict[str, int] = field(default_factory=dict)
+    untraced: tuple[str, ...] = ()          # file globs Verilator leaves out of waveform/SAIF tracing
+    _built: set = field(default_factory=set, repr=False)
 
-    def simulate(self, build_dir: Path, frames: dict[str, list[list[int]]], simulator: str = "verilator",
-                 max_cycles: int = 10**9, build: bool = True, build_args: list[str] | None = None,
-                 test_args: list[str] | None = None, waves: bool = False) -> HarnessResult:
-        """Play ``frames[prefix]`` (lists of beat words) into each input port; collect every output beat."""
+    def run(self, build_dir: Path, frames: dict[str, list[list[int]]], expect: dict[str, int],
+            name: str = "run", idle: dict[str, float] | None = None, stall: dict[str, float] | None = None,
+            statics: dict[str, int] | None = None, seed: int = 1, simulator: str = "verilator",
+            max_beats: dict[str, int] | None = None, max_cycles: int = 10**9, build_args: list[str] | None = None,
+            test_args: list[str] | None = None, waves: bool = False) -> RunResult:
+        """Play ``frames[prefix]`` into each input port until every output port has counted ``expect``."""
         build_dir = Path(build_dir).resolve()
-        data_dir = build_dir / "data"
+        data_dir = build_dir / "runs" / name
         data_dir.mkdir(parents=True, exist_ok=True)
-        files, beats = {}, {}
-        for p in self.inputs:
-            words = [w for f in frames[p.prefix] for w in f]
-            last = np.array([i == len(f) - 1 for f in frames[p.prefix] for i in range(len(f))], dtype=bool)
-            files[p.prefix] = data_dir / f"{p.prefix}.hex"
-            files[p.prefix + "_log"] = data_dir / f"{p.prefix}.accepted.log"
-            beats[p.prefix] = max(1, len(words))
-            write_beats(files[p.prefix], words, last, p.width)
-        for p in self.outputs:
-            files[p.prefix] = data_dir / f"{p.prefix}.beats.log"
-        top = build_dir / f"{TOP}.v"
-        top.write_text(harness_verilog(self.dut_top, self.inputs, self.outputs, self.statics, files, beats))
+        plusargs, values = [], {}
+        for i, p in enumerate(self.inputs):
+            beats = write_beats(data_dir / f"{p.prefix}.hex", frames[p.prefix], p.width)
+            plusargs += [f"+{p.prefix}_file={data_dir / (p.prefix + '.hex')}", f"+{p.prefix}_beats={beats}",
+                         f"+{p.prefix}_log={data_dir / (p.prefix + '.accepted.log')}",
+                         f"+{p.prefix}_idle_log={data_dir / (p.prefix + '.idle.log')}"]
+            values[f"{p.prefix}_idle"] = _permille((idle or {}).get(p.prefix, 0.0))
+            values[f"{p.prefix}_seed"] = seed * 7919 + i + 1
+        for i, p in enumerate(self.outputs):
+            plusargs.append(f"+{p.prefix}_log={data_dir / (p.prefix + '.beats.log')}")
+            values[f"{p.prefix}_stall"] = _permille((stall or {}).get(p.prefix, 0.0))
+            values[f"{p.prefix}_seed"] = seed * 104729 + i + 1
+            values[f"{p.prefix}_expect"] = int(expect[p.prefix])
+        values.update({k: int(v) for k, v in (statics or {}).items()})
+        missing = set(self.statics) - set(values)
+        if missing:
+            raise ValueError(f"static input(s) {sorted(missing)} of {self.dut_top} need a value")
+        sim_dir = build_dir / simulator
+        build = sim_dir not in self._built
+        if build:
+            sizes = max_beats or {p.prefix: sum(len(f) for f in frames[p.prefix]) for p in self.inputs}
+            top = build_dir / f"{TOP}.v"
+            top.write_text(harness_verilog(self.dut_top, self.inputs, self.outputs, self.statics,
+                                           {k: max(1, v) for k, v in sizes.items()}))
+        sources = [*self.sources, *LIBRARY, build_dir / f"{TOP}.v"]
+        args = list(build_args or [])
+        if simulator == "verilator":
+            # only the harness top's ports are reached from Python: keep everything else private, which
+            # lets Verilator optimise the design (cocotb's default makes every signal VPI-visible)
+            control = build_dir / "public_ports.vlt"
+            untraced = "".join(f'tracing_off -file "{glob}"\n' for glob in ("*tb_stream_source.v", "*tb_stream_sink.v",
+                                                                             *self.untraced))
+            control.write_text(f'`verilator_config\npublic_flat_rw -module "{TOP}" -var "*"\n{untraced}')
+            sources.insert(0, control)
+            args.append("--no-public-flat-rw")
         result_file = data_dir / "run.json"
         result_file.unlink(missing_ok=True)
-        env = {"TB_STATICS": json.dumps(self.statics), "TB_MAX_CYCLES": max_cycles, "TB_RESULT": result_file}
-        run_cocotb([*self.sources, *LIBRARY, top], TOP, "tb_stream", TB_DIR, build_dir / simulator,
-                   simulator=simulator, extra_env=env, build=build, build_args=build_args, test_args=test_args,
-                   waves=waves)
+        env = {"TB_SETTINGS": json.dumps(values), "TB_MAX_CYCLES": max_cycles, "TB_RESULT": result_file}
+        run_cocotb(sources, TOP, "tb_stream", TB_DIR, sim_dir,
+                   simulator=simulator, extra_env=env, build=build, build_args=args,
+                   test_args=test_args, plusargs=plusargs, waves=waves)
+        self._built.add(sim_dir)
         run = json.loads(result_file.read_text())
-        accepted = {}
-        for p in self.inputs:
-            text = files[p.prefix + "_log"].read_text().split()
-            accepted[p.prefix] = np.array([int(v) for v in text], dtype=np.int64)
-        outs = {p.prefix: read_sink_log(files[p.prefix]) for p in self.outputs}
-        return HarnessResult(outs, accepted, int(run["cycles"]), float(run["wall_seconds"]), bool(run["timed_out"]))
+        def cycles(path: Path) -> np.ndarray:
+            return np.array([int(v) for v in path.read_text().split()], dtype=np.int64)
+
+        accepted = {p.prefix: cycles(data_dir / (p.prefix + ".accepted.log")) for p in self.inputs}
+        idle_cycles = {p.prefix: cycles(data_dir / (p.prefix + ".idle.log")) for p in self.inputs}
+        outs = {p.prefix: read_sink_log(data_dir / (p.prefix + ".beats.log")) for p in self.outputs}
+        return RunResult(outs, accepted, idle_cycles, int(run["cycles"]), float(run["wall_seconds"]),
+                         bool(run["timed_out"]))

@@ -5,7 +5,8 @@ import json
 import pytest
 from rich.console import Console
 
-from flows.compare import Tolerances, compare_main, compare_reports, comparison_markdown, render_comparison
+from flows.compare import (CompareInputError, Tolerances, compare_main, compare_reports, comparison_markdown,
+                           render_comparison)
 
 
 def _record(index, lut, ff, dsp, bram, source="yosys", **extra):
@@ -124,12 +125,12 @@ def test_boards_and_flows_may_differ_and_are_noted():
 
 def test_bad_tolerance_items_name_the_fix():
     for item in ("lut", "speed=3", "lut=abc", "lut=-1"):
-        with pytest.raises(ValueError) as err:
+        with pytest.raises(CompareInputError) as err:
             Tolerances.parse([item])
         assert "\n" not in str(err.value)
 
 
-def test_compare_main_exit_codes(tmp_path, capsys):
+def test_compare_main_exit_codes(tmp_path):
     paths = {}
     for name, report in {"a": _report(), "same": _report(), "worse": _report(lut_scale=1.2),
                          "other": {**_report(), "model": "other"}}.items():
@@ -140,12 +141,13 @@ def test_compare_main_exit_codes(tmp_path, capsys):
     assert compare_main(paths["a"], paths["worse"], Tolerances(), console) == 1
     assert compare_main(paths["a"], paths["worse"], Tolerances.parse(["lut=25"]), console) == 0
     assert compare_main(paths["a"], paths["other"], Tolerances(), console) == 2
-    assert compare_main(paths["a"], tmp_path / "missing.json", Tolerances(), console) == 2
-    (tmp_path / "broken.json").write_text("{")
-    assert compare_main(paths["a"], tmp_path / "broken.json", Tolerances(), console) == 2
     text = console.export_text()
     assert "REGRESSION" in text and "not comparable" in text and "no regression" in text
-    assert "does not exist" in capsys.readouterr().err
+    (tmp_path / "broken.json").write_text("{")
+    for bad, fragment in (("missing.json", "does not exist"), ("broken.json", "invalid JSON")):
+        with pytest.raises(CompareInputError, match=fragment) as err:   # the CLI prints it, exit code 2
+            compare_main(paths["a"], tmp_path / bad, Tolerances(), console)
+        assert err.value.exit_code == 2
 
 
 def test_render_shows_every_block_and_the_verdict():

@@ -1,6 +1,7 @@
 """DFX project Tcl: structure, one module per stage, complete configurations, pblock from the region estimate."""
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -206,3 +207,72 @@ def test_static_path_with_a_shared_exit_unit_is_in_the_project(tmp_path):
     assert f"{unit.top} u_exit" in path_v and "pr_exit_tap" in path_v
     assert f"rtl/{unit.top}.v" in text and "rtl/pr_exit_tap.v" in text and "thr_gpio" in text
     assert "localparam integer THR_W = 13;" in (tmp_path / "pr" / "rtl" / "dfx_top.v").read_text()
+
+
+def _synth_like_sources(tmp_path):
+    """What `make synth` hands the PR step: a stage.json per stage and one generated exit unit."""
+    from exit_unit.reference import config_for_exit
+    from frontend.fixedpoint import FixedFormat
+    from hardware.exit_unit.generate import write_unit
+    from hardware.pr.static import StaticExitUnit
+
+    core = [str(ROOT / "sim" / "pr" / "stage_core_model.v"), str(ROOT / "hardware" / "fifo" / "pl_fifo.v"),
+            str(ROOT / "hardware" / "stream_shell" / "stream_shell.v")]
+    manifests = {}
+    for k in (1, 2, 3):
+        path = tmp_path / "rtl" / f"stage_{k}" / "stage.json"
+        path.parent.mkdir(parents=True)
+        path.write_text(json.dumps({"top": "stage_core_model", "in_width": 40, "out_width": 72, "verilog_files": core}))
+        manifests[k] = path
+    unit = write_unit(config_for_exit(10, FixedFormat(16, 9, True), "max_prob"), "parallel", tmp_path / "eu")
+    return manifests, StaticExitUnit.from_generated(unit)
+
+
+def _report_json(path: Path, manifests: dict | None = None) -> Path:
+    report = {"board": "pynq-z2", "clock_mhz": 100,
+              "exits": [{"index": 1, "exit_rate": 0.5}, {"index": 2, "exit_rate": 0.45}, {"index": 3, "exit_rate": 0.05}],
+              "stages": [{"index": s.index, "rtl_dir": str(manifests[s.index].parent) if manifests else None}
+                         for s in STAGES],
+              "resources": {"stages": [{"index": s.index, "lut": s.lut, "ff": s.ff, "dsp": s.dsp, "bram": s.bram,
+                                        "latency_cycles": s.latency_cycles, "in_width": 8 * s.in_bytes,
+                                        "out_width": 8 * s.out_bytes} for s in STAGES], "exit_units": []}}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report))
+    return path
+
+
+def test_a_project_with_placeholders_never_replaces_one_built_from_real_sources(tmp_path):
+    manifests, unit = _synth_like_sources(tmp_path)
+    result = evaluate_pr(STAGES, [], [0.5, 0.45, 0.05], load_board("pynq-z2"), samples=2000, batch_sizes=[1, 16],
+                         batch_size=16, capacity_fraction=0.3)
+    out = tmp_path / "pr"
+    rich = write_pr_outputs(result, out, stage_manifests=manifests, exit_unit=unit)
+    before = {p: p.read_text() for p in [rich["tcl"], *(out / "rtl").rglob("*.v")]}
+    again = write_pr_outputs(result, out)       # no manifests, no exit unit: placeholders
+    assert again["tcl"] == out / "placeholders" / "dfx_project.tcl" and again["tcl"].is_file()
+    assert {p: p.read_text() for p in before} == before, "the project built from real sources was changed"
+    assert any("placeholder" in n for n in result.notes)
+    assert json.loads((out / "dfx_sources.json").read_text())["complete"] is True
+
+
+@pytest.mark.parametrize("with_record", [True, False])
+def test_make_pr_rebuilds_the_project_from_the_sources_make_synth_used(tmp_path, with_record):
+    """`make pr` after `make synth`: the same stage RTL and exit unit, from dfx_sources.json or else from the
+    stage manifests beside the report's stage RTL (no exit unit then: the rich project is kept)."""
+    from flows.pr import make_pr
+    from flows.pr.inputs import pr_inputs_from_report
+
+    manifests, unit = _synth_like_sources(tmp_path)
+    report = _report_json(tmp_path / "build" / "report.json", manifests)
+    stages, units, rates, _ = pr_inputs_from_report(json.loads(report.read_text()))
+    out = tmp_path / "build" / "pr"
+    result = evaluate_pr(stages, units, rates, load_board("pynq-z2"))
+    synth_tcl = write_pr_outputs(result, out, stage_manifests=manifests, exit_unit=unit)["tcl"].read_text()
+    if not with_record:
+        (out / "dfx_sources.json").unlink()
+    make_pr(report, out, deadline_s=0.01)
+    assert (out / "dfx_project.tcl").read_text() == synth_tcl
+    assert (out / "placeholders").exists() is not with_record
+    if not with_record:   # stage RTL found through the report, the exit unit not: the new project went beside
+        text = (out / "placeholders" / "dfx_project.tcl").read_text()
+        assert "stage_core_model.v" in text and unit.top not in text

@@ -24,6 +24,45 @@ def test_auto_picks_vendor_when_both_tools_exist_and_open_otherwise():
     assert select_flow("open", BOTH)[0] == "open"
 
 
+@pytest.mark.parametrize("options, why", [(dict(io_type="io_parallel"), "IO_TYPE=io_parallel"),
+                                          (dict(hls=False), "HLS is off"),
+                                          (dict(part="xc7a100tcsg324-1"), "no processing system")])
+def test_auto_runs_the_open_flow_when_the_options_rule_the_vendor_flow_out_and_says_why(options, why):
+    flow, message = select_flow(None, BOTH, **options)
+    assert flow == "open" and "vitis_hls and vivado are on PATH" in message and why in message
+    with pytest.raises(ValueError, match=f"FLOW=vendor cannot build with .*{why}"):
+        select_flow("vendor", BOTH, **options)
+
+
+def _fake_vendor_tools(bin_dir: Path, monkeypatch) -> None:
+    bin_dir.mkdir()
+    for name in ("vitis_hls", "vivado"):
+        (bin_dir / name).write_text(f"#!{sys.executable}\nimport sys\nsys.exit(1)\n")
+        (bin_dir / name).chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+
+
+@pytest.mark.parametrize("options, flow, io_type, why", [
+    ({}, "vendor", "io_stream", "vitis_hls and vivado found on PATH"),   # the defaults: vendor, streaming
+    ({"io_type": "io_parallel"}, "open", "io_parallel", "cannot build with IO_TYPE=io_parallel"),
+    ({"flow": "vendor"}, "vendor", "io_stream", "as requested"),
+    ({"board": "arty-a7-100t"}, "open", "io_parallel", "has no processing system"),   # no PS for the DMA
+])
+def test_default_synth_with_vendor_tools_on_path_loads_with_a_flow_that_can_build_it(tmp_path, monkeypatch,
+                                                                                     options, flow, io_type, why):
+    from rich.console import Console
+
+    from flows.synth import Build, SynthOptions, load_inputs
+
+    _fake_vendor_tools(tmp_path / "bin", monkeypatch)
+    console = Console(record=True, width=400)
+    build = Build(options=SynthOptions(build_root=tmp_path, **options), console=console)
+    load_inputs(build)   # the step that used to refuse the default IO_TYPE
+    said = console.export_text()
+    assert (build.flow, build.options.io_type) == (flow, io_type)
+    assert f"{flow} flow" in said and why in said and why in build.notes[0]
+
+
 def test_flow_vendor_without_tools_is_one_line_naming_the_tools_and_the_fix():
     with pytest.raises(ToolMissing) as err:
         select_flow("vendor", NONE)
@@ -173,18 +212,22 @@ def test_scripts_are_written_even_without_tools(tmp_path, monkeypatch):
         run_vendor_flow(design, {u.name: [] for u in design.exit_units}, tmp_path / "v")
 
 
-RUNS = Path(__file__).resolve().parents[2] / "build" / "tests" / "vendor_runs"   # training cached there
-
-
-def test_block_design_of_the_example_uses_hls4ml_stream_names_and_exit_unit_widths(tmp_path):
+@pytest.fixture(scope="module")
+def example_build(example_build_root):
+    """The example through the flow without HLS and RTL (trained from the session's cache)."""
     from rich.console import Console
 
-    from hardware.exit_unit.generate import write_unit
     from flows.synth import SynthOptions, run_synth
+
+    return run_synth(SynthOptions(build_root=example_build_root, hls=False, rtl=False), Console(quiet=True))
+
+
+def test_block_design_of_the_example_uses_hls4ml_stream_names_and_exit_unit_widths(example_build, tmp_path):
+    from hardware.exit_unit.generate import write_unit
     from flows.vendor.flow import block_design_for
     from hls_templates.convert import convert_stage
 
-    build = run_synth(SynthOptions(build_root=RUNS, hls=False, rtl=False), Console(quiet=True))
+    build = example_build
     models = [convert_stage(s.model, tmp_path / f"stage_{s.index}", part=build.board.part, io_type="io_stream",
                             project_name=f"stage_{s.index}", input_format=s.input_format, compile=False)
               for s in build.stages]
@@ -231,16 +274,13 @@ shutil.copy("{fixtures}/myproject_csynth.xml", prj / "solution1" / "syn" / "repo
 
 
 @pytest.mark.skipif(not FIXTURES.is_dir(), reason=f"needs real reports in {FIXTURES}")
-def test_vendor_build_end_to_end_with_stand_in_tools(tmp_path, monkeypatch):
+def test_vendor_build_end_to_end_with_stand_in_tools(example_build, tmp_path, monkeypatch):
     """Every vendor step on the example's real stages and exit units, the tools replaced by stand-ins."""
-    from rich.console import Console
-
     from hardware.exit_unit.generate import write_unit
-    from flows.synth import SynthOptions, run_synth
     from flows.vendor.flow import VENDOR_STEPS, vendor_build
     from hls_templates.convert import convert_stage
 
-    build = run_synth(SynthOptions(build_root=RUNS, hls=False, rtl=False), Console(quiet=True))
+    build = example_build
     models = [convert_stage(s.model, tmp_path / f"stage_{s.index}", part=build.board.part, io_type="io_stream",
                             project_name=f"stage_{s.index}", input_format=s.input_format, compile=False)
               for s in build.stages]
