@@ -95,7 +95,7 @@ def test_generator_refuses_what_it_cannot_build(tmp_path):
         AxiTopParams(data_width=48)
     wide = PipelineRtl("pipeline_top", [], PipelineParams(), 3, 512, 3,
                        {"id": (0, 16), "exit": (16, 2), "class": (18, 8), "confidence": (26, 20), "valid": (46, 1)},
-                       [20, 20, 20])
+                       [20, 20, 20], [None, None, None])
     with pytest.raises(AxiTopError, match="use data_width=64"):
         result_layout(wide, 32)
     assert [f.width for f in result_layout(wide, 64)] == [16, 2, 8, 20]
