@@ -48,10 +48,34 @@ def build_wrapped_top(build, out: Path):
     models = build.core_models or [s.model for s in build.stages]
     pipeline, stage_rtls, units = build_rtl(models, build.exit_configs, out / "rtl", stage_rtls=build.stage_rtls,
                                             params=PipelineParams(per_exit_enable=True, **fifo))
-    tensor = stage_rtls[0].input
+    tensor = frame_tensor(stage_rtls[0])
     desc = {"shape": list(tensor.shape), "width": tensor.fmt.width, "frac": tensor.fmt.frac,
             "signed": tensor.fmt.signed}
     return write_axi_top(pipeline, build.thresholds, out, input_desc=desc), stage_rtls, units
+
+
+def frame_tensor(stage_rtl):
+    """One sample at the pipeline's input as a whole tensor: a fully parallel core's input port, or a
+    streaming core's frame (its beats are that tensor's raster order cut into beats, which is how the
+    gearbox's dense packing lays them out)."""
+    from hardware.stage.packing import PortTensor
+
+    if hasattr(stage_rtl, "input_beats"):
+        return PortTensor(stage_rtl.input.name, tuple(stage_rtl.input_shape), stage_rtl.input.fmt)
+    return stage_rtl.input
+
+
+def _stream_stub(st) -> str:
+    """Black box with a streaming core's ports (hardware/stream_stage: frame in, logits and forwarded out)."""
+    ports = ["    input clk", "    input rst", f"    input [{st.in_width - 1}:0] s_axis_tdata", "    input s_axis_tvalid",
+             "    output s_axis_tready", "    input s_axis_tlast"]
+    if st.logits is not None:
+        ports += [f"    output [{st.logits.bits - 1}:0] m_logits_tdata", "    output m_logits_tvalid",
+                  "    input m_logits_tready"]
+    if st.forwarded is not None:
+        ports += [f"    output [{st.forwarded.bits - 1}:0] m_fwd_tdata", "    output m_fwd_tvalid",
+                  "    input m_fwd_tready", "    output m_fwd_tlast"]
+    return f"(* blackbox *)\nmodule {st.top} (\n" + ",\n".join(ports) + "\n);\nendmodule"
 
 
 def core_stubs(stage_rtls: list, units: list) -> str:
@@ -61,6 +85,9 @@ def core_stubs(stage_rtls: list, units: list) -> str:
               "    output s_axis_tready,\n    output [{o}:0] m_axis_tdata,\n    output m_axis_tvalid,\n"
               "    input m_axis_tready")
     for st in stage_rtls:
+        if hasattr(st, "input_beats"):
+            out.append(_stream_stub(st))
+            continue
         out.append(f"(* blackbox *)\nmodule {st.top} (\n{stream.format(i=st.in_width - 1, o=st.out_width - 1)}\n);"
                    "\nendmodule")
     for u in {u.top: u for u in units if u is not None}.values():
@@ -88,7 +115,10 @@ def synthesise_design(top, stage_rtls: list, units: list, board, work: Path, cor
     stubs = work / "core_blackboxes.v"
     stubs.write_text(core_stubs(stage_rtls, units))
     opaque = frozenset([st.top for st in stage_rtls] + [u.top for u in units if u is not None])
-    files = [stubs, *PIPELINE_LIBRARY, top.pipeline.files[-1], *AXI_LIBRARY, top.verilog]
+    core_files = {Path(f) for st in stage_rtls for f in st.verilog_files}
+    core_files |= {Path(f) for u in units if u is not None for f in u.files}
+    pipeline_glue = [f for f in top.pipeline.files if Path(f) not in core_files]   # library, buffers, the top
+    files = [stubs, *dict.fromkeys(Path(f) for f in [*PIPELINE_LIBRARY, *pipeline_glue]), *AXI_LIBRARY, top.verilog]
     glue = synth_xilinx(files, top.top, family=board.family, work_dir=work, opaque=opaque).to_dict()
     core_records = [(f"stage {r['index']}", r) for r in (cores or {}).get("stages", [])]
     core_records += [(f"exit unit {r['index']}", r) for r in (cores or {}).get("exit_units", [])]
@@ -140,7 +170,7 @@ def board_top_block(build, simulator: str = "verilator", samples: int | None = N
     out = Path(build.out_dir) / "board"
     out.mkdir(parents=True, exist_ok=True)
     top, stage_rtls, units = build_wrapped_top(build, out)
-    tensor = stage_rtls[0].input
+    tensor = frame_tensor(stage_rtls[0])
     files = write_board_files(top, out)
     x = build.dataset.x_test[:samples] if samples else build.dataset.x_test
     codes = tensor.fmt.quantize(x).reshape((len(x),) + tuple(tensor.shape))

@@ -378,6 +378,8 @@ def estimate_resources(rtl: PipelineRtl, stage_rtls: list, units: list,
     def add(*parts: dict) -> dict:
         return {key: sum(p.get(key, 0) for p in parts) for key in ("lut", "ff", "dsp", "bram")}
 
+    if is_streaming(stage_rtls):
+        return _stream_resources(rtl, stage_rtls, units, cores, add)
     for k, (st, eu) in enumerate(zip(stage_rtls, units), start=1):  # eu None: exit k dropped
         shell_depth = 1 << max(1, (st.latency_cycles + 1).bit_length())
         core = cores.get(f"stage_{k}") or add({"lut": st.lut_estimate, "ff": st.register_bits + st.latency_cycles},
@@ -397,6 +399,25 @@ def estimate_resources(rtl: PipelineRtl, stage_rtls: list, units: list,
         out["output"] = {"lut": slots * lane // 4 + slots, "ff": slots * (lane + 1) + 2 * idw, "dsp": 0, "bram": 0}
     else:
         out["output"] = fifo_estimate(rtl.out_width, rtl.params.output_fifo_depth)
+    return out
+
+
+def _stream_resources(rtl: PipelineRtl, stage_rtls: list, units: list, cores: dict[str, dict], add) -> dict:
+    """estimate_resources of a streaming pipeline: the Yosys records of its cores and conditional buffers
+    (cores_from_resources_block; a streaming core has no cheap stand-in) plus its id and side FIFOs."""
+    from hardware.pipeline.stream import IDS_DEPTH
+
+    missing = [f"stage_{k}" for k in range(1, len(stage_rtls) + 1) if f"stage_{k}" not in cores]
+    if missing:
+        raise MissingEnergyData(f"no Yosys records of the streaming cores {', '.join(missing)}: the energy model "
+                                "of a streaming pipeline weighs toggles by measured resources (make synth gives them)")
+    idw, out = rtl.params.id_width, {}
+    for k, eu in enumerate(units, start=1):
+        out[f"stage_{k}"] = add(cores[f"stage_{k}"], fifo_estimate(idw, IDS_DEPTH))
+        if eu is not None:
+            side = fifo_estimate(idw, 1 << max(1, eu.latency_cycles.bit_length()))
+            out[f"exit_unit_{k}"] = add(cores.get(f"exit_unit_{k}") or _exit_unit_estimate(eu), side)
+    out["output"] = fifo_estimate(rtl.out_width, rtl.params.output_fifo_depth)
     return out
 
 
@@ -558,8 +579,13 @@ def simulate_pipeline(stage_models: list, exit_configs: list, thresholds: list, 
             coeffs = EnergyCoefficients.from_board(board)
         except MissingEnergyData as exc:  # a board without figures still gets latency and throughput
             notes.append(f"no energy figures: {exc}")
+    res = None
     if coeffs is not None:
-        res = estimate_resources(rtl, stage_rtls, units, cores)
+        try:
+            res = estimate_resources(rtl, stage_rtls, units, cores)
+        except MissingEnergyData as exc:
+            notes.append(f"no energy figures: {exc}")
+    if res is not None:
         notes.append("energy (modelled): toggles from the SAIF of each simulated run; core resources "
                      + ("from the caller's synthesis records" if cores else "estimated (da4ml cost model)")
                      + ", pipeline FIFOs estimated (LUTRAM)"
