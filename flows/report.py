@@ -162,12 +162,29 @@ def resource_rows(resources: dict) -> list[list[str]]:
 
     rows = [row(f"stage {r['index']}", r) for r in resources.get("stages", [])]
     rows += [row(f"exit unit {r['index']}", r) for r in resources.get("exit_units", [])]
+    rows += [row(f"conditional buffer {r['index']}", r) for r in resources.get("buffers", [])]
     rows.append(row("total", resources.get("total", {})))
     cap, pct = resources.get("capacity", {}), resources.get("utilisation_pct", {})
     rows.append(["board capacity", *(f"{cap.get(k, 0):,}" for k in ("lut", "ff")), "-",
                  *(f"{cap.get(k, 0):,}" for k in ("dsp", "bram36")), "-", "-", "-"])
     rows.append(["utilisation", *(f"{pct.get(k, 0):.1f}%" for k in ("lut", "ff")), "-",
                  *(f"{pct.get(k, 0):.1f}%" for k in ("dsp", "bram36")), "-", "-", "-"])
+    return rows
+
+
+MEMORY_HEADER = ["core", "instance", "role", "RAMB36", "RAMB18", "LUTRAM (LUTs)", "SRL (LUTs)"]
+
+
+def memory_rows(resources: dict) -> list[list[str]]:
+    """Where each core's BRAM and LUTRAM went (Yosys memory_instances): line buffers, weight ROMs, FIFOs."""
+    cores = [(f"stage {r['index']}", r) for r in resources.get("stages", [])]
+    cores += [(f"conditional buffer {r['index']}", r) for r in resources.get("buffers", [])]
+    rows = []
+    for name, record in cores:
+        for m in record.get("memories") or []:
+            role = "conditional buffer" if name.startswith("conditional") else m["role"]
+            rows.append([name, f"`{m['instance']}`", role, *(str(m[k]) for k in ("ramb36", "ramb18", "lutram_luts",
+                                                                             "srl_luts"))])
     return rows
 
 
@@ -284,6 +301,9 @@ def to_markdown(report: Report) -> str:
         timing = timing_lines(report.resources)
         if timing:
             parts += ["", *timing]
+        memories = memory_rows(report.resources)
+        if memories:
+            parts += ["", "### On-chip memory by instance (Yosys)", "", _md_table(MEMORY_HEADER, memories)]
     for section in report.sections:
         parts += ["", section.strip()]
     if report.design:
@@ -325,10 +345,13 @@ def print_report(report: Report, console=None) -> None:
                   f"(SAIF toggles x estimated coefficients, {report.sim['energy_model']['coefficients']})"
                   if on.get("energy_nj_per_sample") is not None else "no energy figures (see the report's notes)")
         rate = "/".join("-" if r.get("throughput_samples_per_cycle") is None else
-                        f"{r['throughput_samples_per_cycle']:.3f}" for r in (on, off))
+                        f"{r['throughput_samples_per_cycle']:.3g}" for r in (on, off))
+        per_s = "/".join("-" if r.get("throughput_samples_per_s") is None else
+                         f"{r['throughput_samples_per_s']:,.0f}" for r in (on, off))
         console.print(f"RTL pipeline: mean latency {on['mean_latency_cycles']:.1f} cycles with early exits vs "
                       f"{off['mean_latency_cycles']:.1f} without ({report.sim['speedup']:.2f}x), "
-                      f"{rate} samples/cycle in steady state, {energy}; "
+                      f"{rate} samples/cycle in steady state ({per_s} samples/s at {report.clock_mhz:g} MHz), "
+                      f"{energy}; "
                       f"{report.sim['mismatches']} mismatches, {report.sim['lost']} lost, "
                       f"{report.sim['duplicated']} duplicated.")
     if report.pr and "error" not in report.pr:

@@ -20,7 +20,7 @@ import json
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from flows.errors import UserError
@@ -46,10 +46,40 @@ class ResourceRecord:
     lut_as_memory: int = 0
     ramb36: int = 0
     ramb18: int = 0
+    memories: list = field(default_factory=list)   # memory_instances: where the BRAM and LUTRAM went
     source: str = "yosys"
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+# what a memory is for, from the instance path the streaming primitives give it (hardware/stream_stage)
+MEMORY_ROLES = (("_swg.", "line buffer"), ("weight_rom", "weight ROM"), ("fifo", "FIFO"), ("results", "FIFO"))
+
+
+def memory_instances(netlist: dict, top: str) -> list[dict]:
+    """BRAM and LUTRAM cells of the flattened top grouped by the instance that holds them (the first
+    component of the cell's path): [{instance, role, ramb36, ramb18, lutram_luts, srl_luts}], largest first."""
+    groups: dict[str, dict] = {}
+    for name, cell in netlist["modules"][top]["cells"].items():
+        kind = cell["type"].lstrip("\\$")
+        is_bram = kind.startswith(("RAMB36", "RAMB18"))
+        if not is_bram and kind not in LUTRAM_WEIGHT:
+            continue
+        if name.startswith("$"):   # Yosys' own shift-register inference: no instance path left
+            instance, role = "(inferred shift registers)", "shift register"
+        else:
+            instance = name.lstrip("\\").split(".")[0] if "." in name else "(top)"
+            role = next((r for key, r in MEMORY_ROLES if key in name), "memory")
+        g = groups.setdefault(instance, {"instance": instance, "role": role, "ramb36": 0, "ramb18": 0,
+                                         "lutram_luts": 0, "srl_luts": 0})
+        if is_bram:
+            g["ramb36" if kind.startswith("RAMB36") else "ramb18"] += 1
+        elif kind.startswith("SRL"):
+            g["srl_luts"] += LUTRAM_WEIGHT[kind]
+        else:
+            g["lutram_luts"] += LUTRAM_WEIGHT[kind]
+    return sorted(groups.values(), key=lambda g: (-(2 * g["ramb36"] + g["ramb18"]), -g["lutram_luts"], g["instance"]))
 
 
 def count_resources(cell_counts: dict[str, int]) -> dict:
@@ -174,7 +204,7 @@ def synth_xilinx(verilog_files: list[Path], top: str, family: str = "xc7", defin
     cells = _top_cells(stat, top)
     netlist = json.loads(json_path.read_text())
     return ResourceRecord(**count_resources(cells), lut_levels=lut_levels(netlist, top, opaque),
-                          seconds=round(seconds, 2))
+                          seconds=round(seconds, 2), memories=memory_instances(netlist, top))
 
 
 def _top_cells(stat: dict, top: str) -> dict[str, int]:

@@ -80,3 +80,31 @@ def test_parallel_syntheses_do_not_interfere(tmp_path):
 def test_missing_source_is_a_clear_error(tmp_path):
     with pytest.raises(ValueError, match="do not exist"):
         synth_xilinx([tmp_path / "nope.v"], "nope")
+
+
+MEMORIES = """
+module ram #(parameter integer W = 8, parameter integer DEPTH = 32) (
+    input clk, input we, input [$clog2(DEPTH)-1:0] wa, ra, input [W-1:0] d, output reg [W-1:0] q);
+    reg [W-1:0] mem [0:DEPTH-1];
+    always @(posedge clk) begin
+        if (we) mem[wa] <= d;
+        q <= mem[ra];
+    end
+endmodule
+module two_memories (input clk, input we, input [9:0] wa, ra, input [15:0] d, output [15:0] q_small, q_big);
+    ram #(.W(16), .DEPTH(16)) u_pool_swg (.clk(clk), .we(we), .wa(wa[3:0]), .ra(ra[3:0]), .d(d), .q(q_small));
+    ram #(.W(16), .DEPTH(1024)) u_dense_mvau_weight_rom (.clk(clk), .we(we), .wa(wa), .ra(ra), .d(d), .q(q_big));
+endmodule
+"""
+
+
+def test_memories_are_listed_by_the_instance_that_holds_them(tmp_path):
+    """16 words of 16 bits fit LUTRAM; 1,024 x 16 bits (16 kbit) is one RAMB18's worth."""
+    (tmp_path / "mem.v").write_text(MEMORIES)
+    rec = synth_xilinx([tmp_path / "mem.v"], "two_memories", work_dir=tmp_path)
+    by_instance = {m["instance"]: m for m in rec.memories}
+    assert set(by_instance) == {"u_pool_swg", "u_dense_mvau_weight_rom"}
+    small, big = by_instance["u_pool_swg"], by_instance["u_dense_mvau_weight_rom"]
+    assert (small["role"], small["ramb18"], small["ramb36"]) == ("line buffer", 0, 0) and small["lutram_luts"] > 0
+    assert (big["role"], big["ramb18"] + 2 * big["ramb36"], big["lutram_luts"]) == ("weight ROM", 1, 0)
+    assert rec.ramb18 + 2 * rec.ramb36 == 1 and rec.lut_as_memory == small["lutram_luts"]
