@@ -35,6 +35,7 @@ class DesignPoint:
     design: Design
     fifo_depth: int | None
     predicted: dict | None
+    model_options: dict | None = None   # how make dse prepared the model file (exits, input_bits, ...)
 
 
 def load_point(path: str | Path) -> DesignPoint:
@@ -62,7 +63,7 @@ def load_point(path: str | Path) -> DesignPoint:
         raise PointError(f"design file {path}: exits, thresholds, parallelism and fifo_depth must be integers") \
             from None
     return DesignPoint(path.stem, path, str(doc["model"]), str(doc["board"]), doc.get("policy"), design, fifo,
-                       doc.get("predicted"))
+                       doc.get("predicted"), doc.get("model_options"))
 
 
 def check_point(point: DesignPoint, stages, exit_configs) -> None:
