@@ -25,8 +25,8 @@ SUPPORTED_LAYERS = frozenset(supported_layers())
 # core reproduces bit for bit: frontend/prepare.py folds it into a linear QConv2D/QDense before it;
 # anywhere else it is an error naming what it follows.
 FOLD_FIRST = frozenset(FLOAT_BATCH_NORMS)
-PASS_THROUGH = frozenset(name for name, row in LAYER_TABLE.items() if row.op is None and name != "InputLayer"
-                         and name not in FOLD_FIRST)   # identity at inference: dropped from the stages
+PASS_THROUGH = frozenset(name for name, row in LAYER_TABLE.items() if row.op is None and row.rejection is None
+                         and name != "InputLayer")   # identity at inference: dropped from the stages
 POOLING = ("MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D")
 MERGING = ("Add", "Concatenate")
 WEIGHTED = tuple(name for name, row in LAYER_TABLE.items() if row.op in ("conv2d", "dense"))
@@ -114,6 +114,8 @@ def check_layers(model) -> None:
         kind = graph.classes[name]
         if kind in FOLD_FIRST:
             raise UnsupportedLayer(_batch_norm_problem(graph, name))
+        if kind in LAYER_TABLE and LAYER_TABLE[kind].rejection:
+            raise UnsupportedLayer(f"layer {name!r} ({kind}): {LAYER_TABLE[kind].rejection}")
         if kind not in SUPPORTED_LAYERS and not _is_trailing_softmax(model, graph, name):
             raise UnsupportedLayer(f"layer {name!r} ({kind}) is not supported; build the model from "
                                    f"{', '.join(sorted(SUPPORTED_LAYERS - {'InputLayer'}))} layers")

@@ -466,20 +466,25 @@ _relu.__name__ = "relu"
 _RELU = _relu
 
 
-def _reject_float_batchnorm(x: _In) -> LayerIR:
-    raise UnsupportedLayer(x.layer, "QKeras evaluates this batch-norm in float32 with an unquantised rsqrt "
-                                    "scale, which a fixed-point core cannot reproduce bit for bit; use "
-                                    "QConv2DBatchnorm/QDenseBatchnorm or fold it into the preceding layer")
+FLOAT_BATCH_NORM = ("QKeras evaluates this batch norm in float32 with an unquantised rsqrt scale, which a "
+                    "fixed-point core cannot reproduce bit for bit; use QConv2DBatchnorm, or put it right after a "
+                    "linear QConv2D/QDense (make synth folds it into that layer's weights)")
+
+
+def _float_weights(quantised: str) -> str:
+    return (f"float weights are not a fixed-point grid; use {quantised} with kernel_quantizer and "
+            "bias_quantizer quantized_bits(..., alpha=1)")
 
 
 @dataclass(frozen=True)
 class LayerSupport:
-    """One row of the supported-layer table."""
+    """One row of the supported-layer table: how a Keras class becomes an IR layer, or why it cannot."""
 
     keras_class: str
     op: str | None                       # None: passes its input through (e.g. Dropout at inference)
     build: Callable[[_In], LayerIR] | None
     note: str = ""
+    rejection: str | None = None         # the reason and the fix, for a class the table names to refuse it
 
 
 LAYER_TABLE: dict[str, LayerSupport] = {row.keras_class: row for row in (
@@ -501,20 +506,21 @@ LAYER_TABLE: dict[str, LayerSupport] = {row.keras_class: row for row in (
     LayerSupport("Reshape", "reshape", _reshape, "C-order"),
     LayerSupport("Add", "add", _add, "two or more inputs of one shape (residual blocks)"),
     LayerSupport("Concatenate", "concat", _concat, "on the channel axis"),
-    LayerSupport("BatchNormalization", None, _reject_float_batchnorm,
-                 "rejected unless right after a linear QConv2D/QDense, where the flow folds it"),
-    LayerSupport("QBatchNormalization", None, _reject_float_batchnorm,
-                 "rejected unless right after a linear QConv2D/QDense, where the flow folds it"),
+    LayerSupport("BatchNormalization", None, None, "folded by make synth right after a linear QConv2D/QDense",
+                 rejection=FLOAT_BATCH_NORM),
+    LayerSupport("QBatchNormalization", None, None, "", rejection=FLOAT_BATCH_NORM),
+    LayerSupport("Dense", None, None, "", rejection=_float_weights("QDense")),
+    LayerSupport("Conv2D", None, None, "", rejection=_float_weights("QConv2D")),
 )}
 
 OPS = ("quant", "identity", "dense", "conv2d", "maxpool", "avgpool", "global_avgpool", "zeropad", "flatten",
        "reshape", "add", "concat")
-FLOAT_BATCH_NORMS = tuple(name for name, row in LAYER_TABLE.items() if row.build is _reject_float_batchnorm)
+FLOAT_BATCH_NORMS = tuple(name for name, row in LAYER_TABLE.items() if row.rejection == FLOAT_BATCH_NORM)
 
 
 def supported_layers() -> list[str]:
     """The Keras classes a stage may hold (the table without its rejections), sorted."""
-    return sorted(name for name, row in LAYER_TABLE.items() if name not in FLOAT_BATCH_NORMS)
+    return sorted(name for name, row in LAYER_TABLE.items() if row.rejection is None)
 
 
 # ---------------------------------------------------------------- model walk
@@ -557,6 +563,8 @@ def stage_ir(model, input_format: FixedFormat | None = None, has_logits: bool = 
         row = LAYER_TABLE.get(kind)
         if row is None:
             raise UnsupportedLayer(layer, f"not supported; supported layers: {', '.join(supported_layers())}")
+        if row.rejection:
+            raise UnsupportedLayer(layer, row.rejection)
         producers = tuple(names[id(t)] for t in node.keras_inputs)
         outs = node.outputs if isinstance(node.outputs, (list, tuple)) else [node.outputs]
         if row.build is None:  # pass-through: the output is the input tensor
@@ -626,6 +634,8 @@ def layer_ir(layer, in_shape: tuple[int, ...], in_format: FixedFormat, requantis
     """The IR of one Keras layer on an input of ``in_shape``/``in_format``; ``requantiser`` (a following
     QActivation) is fused into a conv/dense as fuse_requantisers would."""
     row = LAYER_TABLE.get(type(layer).__name__)
+    if row is not None and row.rejection:
+        raise UnsupportedLayer(layer, row.rejection)
     if row is None or row.build is None:
         raise UnsupportedLayer(layer, f"not supported; supported layers: {', '.join(supported_layers())}")
     ir = row.build(_In(layer, (INPUT,), (tuple(in_shape),), (in_format,)))

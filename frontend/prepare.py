@@ -66,13 +66,14 @@ def rebuild(model, replace: dict[str, Callable] | None = None, remove: set[str] 
     replace, after, heads = replace or {}, after or {}, heads or {}
     graph = read_graph(model)
     tensors: dict[str, object] = {}
-    new_heads = []
+    inputs, new_heads = [], []
     with keras.utils.custom_object_scope(_custom_objects()):
         for lname in graph.order:
             original = model.get_layer(lname)
             parents = graph.inbound[lname]
             if graph.classes[lname] == "InputLayer":
                 t = keras.Input(shape=tuple(original.output.shape[1:]), name=lname)
+                inputs.append(t)
             elif lname in remove:
                 t = tensors[parents[0]]
             else:
@@ -88,7 +89,6 @@ def rebuild(model, replace: dict[str, Callable] | None = None, remove: set[str] 
             tensors[lname] = t
             if lname in heads:
                 new_heads.append(heads[lname](t))
-    inputs = [tensors[n] for n in graph.inputs]
     outs = [tensors[n] for n in (outputs or graph.outputs)]
     return keras.Model(inputs[0] if len(inputs) == 1 else inputs, new_heads + outs, name=name or model.name)
 
@@ -116,8 +116,8 @@ def fold_batch_norms(model) -> tuple[object, list[dict]]:
         if graph.classes.get(parent) not in ("QConv2D", "QDense") or graph.consumers(parent) != [name]:
             continue
         layer, bn = model.get_layer(parent), model.get_layer(name)
-        act = getattr(layer.activation, "__name__", None)
-        if act not in (None, "linear") or bn.axis not in ([-1], [len(bn.input.shape) - 1]):
+        linear = layer.activation is None or getattr(layer.activation, "__name__", None) == "linear"
+        if not linear or list(bn.axis) not in ([-1], [len(bn.input.shape) - 1]):
             continue
         if layer.use_bias and layer.bias_quantizer_internal is None or not layer.use_bias and \
                 layer.get_config().get("bias_quantizer") is None:
@@ -173,15 +173,16 @@ def data_grid(x: np.ndarray, max_bits: int) -> FixedFormat | None:
 
 
 def input_bits_format(x: np.ndarray, bits: int) -> FixedFormat:
-    """``bits`` wide, signed when the data have negatives, with the integer bits that hold their range."""
-    from .ir import covering_format
-
+    """``bits`` wide, signed when the data have negatives, with the fewest integer bits that saturate no value
+    (so the most fraction bits)."""
     v = np.asarray(x, dtype=np.float64)
-    whole = covering_format(float(v.min(initial=0.0)), float(v.max(initial=0.0)), 0)
-    if whole.width >= bits:
-        raise PrepareError(f"the data range [{v.min():g}, {v.max():g}] needs {whole.width} integer bits, not fewer "
-                           f"than INPUT_BITS={bits}; raise INPUT_BITS or scale the data")
-    return FixedFormat(bits, bits - whole.width, whole.signed)
+    lo, hi, signed = float(v.min(initial=0.0)), float(v.max(initial=0.0)), bool(v.min(initial=0.0) < 0)
+    for integer in range(int(signed), bits + 1):
+        fmt = FixedFormat(bits, bits - integer, signed)
+        if fmt.min_value <= lo and hi <= fmt.max_value:
+            return fmt
+    raise PrepareError(f"the data range [{lo:g}, {hi:g}] does not fit {bits} bits without saturating; raise "
+                       f"INPUT_BITS or scale the data")
 
 
 def quantiser_for(fmt: FixedFormat):
