@@ -124,17 +124,28 @@ def output_formats(stage_model, input_format: FixedFormat | None = None) -> list
 
 def logit_format(stage_model, input_format: FixedFormat | None = None) -> FixedFormat:
     """Format of the stage's exit logits (its first output): their quantiser's, or, unquantised, the exact
-    accumulator's. A stage's input format never widens its logits beyond the IR's bound."""
-    ir = stage_ir_of(stage_model, input_format or _any_input_format(stage_model))
+    accumulator's (which depends on the stage's input format: give it for a stage k > 1)."""
+    if input_format is None:
+        try:
+            input_format = stage_ir_module.input_quantiser_format(stage_model)
+        except ValueError:
+            return _quantiser_logit_format(stage_model)
+    ir = stage_ir_of(stage_model, input_format)
     return ir.layer(ir.logits).out_format
 
 
-def _any_input_format(stage_model) -> FixedFormat | None:
+def _quantiser_logit_format(stage_model) -> FixedFormat:
+    """Logits out of a quantiser: its format, whatever the stage input."""
+    layer = stage_model.outputs[0]._keras_history.layer
+    quantizer = layer.quantizer if type(layer).__name__ == "QActivation" else getattr(layer, "activation", None)
+    if quantizer is None or getattr(quantizer, "__name__", None) in ("linear", "relu"):
+        raise ValueError(f"stage model '{stage_model.name}': unquantised logits take the exact accumulator format, "
+                         "which depends on the stage input; pass input_format= (the previous stage's "
+                         "forwarded_format)")
     try:
-        return stage_ir_module.input_quantiser_format(stage_model)
-    except ValueError:
-        raise ValueError(f"stage model '{stage_model.name}' does not start with an input quantiser "
-                         "QActivation; pass input_format= (the previous stage's forwarded_format)") from None
+        return stage_ir_module.requant_of(layer, quantizer).fmt
+    except stage_ir_module.UnsupportedLayer as exc:
+        raise UnsupportedLayer(str(exc)) from None
 
 
 def forwarded_format(stage_model, input_format: FixedFormat | None = None) -> FixedFormat:

@@ -97,13 +97,15 @@ def test_zero_padding_concatenate_and_reshape_are_bit_exact():
     assert ir.layer("reshape").out_shape == (8, 5)
 
 
-@pytest.mark.parametrize("quantiser", [
-    qk.quantized_bits(4, 0, alpha="auto_po2"), qk.quantized_bits(5, 1, symmetric=1, alpha=1), qk.binary(),
-    qk.binary(alpha="auto_po2"), qk.ternary(), qk.ternary(alpha="auto_po2"), qk.quantized_po2(4, max_value=1),
-    qk.quantized_bits(4, 2, keep_negative=False, alpha=1),
+@pytest.mark.parametrize("make", [
+    lambda: qk.quantized_bits(4, 0, alpha="auto_po2"), lambda: qk.quantized_bits(5, 1, symmetric=1, alpha=1),
+    lambda: qk.binary(alpha=1), lambda: qk.binary(), lambda: qk.ternary(alpha=1), lambda: qk.ternary(),
+    lambda: qk.quantized_po2(4, max_value=1), lambda: qk.quantized_bits(4, 2, keep_negative=False, alpha=1),
 ], ids=["auto_po2", "symmetric", "binary", "binary_auto_po2", "ternary", "ternary_auto_po2", "po2", "unsigned"])
-def test_weight_quantisers_on_a_dyadic_grid_are_bit_exact(quantiser):
-    """auto_po2 scales each output channel by its own power of two; binary/ternary/po2 give signed levels."""
+def test_weight_quantisers_on_a_dyadic_grid_are_bit_exact(make):
+    """auto_po2 scales each output channel by its own power of two (QKeras layers turn a binary/ternary
+    kernel quantiser with alpha=None into alpha='auto_po2'); binary/ternary/po2 give signed levels."""
+    quantiser = make()
     inp = keras.Input((4, 4, 3))
     x = qk.QActivation(_q(6, 2), name="in_q")(inp)
     x = _conv(4, 3, "conv", 1, kq=quantiser)(x)
