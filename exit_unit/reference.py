@@ -191,6 +191,19 @@ class ExitUnitConfig:
         top += (a_max * int(self.recip_table.max())) >> self.product_shift
         return FixedFormat(max(1, top.bit_length()), self.conf_frac_bits, signed=False)
 
+    @property
+    def never_exit_code(self) -> int:
+        """The threshold code that lets the fewest samples out: the reset value of a unit nobody configured.
+
+        It is the end of the register's range that the comparison (``exits``) can only just reach: the
+        highest code when a higher confidence exits (margin), the lowest otherwise. For max_prob no
+        sample exits at all (S >= 1.0 > 0); for margin only a full-scale margin (top logit at its
+        maximum code, the second at its minimum) and for entropy only an entropy of exactly 0 (every
+        other class beyond the exp table) would still exit.
+        """
+        fmt = self.confidence_format
+        return fmt.max_code if self.higher_is_confident else fmt.min_code
+
     def exits(self, confidence_codes: np.ndarray, threshold_code: int) -> np.ndarray:
         """The comparison the RTL makes (monotone in threshold_code, see higher_is_confident)."""
         conf = np.asarray(confidence_codes, dtype=np.int64)

@@ -100,25 +100,37 @@ def expected_decisions(cfg: ExitUnitConfig, vs: VectorSet) -> Decision:
                     confidence=np.concatenate([p.confidence for p in parts]))
 
 
+RESET_ROWS = 2_000  # rows the after-reset check runs (no threshold write) before the batches
+
+
 def simulate(unit: GeneratedUnit, vs: VectorSet, build_dir: Path, simulator: str = "verilator",
-             stall: float = 0.3, seed: int = 1) -> SimResult:
-    """Run the vector set through the unit's RTL; raises CocotbFailure on any mismatch."""
+             stall: float = 0.3, seed: int = 1, threshold_init: int | None = None) -> SimResult:
+    """Run the vector set through the unit's RTL; raises CocotbFailure on any mismatch.
+
+    Every run also checks the unit straight after reset, before any threshold write: its first
+    RESET_ROWS rows must decide as at ``threshold_init`` (the THRESHOLD_INIT parameter the unit is
+    built with; None: the generator's default, ``cfg.never_exit_code``)."""
     from sim.runner import run_cocotb
 
     cfg = unit.cfg
     build_dir = Path(build_dir).resolve()
     build_dir.mkdir(parents=True, exist_ok=True)
     exp = expected_decisions(cfg, vs)
+    init = cfg.never_exit_code if threshold_init is None else int(threshold_init)
+    at_reset = decide(cfg, vs.logits[:RESET_ROWS], init)
     vec_path, res_path, out_path = build_dir / "vectors.npz", build_dir / "result.json", build_dir / "output.npz"
     np.savez(vec_path, logits=vs.logits, thresholds=vs.thresholds, bounds=vs.bounds,
-             exit=exp.exit, cls=exp.cls, confidence=exp.confidence)
+             exit=exp.exit, cls=exp.cls, confidence=exp.confidence,
+             reset_exit=at_reset.exit, reset_cls=at_reset.cls, reset_confidence=at_reset.confidence)
     for p in (res_path, out_path):
         p.unlink(missing_ok=True)
     env = {"TB_VECTORS": vec_path, "TB_RESULT": res_path, "TB_OUTPUT": out_path,
            "TB_CLASSES": cfg.classes, "TB_WIDTH": cfg.logit.width, "TB_CLASS_BITS": cfg.class_bits,
            "TB_SERIAL": int(unit.variant == "serial"), "TB_LATENCY": unit.latency_cycles, "TB_II": unit.ii,
            "TB_STALL": stall, "TB_SEED": seed}
-    run_cocotb(unit.files, unit.top, TB_MODULE, TB_DIR, build_dir, simulator=simulator, extra_env=env)
+    params = {} if threshold_init is None else {"THRESHOLD_INIT": init}
+    run_cocotb(unit.files, unit.top, TB_MODULE, TB_DIR, build_dir, simulator=simulator, extra_env=env,
+               parameters=params)
     result = json.loads(res_path.read_text())
     out = np.load(out_path)
     return SimResult(vectors_checked=result["vectors_checked"], mismatches=result["mismatches"],

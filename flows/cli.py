@@ -108,7 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
     dse.add_argument("--board", default="pynq-z2")
     dse.add_argument("--build-root", default="build", type=Path)
     dse.add_argument("--objective", default="throughput", help="throughput, latency or energy")
-    dse.add_argument("--min-accuracy", default=None, type=float)
+    dse.add_argument("--min-accuracy", default=None, type=float,
+                     help="accuracy bound, applied on the calibration split (the test split is only reported)")
     dse.add_argument("--max-latency-us", default=None, type=float)
     dse.add_argument("--lut-budget", default=None, type=int)
     dse.add_argument("--scheduler", default=os.environ.get("DSE_SCHEDULER"),

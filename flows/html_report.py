@@ -38,7 +38,7 @@ def plot_sweep(report: dict, x_key: str) -> str | None:
     points = [p for p in report.get("sweep") or [] if p.get(x_key) is not None and p.get("accuracy") is not None]
     if not points:
         return None
-    labels = {"mean_latency_cycles": "mean latency (cycles)", "energy_nj": "energy per sample (nJ)",
+    labels = {"mean_latency_cycles": "mean latency (cycles)", "energy_nj": "energy per sample (nJ, modelled)",
               "avg_macs": "average MACs per sample"}
     plt, fig, ax = _figure()
     xs, ys = [p[x_key] for p in points], [100 * p["accuracy"] for p in points]
@@ -205,10 +205,13 @@ def design_table(design: dict) -> str:
         off = err is not None and abs(err) > limits.get(key, float("inf"))
         text = "n/a" if err is None else f"{100 * err:+.1f}%"
         cell = '<td class="off">' if off else "<td>"
-        rows.append(f"<tr><td>{_e(key)}</td><td>{_e(_fmt(predicted.get(key)))}</td><td>{_e(_fmt(value))}</td>"
+        label = f"{key} (modelled)" if key.startswith("energy") else key
+        rows.append(f"<tr><td>{_e(label)}</td><td>{_e(_fmt(predicted.get(key)))}</td><td>{_e(_fmt(value))}</td>"
                     f"{cell}{_e(text)}</td></tr>")
-    return ("<table><thead><tr><th>metric</th><th>predicted</th><th>measured</th><th>error</th></tr></thead>"
-            f"<tbody>{''.join(rows)}</tbody></table>")
+    split = design.get("predicted_on", "model")
+    return (f"<table><thead><tr><th>metric</th><th>predicted ({_e(split)} split)</th><th>measured (test split)</th>"
+            f"<th>error</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+            f"<p>{_e(design.get('measured_by', ''))}.</p>")
 
 
 def to_html(report: dict) -> str:
@@ -269,11 +272,19 @@ def to_html(report: dict) -> str:
     if sim:
         rows = [[f"exit {x.get('index')}", _fmt(x.get("samples")), _fmt(x.get("latency_cycles")),
                  _fmt(x.get("energy_nj"))] for x in sim.get("exits") or []]
-        parts.append(_table(["exit", "samples", "latency min / mean / max (cycles)", "energy (nJ)"], rows))
+        parts.append(_table(["exit", "samples", "latency min / mean / max (cycles)", "energy (nJ, modelled)"], rows))
         ee = sim.get("early_exit") or {}
-        parts.append(f"<p>Early exit: mean latency {_fmt(ee.get('mean_latency_cycles'))} cycles, throughput "
-                     f"{_fmt(ee.get('throughput_samples_per_cycle'))} samples/cycle, "
-                     f"{_fmt(ee.get('energy_nj_per_sample'))} nJ/sample; speed-up {_fmt(sim.get('speedup'))}.</p>")
+        parts.append(f"<p>Early exit: mean latency {_fmt(ee.get('mean_latency_cycles'))} cycles, steady-state "
+                     f"throughput {_fmt(ee.get('throughput_samples_per_cycle'))} samples/cycle (whole run, fill and "
+                     f"drain included: {_fmt(ee.get('whole_run_samples_per_cycle'))}), "
+                     f"{_fmt(ee.get('energy_nj_per_sample'))} nJ/sample (modelled); speed-up "
+                     f"{_fmt(sim.get('speedup'))}.</p>")
+        if sim.get("throughput_definition"):
+            parts.append(f"<p><small>{_e(sim['throughput_definition'])}</small></p>")
+        if sim.get("energy_model"):
+            from sim.pipeline.energy import energy_sentence
+
+            parts.append(f"<p>Energy is {_e(energy_sentence(sim['energy_model']))}</p>")
     else:
         parts.append(_absent("simulation (sim)"))
 

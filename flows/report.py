@@ -60,6 +60,9 @@ class StageRecord:
     rtl_random_vectors: int = 0
     rtl_latency_cycles: int | None = None
     rtl_dir: str | None = None
+    rtl_io: str | None = None                 # "parallel" (one beat per sample) or "stream" (pixels per beat)
+    rtl_ii_cycles: int | None = None          # streaming: the slowest block's cycles per frame
+    rtl_folding: dict | None = None           # streaming: how each conv/dense layer is built (kernel or MVAU)
 
 
 @dataclass
@@ -203,12 +206,14 @@ def pr_lines(pr: dict) -> list[str]:
              f"{describe(mapping.get('pr', {}))}, partial bitstream {pr.get('partial_bitstream_bytes', 0):,} B, "
              f"reconfiguration {1e3 * pr.get('reconfig_seconds', 0):.2f} ms over {pr.get('port', 'the port')}.", ""]
     header = ["schedule", "batch", "samples/s", "mean latency (ms)", "p99 latency (ms)", "reconfigs / 1000",
-              "energy / sample (uJ)"]
+              "energy / sample (uJ, modelled)"]
     rows = [[s["name"], str(s["batch_size"]), f"{s['throughput_samples_per_s']:,.0f}",
              f"{1e3 * s['mean_latency_s']:.3f}", f"{1e3 * s['p99_latency_s']:.3f}", f"{s['reconfigs_per_1000']:.2f}",
              f"{1e6 * s['energy_j_per_sample']:.2f}"] for s in pr.get("schedules", [])]
     lines += [_md_table(header, rows), ""]
     lines.append(f"Break-even batch: {pr.get('break_even_batch')}. {pr.get('break_even_note', '')}".strip())
+    lines.append("Energy per sample is modelled, not measured: run time x the estimated static, PS and per-resource "
+                 "power of the board file's power: block (sources there).")
     lines += [f"- {n}" for n in pr.get("notes", [])]
     return lines
 
@@ -228,7 +233,8 @@ def design_lines(design: dict) -> list[str]:
     lines = [f"Point `{design['id']}` from `{design['file']}`: exits {design['exits']}, thresholds "
              f"{design['thresholds']} ({design['policy'] or 'spec policy'}), P per stage {design['parallelism']}, "
              f"mode {design['mode']}, FIFO depth {design['fifo_depth'] or 'default'}.", "",
-             "| metric | predicted | measured | error |", "|---|---|---|---|"]
+             f"| metric | predicted ({design.get('predicted_on', 'model')} split) | measured (test split) | error |",
+             "|---|---|---|---|"]
     predicted = design["predicted"] or {}
     for key, value in design["measured"].items():
         err = design["errors"].get(key)
@@ -236,7 +242,8 @@ def design_lines(design: dict) -> list[str]:
         if err is not None and abs(err) > design["tolerances"].get(key, float("inf")):
             text = f'<span style="color:red">**{text}**</span>'
         show = (lambda v: "n/a" if v is None else f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.4g}")  # noqa: E731
-        lines.append(f"| {key} | {show(predicted.get(key))} | {show(value)} | {text} |")
+        label = f"{key} (modelled)" if key.startswith("energy") else key
+        lines.append(f"| {label} | {show(predicted.get(key))} | {show(value)} | {text} |")
     lines += ["", f"Measured: {design['measured_by']}. Tolerances: "
               + ", ".join(f"{k} {100 * v:.0f}%" for k, v in design["tolerances"].items()) + "."]
     return lines
@@ -321,10 +328,14 @@ def print_report(report: Report, console=None) -> None:
                       f"({report.resources['utilisation_pct']['lut']:.1f}% of its LUTs).")
     if report.sim:
         on, off = report.sim["early_exit"], report.sim["exits_off"]
-        energy = (f"{on['energy_nj_per_sample']:.2f} vs {off['energy_nj_per_sample']:.2f} nJ/sample"
+        energy = (f"{on['energy_nj_per_sample']:.2f} vs {off['energy_nj_per_sample']:.2f} nJ/sample modelled "
+                  f"(SAIF toggles x estimated coefficients, {report.sim['energy_model']['coefficients']})"
                   if on.get("energy_nj_per_sample") is not None else "no energy figures (see the report's notes)")
+        rate = "/".join("-" if r.get("throughput_samples_per_cycle") is None else
+                        f"{r['throughput_samples_per_cycle']:.3f}" for r in (on, off))
         console.print(f"RTL pipeline: mean latency {on['mean_latency_cycles']:.1f} cycles with early exits vs "
-                      f"{off['mean_latency_cycles']:.1f} without ({report.sim['speedup']:.2f}x), {energy}; "
+                      f"{off['mean_latency_cycles']:.1f} without ({report.sim['speedup']:.2f}x), "
+                      f"{rate} samples/cycle in steady state, {energy}; "
                       f"{report.sim['mismatches']} mismatches, {report.sim['lost']} lost, "
                       f"{report.sim['duplicated']} duplicated.")
     if report.pr and "error" not in report.pr:

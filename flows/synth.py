@@ -6,6 +6,7 @@ runs them and writes ``build/<model>/<board>/report.json`` and ``report.md``.
 """
 from __future__ import annotations
 
+import json
 import math
 import time
 from dataclasses import dataclass, field
@@ -132,7 +133,9 @@ def load_inputs(build: Build) -> None:
     if opts.accuracy_drop is not None and not opts.accuracy_drop >= 0:
         raise FlowError(f"accuracy drop {opts.accuracy_drop:g} is not >= 0; give the points of accuracy the early "
                         "exits may cost, e.g. --accuracy-drop 1.0")
-    build.dataset = load_dataset(shape, classes, opts.data)
+    # the spec names its bundled data set; DATA= (or a user model without a spec: digits) otherwise
+    bundled = build.spec.dataset if build.spec else "digits"
+    build.dataset = load_dataset(shape, classes, opts.data, dataset=bundled)
     build.out_dir = opts.build_root / build.name / build.board.name
     if build.point is not None:  # beside, never over, the fully parallel build the DSE reads
         build.out_dir = build.out_dir / "designs" / build.point.id
@@ -203,8 +206,31 @@ def prepare_model(build: Build) -> None:
                            attached_exits=attached, accuracy=accuracy)
 
 
+def training_key(spec: ModelSpec, training, data, backbone_trained: bool = False) -> str:
+    """Content key of a trained model: everything that changes its weights.
+
+    The spec (architecture, quantisers; not its calibration block, which acts after training) with the
+    training options in force, the arrays it trains on
+    (x_train, y_train: the only split training reads), whether the backbone comes pre-trained, the code
+    that builds and trains the model, and the TensorFlow/QKeras/numpy versions.
+    """
+    from dataclasses import asdict, replace
+
+    from flows.content_key import TRAINING_CODE, ContentKey
+
+    described = asdict(replace(spec, training=training))
+    described.pop("calibration")
+    return (ContentKey("trained model")
+            .text("spec", described)
+            .text("backbone_trained", backbone_trained)
+            .array("x_train", data.x_train).array("y_train", data.y_train)
+            .code(TRAINING_CODE)
+            .tools("tensorflow", "qkeras", "numpy")
+            .hexdigest())
+
+
 def train_model(build: Build) -> None:
-    """Spec models are trained (cached by content hash); user models are used as given unless TRAIN= is set,
+    """Spec models are trained (cached by content key); user models are used as given unless TRAIN= is set,
     except for exit heads the flow attached (EXITS=): those train exits-only on the frozen backbone."""
     from dataclasses import replace
 
@@ -225,11 +251,11 @@ def train_model(build: Build) -> None:
     if opts.train:
         spec_training = replace(spec_training, mode=opts.train)
     if build.spec is not None:
-        key = replace(build.spec, training=spec_training).digest() + f"-{data.name}"
+        key = training_key(build.spec, spec_training, data)
         cache = opts.build_root / build.name / "train" / key / "model.h5"
         if cache.is_file():
             build.model = load_user_model(cache)
-            build.training = {"mode": spec_training.mode, "cached": str(cache)}
+            build.training = {"mode": spec_training.mode, "cached": str(cache), "key": key, "from_cache": True}
             return
         build.model = build_model(build.spec)
     else:
@@ -251,7 +277,9 @@ def train_model(build: Build) -> None:
         tmp = cache.with_name("model.tmp.h5")
         build.model.save(tmp)
         tmp.replace(cache)
-        build.training["cached"] = str(cache)
+        # continue from the file, as a cached run does: both build their cores from the same model object
+        build.model = load_user_model(cache)
+        build.training.update(cached=str(cache), key=key, from_cache=False)
 
 
 def split_stages(build: Build) -> None:
@@ -368,7 +396,8 @@ def apply_design_point(build: Build, policy: str) -> None:
 def convert_hls(build: Build) -> None:
     from frontend.macs import layer_macs
     from flows.report import StageRecord
-    from hls_templates.convert import check_bit_exact, convert_stage, raise_if_not_bit_exact
+    from hls_templates.convert import (PARALLEL_MAX_INPUT_VALUES, check_bit_exact, convert_stage,
+                                       raise_if_not_bit_exact, stage_io_type)
     from hls_templates.precision import forwarded_format
 
     opts = build.options
@@ -390,14 +419,19 @@ def convert_hls(build: Build) -> None:
         qkeras_out = stage.model.predict(x, verbose=0, batch_size=512)
         if opts.hls:
             project = build.out_dir / "hls" / f"stage_{k}"
-            with build.console.status(f"stage {k}: hls4ml conversion and C simulation"):
+            io_type = stage_io_type(opts.io_type, record.input_shape)
+            if io_type != opts.io_type:
+                build.notes.append(f"stage {k}: HLS converted io_stream instead of {opts.io_type}: its input "
+                                   f"holds {math.prod(record.input_shape):,} values, more than the "
+                                   f"{PARALLEL_MAX_INPUT_VALUES} up to which a stage is fully unrolled")
+            with build.console.status(f"stage {k}: hls4ml conversion ({io_type}) and C simulation"):
                 hls_model = convert_stage(stage.model, project, part=build.board.part, backend=opts.backend,
-                                          io_type=opts.io_type, reuse_factor=reuse[min(k - 1, len(reuse) - 1)],
+                                          io_type=io_type, reuse_factor=reuse[min(k - 1, len(reuse) - 1)],
                                           clock_period_ns=build.board.clock_period_ns,
                                           project_name=f"stage_{k}", input_format=input_format)
                 result = check_bit_exact(hls_model, stage.model, x)
             build.hls_models.append(hls_model)
-            record.hls_project, record.backend, record.io_type = str(project), opts.backend, opts.io_type
+            record.hls_project, record.backend, record.io_type = str(project), opts.backend, io_type
             record.reuse_factor = reuse[min(k - 1, len(reuse) - 1)]
             record.csim_bit_exact, record.csim_samples = result.bit_exact, result.samples
             record.max_abs_diff, record.csim_first_mismatch = result.max_abs_diff, result.first_mismatch
@@ -417,6 +451,8 @@ def build_stage_cores(build: Build) -> None:
         return
     if build.point is not None:
         return build_design_point_cores(build)
+    if rtl_io(build) == "stream":
+        return build_stream_cores(build)
     from sim.stage.verify import build_and_verify_chain
 
     opts = build.options
@@ -438,6 +474,69 @@ def build_stage_cores(build: Build) -> None:
         k, check = bad[0]
         raise VerificationFailed(f"stage {k} RTL differs from its QKeras stage: {check.mismatch()}; "
                                  f"vectors and outputs in {build.out_dir / 'rtl' / f'stage_{k}' / 'sim'}")
+
+
+def rtl_io(build: Build) -> str:
+    """How the open flow builds the stage cores, one kind for the whole pipeline: "stream" when IO_TYPE is
+    io_stream or any stage is too large for a fully parallel core (hls_templates.convert.stage_io_type's
+    rule, the one the HLS step uses), else "parallel"."""
+    from hls_templates.convert import stage_io_type
+
+    if build.options.io_type == "io_stream":
+        return "stream"
+    shapes = [tuple(int(d) for d in s.model.input_shape[1:]) for s in build.stages]
+    return "stream" if any(stage_io_type(build.options.io_type, shape) == "io_stream" for shape in shapes) \
+        else "parallel"
+
+
+# A constant-weight da4ml kernel costs about this many LUTs per nonzero weight (measured on LeNet's conv1:
+# 1,595 LUTs for 150 4-bit weights on 8-bit pixels): the planner's estimate when it weighs a kernel
+# against an MVAU; the report gives Yosys' counts of what was built.
+KERNEL_LUTS_PER_WEIGHT = 10.0
+
+
+def build_stream_cores(build: Build) -> None:
+    """Open flow, streaming: each stage's IR balanced to the input's frame rate (one pixel per cycle), built
+    from the hardware library's primitives and checked against QKeras on the test set and random inputs."""
+    import numpy as np
+
+    from frontend.ir import fuse_requantisers, stage_ir
+    from hardware.stream_stage import build_stream_stage, plan_stage
+    from sim.stage.stream import port_tensors, stage_codes, verify_stream_stage
+
+    opts = build.options
+    x = build.dataset.x_test
+    target = None
+    fmt, samples, cores = None, None, []
+    for stage, record in zip(build.stages, build.stage_records):
+        k = stage.index
+        ir = fuse_requantisers(stage_ir(stage.model, fmt, name=f"stage_{k}"))
+        if target is None:   # the input-bound rate: stage 1's frame of pixels, one per cycle
+            target = int(np.prod(ir.input_shape[:-1])) if len(ir.input_shape) == 3 else 1
+        plans = plan_stage(ir, target, kernel_luts=lambda layer: KERNEL_LUTS_PER_WEIGHT * np.count_nonzero(layer.kernel))
+        with build.console.status(f"stage {k}: streaming core, then its RTL against QKeras "
+                                  f"({len(x)} test samples + {opts.rtl_random_vectors:,} random inputs)"):
+            core = build_stream_stage(ir, plans, build.out_dir / "rtl" / f"stage_{k}", f"stage_{k}")
+            if samples is None:
+                samples = core.input_format.quantize(x).reshape((len(x),) + core.input_shape)
+            check = verify_stream_stage(stage.model, core, samples, opts.rtl_random_vectors,
+                                        build.out_dir / "rtl" / f"stage_{k}" / "sim", simulator=opts.simulator, seed=k)
+        record.rtl_bit_exact, record.rtl_samples = check.bit_exact, check.samples
+        record.rtl_random_vectors, record.rtl_dir = check.random_vectors, str(build.out_dir / "rtl" / f"stage_{k}")
+        record.rtl_io, record.rtl_ii_cycles = "stream", core.ii_cycles
+        record.rtl_folding = {name: plan.to_dict() for name, plan in plans.items()}
+        if not check.bit_exact:
+            raise VerificationFailed(f"stage {k} RTL differs from its QKeras stage: {check.mismatch()}; "
+                                     f"vectors and outputs in {build.out_dir / 'rtl' / f'stage_{k}' / 'sim'}")
+        (build.out_dir / "rtl" / f"stage_{k}" / "stage.json").write_text(
+            json.dumps(core.to_dict(), indent=2, allow_nan=False))
+        cores.append(core)
+        if core.forwarded is not None:
+            samples = stage_codes(stage.model, core.input_format, port_tensors(core), samples)[-1]
+            fmt = core.forwarded.fmt
+    build.stage_rtls = cores
+    build.notes.append(f"stage cores streaming (one pixel per beat), every stage balanced to {target} cycles per "
+                       f"frame, the input's rate: {', '.join(f'stage {c.name[6:]} II {c.ii_cycles}' for c in cores)}")
 
 
 def build_design_point_cores(build: Build) -> None:
@@ -491,21 +590,44 @@ def synthesise_open(build: Build) -> None:
     kept = [(k, cfg) for k, cfg in enumerate(build.exit_configs, start=1) if cfg is not None]
     units = build.exit_units = [write_unit(cfg, "parallel", build.out_dir / "rtl" / f"exit_unit_{k}")
                                 for k, cfg in kept]
-    jobs = [("stage", k, rtl.verilog_files, rtl.top) for k, rtl in enumerate(build.stage_rtls, start=1)]
-    jobs += [("exit_unit", k, u.files, u.top) for (k, _), u in zip(kept, units)]
+    jobs = [("stage", k, rtl.verilog_files, rtl.top, None) for k, rtl in enumerate(build.stage_rtls, start=1)]
+    jobs += [("exit_unit", k, u.files, u.top, None) for (k, _), u in zip(kept, units)]
+    jobs += [("buffer", k, b.files, b.top, b.parameters) for k, b in conditional_buffers(build).items()]
 
     def run(job):
-        kind, k, files, top = job
-        record = synth_xilinx(files, top, family=family, work_dir=out / f"{kind}_{k}").to_dict()
-        return kind, {"index": k, **record}
+        kind, k, files, top, params = job
+        record = synth_xilinx(files, top, family=family, params=params, work_dir=out / f"{kind}_{k}").to_dict()
+        return kind, {"index": k, **record, **({"parameters": params} if params else {})}
 
     with build.console.status(f"Yosys synth_xilinx -family {family}: {len(jobs)} cores on {os.cpu_count()} cores"):
         with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
             done = list(pool.map(run, jobs))
     stages = [r for kind, r in done if kind == "stage"]
     for record, rtl in zip(stages, build.stage_rtls):  # what the PR model needs beside the counts
-        record.update(latency_cycles=rtl.latency_cycles, in_width=rtl.in_width, out_width=rtl.out_width)
-    build.resources = resources_block(stages, [r for kind, r in done if kind == "exit_unit"], build.board)
+        if hasattr(rtl, "input_beats"):    # streaming: bits per sample on each side, the measured II
+            fwd = rtl.forwarded.bits * rtl.forwarded_beats if rtl.forwarded else 0
+            record.update(ii_cycles=rtl.ii_cycles, in_width=rtl.in_width * rtl.input_beats,
+                          out_width=(rtl.logits.bits if rtl.logits else 0) + fwd)
+        else:
+            record.update(latency_cycles=rtl.latency_cycles, in_width=rtl.in_width, out_width=rtl.out_width)
+    exit_units = [r for kind, r in done if kind == "exit_unit"]
+    streaming = any(hasattr(rtl, "input_beats") for rtl in build.stage_rtls)
+    if build.point is None and not streaming:  # the fully parallel cores the DSE fits its model on
+        write_core_records(build, stages, exit_units, out / "records")
+    build.resources = resources_block(stages, exit_units, build.board,
+                                      buffers=[r for kind, r in done if kind == "buffer"])
+
+
+def write_core_records(build: Build, stages: list[dict], exit_units: list[dict], records_dir: Path) -> None:
+    """Yosys records named by what each core is built from, for the DSE to read (flows.core_records)."""
+    from flows.core_records import exit_unit_name, stage_core_name, write_record
+
+    family = build.board.family
+    for record, stage in zip(stages, build.stages):
+        write_record(records_dir, stage_core_name(stage.index, stage.model, stage.input_format, family), record)
+    for record in exit_units:
+        k = record["index"]
+        write_record(records_dir, exit_unit_name(k, build.exit_configs[k - 1], family), record)
 
 
 def simulate_multi_exit_pipeline(build: Build) -> None:
@@ -546,22 +668,46 @@ def evaluate_partial_reconfiguration(build: Build) -> None:
               "exits": [asdict(e) for e in build.evaluation.exits],
               "stages": [{"index": r.index, "input_shape": r.input_shape} for r in build.stage_records]}
     manifests = {k: rtl.verilog_files[0].parent / "stage.json" for k, rtl in enumerate(build.stage_rtls, start=1)}
+    if any(hasattr(rtl, "input_beats") for rtl in build.stage_rtls):
+        # the DFX wrapper packs a fully parallel core's one-word ports into DMA beats; streaming cores
+        # have stream ports already, and their reconfigurable-module wrapper is not written yet
+        manifests = {}
+        build.notes.append("partial reconfiguration: region sizing and schedules from the streaming cores' "
+                           "measured resources; the DFX project names placeholder stage sources (streaming "
+                           "cores have no reconfigurable-module wrapper yet)")
     unit = StaticExitUnit.from_generated(build.exit_units[0]) if build.exit_units else None
     build.pr = pr_block(inputs, build.out_dir / "pr", deadline_s=build.options.deadline_s,
                         stage_manifests=manifests or None, exit_unit=unit, board=build.board)
 
 
-def resources_block(stages: list[dict], exit_units: list[dict], board: Board) -> dict:
-    """Per-core records, their sum, and utilisation against the board (same shape as the vendor flow's)."""
-    keys = ("lut", "ff", "carry4", "dsp", "bram", "seconds")
-    total = {k: sum(r[k] for r in (*stages, *exit_units)) for k in keys}
-    total["lut_levels"] = max(r["lut_levels"] for r in (*stages, *exit_units))
+def conditional_buffers(build: Build) -> dict:
+    """Exit k -> the conditional buffer (hardware/cond_buffer) the streaming pipeline puts after stage k."""
+    from hardware.pipeline.generate import PipelineParams
+    from hardware.pipeline.stream import conditional_buffer
+
+    params = PipelineParams(fifo_depth=build.point.fifo_depth) if build.point is not None and build.point.fifo_depth \
+        else PipelineParams()
+    return {k: conditional_buffer(rtl, params) for k, (rtl, cfg) in enumerate(zip(build.stage_rtls, build.exit_configs),
+                                                                          start=1)
+            if hasattr(rtl, "input_beats") and cfg is not None and rtl.forwarded is not None}
+
+
+def resources_block(stages: list[dict], exit_units: list[dict], board: Board, buffers: list[dict] = ()) -> dict:
+    """Per-core records, their sum, and utilisation against the board (same shape as the vendor flow's);
+    ``buffers``: a streaming pipeline's conditional buffers."""
+    keys = ("lut", "ff", "carry4", "dsp", "bram", "seconds", "lut_as_memory", "ramb18", "ramb36")
+    parts = (*stages, *exit_units, *buffers)
+    total = {k: sum(r.get(k, 0) for r in parts) for k in keys}
+    total["lut_levels"] = max(r["lut_levels"] for r in parts)
     total["source"] = "yosys"
     capacity = dict(board.resources)
     used = {"lut": total["lut"], "ff": total["ff"], "dsp": total["dsp"], "bram36": total["bram"]}
     pct = {k: round(100.0 * used[k] / capacity[k], 2) for k in used}
-    return {"stages": stages, "exit_units": exit_units, "total": total, "capacity": capacity,
-            "utilisation_pct": pct, "fits": all(v <= 100.0 for v in pct.values())}
+    block = {"stages": stages, "exit_units": exit_units, "total": total, "capacity": capacity,
+             "utilisation_pct": pct, "fits": all(v <= 100.0 for v in pct.values())}
+    if buffers:
+        block["buffers"] = list(buffers)
+    return block
 
 
 def vendor_synthesis(build: Build) -> None:

@@ -109,15 +109,29 @@ def lut_levels(netlist: dict, top: str) -> int:
     return max((depth(b) for b in drivers), default=0)
 
 
-def _script(files: list[Path], top: str, family: str, defines: dict, params: dict, json_path: Path,
-            stat_path: Path) -> list[str]:
-    dflags = " ".join(f"-D{k}={v}" for k, v in defines.items())
-    cmds = [f"read_verilog {dflags} {Path(f).resolve()}" for f in files]
-    cmds += [f"chparam -set {k} {v} {top}" for k, v in params.items()]
+def _script(sources: list[str], top: str, family: str, defines: dict, params: dict, json_path: str,
+            stat_path: str) -> list[str]:
+    dflags = " ".join(f"-D{k}={v}" for k, v in sorted(defines.items()))
+    cmds = [f"read_verilog {dflags} {f}" for f in sources]
+    cmds += [f"chparam -set {k} {v} {top}" for k, v in sorted(params.items())]
     cmds += [f"synth_xilinx -family {family} -top {top} -flatten",
              f"tee -q -o {stat_path} stat -json",
              f"write_json {json_path}"]
     return cmds
+
+
+def synth_key(verilog_files: list[Path], top: str, family: str = "xc7", defines: dict | None = None,
+              params: dict | None = None) -> str:
+    """Content key of one synthesis result: the Verilog (names and contents), the script run on it,
+    the Yosys version and this module's source (which turns the netlist into the record)."""
+    from flows.content_key import ContentKey
+
+    files = [Path(f) for f in verilog_files]
+    # the script with the paths of this run replaced by what they stand for
+    commands = _script([f"<source {i}: {f.name}>" for i, f in enumerate(files)], top, family, defines or {},
+                       params or {}, "<netlist>", "<stat>")
+    return (ContentKey("yosys synth_xilinx").text("script", commands).files(files).file(Path(__file__))
+            .tools("yosys").hexdigest())
 
 
 def _worker(job_path: str) -> None:
@@ -142,8 +156,9 @@ def synth_xilinx(verilog_files: list[Path], top: str, family: str = "xc7", defin
     work.mkdir(parents=True, exist_ok=True)
     log_path = Path(log_path or work / f"{top}.yosys.log").resolve()
     json_path, stat_path, job_path = work / f"{top}.netlist.json", work / f"{top}.stat.json", work / f"{top}.job.json"
-    job_path.write_text(json.dumps({"commands": _script(files, top, family, defines or {}, params or {},
-                                                         json_path, stat_path)}))
+    commands = _script([str(f.resolve()) for f in files], top, family, defines or {}, params or {},
+                       str(json_path), str(stat_path))
+    job_path.write_text(json.dumps({"commands": commands}))
     start = time.time()
     with open(log_path, "w") as log:
         proc = subprocess.run([sys.executable, "-c", f"from flows.yosys import _worker; _worker({str(job_path)!r})"],

@@ -2,9 +2,7 @@
 from __future__ import annotations
 
 import ast
-import hashlib
-import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +14,7 @@ QUANTIZERS = ("quantized_bits", "quantized_relu")
 LAYER_TYPES = ("conv2d", "dense", "maxpool", "avgpool", "flatten")
 TRAINING_MODES = ("joint", "exits_only", "distill")
 POLICIES = ("max_prob", "entropy", "margin")
+SCHEDULES = ("constant", "cosine")
 
 
 class SpecError(InvalidFile):
@@ -97,6 +96,8 @@ class TrainingSpec:
     temperature: float = 3.0
     alpha: float = 0.5
     seed: int = 0
+    shift: int = 0   # augmentation: each training image moved by up to this many pixels per axis, per epoch
+    schedule: str = "constant"   # learning rate: constant, or cosine decay to 0 over all epochs
 
 
 @dataclass(frozen=True)
@@ -116,15 +117,11 @@ class ModelSpec:
     blocks: tuple[BlockSpec, ...]
     training: TrainingSpec = field(default_factory=TrainingSpec)
     calibration: CalibrationSpec = field(default_factory=CalibrationSpec)
+    dataset: str = "digits"   # the bundled data set it trains on (frontend.data.DATASETS); DATA= overrides
 
     @property
     def num_exits(self) -> int:
         return sum(block.head is not None for block in self.blocks)
-
-    def digest(self) -> str:
-        """Content hash: the cache key of the trained model."""
-        text = json.dumps(asdict(self), sort_keys=True, default=str)
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def load_spec(path: str | Path) -> ModelSpec:
@@ -185,6 +182,7 @@ def parse_spec(data: dict[str, Any], where: str = "spec") -> ModelSpec:
         blocks=tuple(blocks),
         training=TrainingSpec(**{**training, "loss_weights": loss_weights}),
         calibration=CalibrationSpec(**spec.calibration.model_dump()),
+        dataset=spec.dataset,
     )
 
 

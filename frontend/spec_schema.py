@@ -13,8 +13,9 @@ from pydantic import (AfterValidator, BaseModel, ConfigDict, Discriminator, Fiel
 
 from flows.errors import BRANCH_TAG
 
-from .spec import (LAYER_TYPES, POLICIES, TRAINING_MODES, CalibrationSpec, LayerSpec, TrainingSpec,
-                   quantizer_problem)
+from .data import DATASETS
+from .spec import (LAYER_TYPES, POLICIES, SCHEDULES, TRAINING_MODES, CalibrationSpec, LayerSpec, ModelSpec,
+                   TrainingSpec, quantizer_problem)
 
 DEFAULT_WEIGHTS = "quantized_bits(8, 0, alpha=1)"
 DEFAULT_ACTIVATION = "quantized_relu(8, 3)"
@@ -44,6 +45,9 @@ FIXES = {
     "temperature": "give a number > 0, e.g. temperature: 3.0",
     "alpha": "give a number in [0, 1], e.g. alpha: 0.5",
     "seed": "give an integer, e.g. seed: 0",
+    "shift": "give a whole number of pixels >= 0, e.g. shift: 1",
+    "schedule": f"use one of {', '.join(SCHEDULES)}",
+    "dataset": f"use one of {', '.join(DATASETS)} (DATA=path.npz overrides it)",
     "policy": f"use one of {', '.join(POLICIES)}",
     "accuracy_drop": "give the accuracy points the early exits may cost, a number >= 0, e.g. accuracy_drop: 1.0",
     "margin_se": "give a number of standard errors >= 0, e.g. margin_se: 1.0",
@@ -121,6 +125,8 @@ class TrainingFile(_Block):
     temperature: float = Field(TrainingSpec.temperature, gt=0)
     alpha: float = Field(TrainingSpec.alpha, ge=0, le=1)
     seed: int = TrainingSpec.seed
+    shift: int = Field(TrainingSpec.shift, ge=0)
+    schedule: Literal[SCHEDULES] = TrainingSpec.schedule
 
 
 class CalibrationFile(_Block):
@@ -133,6 +139,7 @@ class SpecFile(_Block):
     model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    dataset: Literal[DATASETS] = ModelSpec.dataset
     classes: int = Field(ge=2)
     input: InputFile
     defaults: DefaultsFile = DefaultsFile()

@@ -55,8 +55,9 @@ def train(model, x: np.ndarray, y: np.ndarray, spec: TrainingSpec, progress=None
 
     loss = float("nan")
     for phase, variables in phases:
+        steps = spec.epochs * -(-len(x) // spec.batch_size)
         with _frozen(model, _non_head_layers(model) if phase == "heads" else []):
-            loss = _fit(_train_step(model, variables, phase, weights, spec), x, y, spec, on_epoch)
+            loss = _fit(_train_step(model, variables, phase, weights, spec, steps), x, y, spec, on_epoch)
     return TrainingResult(spec.mode, spec.epochs, loss, time.perf_counter() - start)
 
 
@@ -81,19 +82,38 @@ def _fit(step, x, y, spec: TrainingSpec, on_epoch) -> float:
     loss = float("nan")
     for _ in range(spec.epochs):
         order = rng.permutation(len(x))
+        epoch_x = shifted(x, spec.shift, rng) if spec.shift else x
         losses = []
         for start in range(0, len(x), spec.batch_size):
             idx = order[start:start + spec.batch_size]
-            losses.append(float(step(tf.constant(x[idx]), tf.constant(y[idx]))))
+            losses.append(float(step(tf.constant(epoch_x[idx]), tf.constant(y[idx]))))
         loss = float(np.mean(losses))
         on_epoch()
     return loss
 
 
-def _train_step(model, variables, phase: str, weights: np.ndarray, spec: TrainingSpec):
+def shifted(x: np.ndarray, shift: int, rng: np.random.Generator) -> np.ndarray:
+    """Each image (N, H, W, C) moved by its own random offset in [-shift, shift] per axis, zero-filled.
+
+    Zero fill keeps every pixel on the input grid, so the input quantiser still sees exact values.
+    """
+    if x.ndim != 4:
+        raise ValueError(f"training.shift moves images (N, H, W, C); this model's input has shape {x.shape[1:]}")
+    n, h, w, _ = x.shape
+    padded = np.pad(x, ((0, 0), (shift, shift), (shift, shift), (0, 0)))
+    dy, dx = rng.integers(-shift, shift + 1, size=(2, n))
+    rows = (np.arange(h)[None, :] + shift - dy[:, None])[:, :, None]      # (n, h, 1)
+    cols = (np.arange(w)[None, :] + shift - dx[:, None])[:, None, :]      # (n, 1, w)
+    return padded[np.arange(n)[:, None, None], rows, cols]
+
+
+def _train_step(model, variables, phase: str, weights: np.ndarray, spec: TrainingSpec, steps: int):
     import tensorflow as tf
 
-    optimizer = tf.keras.optimizers.Adam(spec.learning_rate)
+    rate = spec.learning_rate
+    if spec.schedule == "cosine":
+        rate = tf.keras.optimizers.schedules.CosineDecay(spec.learning_rate, decay_steps=steps)
+    optimizer = tf.keras.optimizers.Adam(rate)
     ce = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     kl = tf.keras.losses.KLDivergence()
     t = float(spec.temperature)

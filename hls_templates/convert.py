@@ -29,6 +29,9 @@ BACKENDS = ("Vitis", "Vivado")
 IO_TYPES = ("io_parallel", "io_stream")
 STRATEGIES = ("Latency", "Resource")  # both keep the exact accumulators (checked in C simulation)
 RECORD_FILE = "exitflow_stage.json"
+# io_parallel unrolls a layer over its whole tensor: beyond this many input values per stage
+# (LeNet's 28x28 and 12x12x6, not digits' 8x8) the flow converts io_stream instead (see stage_io_type)
+PARALLEL_MAX_INPUT_VALUES = 256
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,21 @@ def _check_choices(backend: str, io_type: str, reuse_factor: int, strategy: str 
         raise ValueError(f"reuse_factor must be >= 1, got {reuse_factor}")
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown strategy {strategy!r}; use one of {', '.join(STRATEGIES)}")
+
+
+def stage_io_type(requested: str, input_shape: tuple[int, ...]) -> str:
+    """The io_type a stage is converted with: io_stream stays; io_parallel becomes io_stream for a stage
+    whose input tensor holds more than PARALLEL_MAX_INPUT_VALUES values.
+
+    An io_parallel core takes its whole input in one beat and unrolls every layer over it: for the 28x28
+    LeNet's stages, g++ alone took 2-3x as long as for io_stream (C simulation), and a synthesised
+    core of that size would not fit a small device.
+    """
+    if requested not in IO_TYPES:
+        raise ValueError(f"unknown io_type {requested!r}; use one of {', '.join(IO_TYPES)}")
+    if requested == "io_parallel" and int(np.prod(input_shape)) > PARALLEL_MAX_INPUT_VALUES:
+        return "io_stream"
+    return requested
 
 
 def hls_config(stage_model, backend: str = "Vitis", reuse_factor: int = 1,

@@ -1,7 +1,15 @@
-"""Shared fixtures: the example spec, the digits data, and a trained example model (trained once per run)."""
+"""Shared fixtures: the example spec, the digits data, a trained example model (trained once per run), and a
+temporary build root per test module.
+
+Hermetic: no test reads or writes the checkout's build/. Every module that runs the flow gets its own
+build root under pytest's temporary directory (``example_build_root``); it starts with the flow's
+training cache of the example, made once per session from scratch, so a module neither trains again
+nor depends on what other modules (or earlier sessions) left behind.
+"""
 from __future__ import annotations
 
 import os
+import shutil
 import warnings
 from pathlib import Path
 
@@ -44,3 +52,40 @@ def digits_stages(trained_digits):
     from frontend.stages import split_model
 
     return split_model(trained_digits)
+
+
+@pytest.fixture(scope="session")
+def example_training_cache(tmp_path_factory) -> Path:
+    """A build root in which the flow itself trained the example once (no HLS, no RTL): its */train caches."""
+    from rich.console import Console
+
+    from flows.synth import SynthOptions, run_synth
+
+    root = tmp_path_factory.mktemp("example_training")
+    run_synth(SynthOptions(build_root=root, hls=False, rtl=False), Console(quiet=True))
+    return root
+
+
+@pytest.fixture(scope="module")
+def example_build_root(tmp_path_factory, request, example_training_cache) -> Path:
+    """This module's own build root, seeded with the session's training cache of the example."""
+    root = tmp_path_factory.mktemp(f"build_{request.module.__name__.rsplit('.', 1)[-1]}")
+    for cache in example_training_cache.glob("*/train"):
+        shutil.copytree(cache, root / cache.relative_to(example_training_cache))
+    return root
+
+
+@pytest.fixture(scope="session", autouse=True)
+def checkout_build_dir_is_left_alone():
+    """Fails the session's last teardown if a test wrote into the checkout's build/ (tests use temporary roots)."""
+    build = ROOT / "build"
+
+    def entries() -> set[Path]:  # two levels deep: build/<model>/<board>, build/tests/<cache>, build/<log>
+        return {*build.glob("*"), *build.glob("*/*")} if build.exists() else set()
+
+    before = entries()
+    yield
+    after = entries()
+    new = sorted(str(p.relative_to(ROOT)) for p in after - before)
+    assert not new, (f"tests wrote {len(new)} path(s) into the checkout's build/ (first: {new[:3]}); "
+                     "give them a temporary build root (tmp_path, example_build_root)")

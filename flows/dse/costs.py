@@ -70,30 +70,32 @@ def probe_parallelisms(pixels: int) -> tuple[int, int]:
     return (1, hi) if pixels > 1 else (1, 1)
 
 
-def _read_stat(work: Path, top: str) -> dict:
-    from flows.yosys import _top_cells, count_resources
+def flow_records(out_dir: Path, stages, exit_configs, family: str) -> tuple[list[dict], list[dict], list[int]]:
+    """(stage resources, exit-unit resources, stage latencies) of exactly these stages and exit configs, from
+    the Yosys records the fully parallel flow (``make synth``) wrote under ``<out_dir>/yosys/records``.
 
-    stat = work / f"{top}.stat.json"
-    if not stat.is_file():
-        raise MissingFlowOutput(f"no Yosys result {stat}; run `make synth` (open flow) for this model and board first")
-    return count_resources(_top_cells(json.loads(stat.read_text()), top))
+    Each record is found by a name that encodes what its core is built from (flows/core_records.py):
+    a record of another exit policy, another model or older generator code is never taken."""
+    from flows.core_records import exit_unit_name, read_record, stage_core_name
 
-
-def flow_records(out_dir: Path, n_stages: int) -> tuple[list[dict], list[dict], list[int]]:
-    """(stage resources, exit-unit resources, stage latencies) written by the fully parallel flow."""
-    stages, units, latency = [], [], []
-    for k in range(1, n_stages + 1):
-        stages.append(_read_stat(out_dir / "yosys" / f"stage_{k}", f"stage_{k}"))
-        manifest = out_dir / "rtl" / f"stage_{k}" / "rtl" / "stage.json"
-        if not manifest.is_file():
-            raise MissingFlowOutput(f"no stage manifest {manifest}; run `make synth` (open flow) first")
-        latency.append(int(json.loads(manifest.read_text())["latency_cycles"]))
-        jobs = sorted((out_dir / "yosys" / f"exit_unit_{k}").glob("*.job.json"))
-        if not jobs:
-            raise MissingFlowOutput(f"no exit-unit synthesis for exit {k} under {out_dir / 'yosys'}; run `make synth`")
-        top = jobs[0].name[:-len(".job.json")]
-        units.append(_read_stat(out_dir / "yosys" / f"exit_unit_{k}", top))
-    return stages, units, latency
+    records = Path(out_dir) / "yosys" / "records"
+    full, units, latency = [], [], []
+    for k, stage in enumerate(stages, start=1):
+        name = stage_core_name(k, stage.model, stage.input_format, family)
+        record = read_record(records, name)
+        if record is None:
+            raise MissingFlowOutput(f"no Yosys record of stage {k} as this model builds it ({records / name}.json); "
+                                    "run `make synth` (open flow) for this model and board first")
+        full.append(record)
+        latency.append(int(record["latency_cycles"]))
+    for k, config in enumerate(exit_configs, start=1):
+        name = exit_unit_name(k, config, family)
+        record = read_record(records, name)
+        if record is None:
+            raise MissingFlowOutput(f"no Yosys record of the {config.policy} exit unit of exit {k} "
+                                    f"({records / name}.json); run `make synth POLICY={config.policy}` (open flow)")
+        units.append(record)
+    return full, units, latency
 
 
 def folded_stage_core(stages, k: int, p: int, rtl_dir: Path):
@@ -182,18 +184,25 @@ def exit_unit_latency(config) -> int:
         return int(write_unit(config, "parallel", Path(tmp)).latency_cycles)
 
 
-def pipeline_overheads(out_dir: Path, latency: list[int], exit_latency: int) -> tuple[int, int, str]:
+def pipeline_overheads(out_dir: Path, latency: list[int], exit_latency: int, policy: str) -> tuple[int, int, str]:
     """(hop_cycles, output_cycles, source) of the pipeline RTL around the cores, from the fully parallel
     build's own pipeline simulation: exit 1's fixed latency is stage 1 + exit unit + output; exit 2's
-    adds the inter-stage FIFO, stage 2 and its exit unit."""
-    report = out_dir / "report.json"
-    sim = json.loads(report.read_text()).get("sim") if report.is_file() else None
+    adds the inter-stage FIFO, stage 2 and its exit unit. Only a report of these cores (same stage
+    latencies, same exit policy) is read."""
+    path = out_dir / "report.json"
+    report = json.loads(path.read_text()) if path.is_file() else {}
+    sim = report.get("sim")
     lat = {e["index"]: e["latency_cycles"]["min"] for e in (sim or {}).get("exits", [])}
     if lat.get(1) is None or lat.get(2) is None:
-        return 0, 0, f"not measured: {report} has no pipeline latency at exits 1 and 2 (make synth with SIM=1)"
+        return 0, 0, f"not measured: {path} has no pipeline latency at exits 1 and 2 (make synth with SIM=1)"
+    cores = [s.get("rtl_latency_cycles") for s in report.get("stages", [])]
+    policies = {e.get("policy") for e in report.get("exits", [])}
+    if cores != list(latency) or policies != {policy}:
+        return 0, 0, (f"not measured: {path} is of other cores (stage latencies {cores}, policy "
+                      f"{', '.join(map(str, sorted(policies, key=str)))}) than these ({list(latency)}, {policy})")
     output = lat[1] - latency[0] - exit_latency
     hop = lat[2] - lat[1] - latency[1] - exit_latency
-    return max(0, hop), max(0, output), f"{report} sim.exits (minimum latency at exits 1 and 2)"
+    return max(0, hop), max(0, output), f"{path} sim.exits (minimum latency at exits 1 and 2)"
 
 
 def other_policy_units(stages, policy: str, rtl_dir: Path, family: str) -> dict[str, tuple[list, list[SynthJob]]]:

@@ -1,8 +1,9 @@
 """Candidate builds as Dask jobs, cached by a content hash of what is built.
 
 A job is a Yosys ``synth_xilinx`` run of a set of Verilog files. Its key
-hashes the files' contents, the top and the family, so a rerun (or another
-point sharing the same core) evaluates only new cores. Results are JSON files
+(``flows.yosys.synth_key``) covers the files' names and contents, the script
+(top, family and every command), the Yosys version and flows/yosys.py itself,
+so a rerun (or another point sharing the same core) evaluates only new cores. Results are JSON files
 under the cache directory. A failed job is retried once; a second failure is
 reported in the result (``error``) rather than stopping the exploration.
 
@@ -12,7 +13,6 @@ worker per core (Yosys runs in its own process either way).
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections.abc import Callable, Sequence
@@ -34,10 +34,9 @@ class SynthJob:
     family: str = "xc7"
 
     def key(self) -> str:
-        h = hashlib.sha256(f"{self.top}\0{self.family}\0".encode())
-        for f in self.files:
-            h.update(Path(f).name.encode() + b"\0" + Path(f).read_bytes() + b"\0")
-        return h.hexdigest()[:20]
+        from flows.yosys import synth_key
+
+        return synth_key([Path(f) for f in self.files], self.top, self.family)
 
 
 def _run_synth(job: SynthJob, work_dir: str) -> dict:

@@ -19,8 +19,11 @@ Formulas (hand-checked in tests/flows/test_dse_model.py):
   kept exit up to k (``exit_latency_cycles`` each), k - 1 inter-stage FIFOs (``hop_cycles``) and
   the output (``output_cycles``); mean latency is the exit-rate weighted path latency plus the
   mean queueing wait of a queue simulation over the test order at the bottleneck rate;
-- energy/sample = sum_k reach_k * w_per_klut * LUT_k/1000 * II_k / f_clk (the core is busy
-  II_k cycles for each sample it handles, XPE per-LUT power) + exit units + PL static / throughput.
+- energy/sample (modelled, never measured) = dynamic + static: dynamic = sum_k reach_k *
+  w_per_klut * LUT_k/1000 * II_k / f_clk (the core is busy II_k cycles for each sample it handles)
+  + the exit units alike; static = pl_static_w / throughput. w_per_klut and pl_static_w are the
+  estimates of the board file's ``power:`` block (with their sources); a board without them gets
+  no energy figures (None), never another board's.
 Modes: "anytime" (every kept exit active, the final exit kept), "subnet" (one exit k kept,
 stages 1..k deployed), "budgeted" (as anytime without requiring the final exit:
 stages up to the last kept exit, whose cumulative latency must meet the bound).
@@ -137,18 +140,31 @@ class Platform:
     exit_unit_lut: float
     exit_unit_ff: float
     exit_latency_cycles: int
-    w_per_klut: float = 0.006
-    pl_static_w: float = 0.12
+    w_per_klut: float | None = None     # power.w_per_klut (estimate); None: no energy figures
+    pl_static_w: float | None = None    # power.pl_static_w (estimate); None: no energy figures
     hop_cycles: int = 0       # the FIFO between two stages (pipeline RTL, measured)
     output_cycles: int = 0    # exit router + output FIFO (pipeline RTL, measured)
+    energy_sources: tuple[tuple[str, str], ...] = ()   # (figure, its source in the board file)
+
+    @property
+    def has_energy(self) -> bool:
+        return self.w_per_klut is not None and self.pl_static_w is not None
 
     @classmethod
     def from_board(cls, board, exit_unit_lut: float, exit_unit_ff: float, exit_latency_cycles: int,
                    hop_cycles: int = 0, output_cycles: int = 0) -> Platform:
-        power = board.extra.get("power", {})
-        value = lambda key, default: float(power.get(key, {}).get("value", default))  # noqa: E731
-        return cls(float(board.clock_mhz), exit_unit_lut, exit_unit_ff, exit_latency_cycles,
-                   value("w_per_klut", 0.006), value("pl_static_w", 0.12), hop_cycles, output_cycles)
+        """The board's clock and, when its ``power:`` block has them, w_per_klut and pl_static_w."""
+        power = board.extra.get("power") or {}
+        figures = {k: power[k] for k in ENERGY_FIGURES if isinstance(power.get(k), dict) and "value" in power[k]}
+        if len(figures) < len(ENERGY_FIGURES):
+            figures = {}
+        w_per_klut, pl_static_w = (float(figures[k]["value"]) if figures else None for k in ENERGY_FIGURES)
+        sources = tuple((f"power.{k}", str(figures[k].get("source", ""))) for k in figures)
+        return cls(float(board.clock_mhz), exit_unit_lut, exit_unit_ff, exit_latency_cycles, w_per_klut,
+                   pl_static_w, hop_cycles, output_cycles, sources)
+
+
+ENERGY_FIGURES = ("w_per_klut", "pl_static_w")   # what the model's energy needs from the board's power: block
 
 
 def route_kept(configs, codes: list[np.ndarray], design: Design) -> tuple[np.ndarray, np.ndarray]:
@@ -201,17 +217,19 @@ class Prediction:
     throughput_samples_per_s: float
     mean_latency_cycles: float
     max_latency_cycles: int
-    energy_nj_per_sample: float
+    energy_nj_per_sample: float | None        # modelled: dynamic + static; None without the board's figures
     accuracy: float
     ii: tuple[int, ...]
     reach: tuple[float, ...]
     exit_rates: tuple[float, ...]
     fifo_depths: tuple[int, ...]
+    energy_dynamic_nj_per_sample: float | None = None   # busy cycles x power.w_per_klut (estimate)
+    energy_static_nj_per_sample: float | None = None    # power.pl_static_w (estimate) / throughput
 
     def metrics(self) -> dict:
         keys = ("lut", "ff", "dsp", "bram", "throughput_samples_per_s", "mean_latency_cycles",
-                "energy_nj_per_sample", "accuracy")
-        return {k: float(getattr(self, k)) for k in keys}
+                "energy_nj_per_sample", "energy_dynamic_nj_per_sample", "energy_static_nj_per_sample", "accuracy")
+        return {k: None if getattr(self, k) is None else float(getattr(self, k)) for k in keys}
 
 
 def predict(design: Design, stages: Sequence[StageCost], platform: Platform, exit_stage: np.ndarray,
@@ -239,14 +257,17 @@ def predict(design: Design, stages: Sequence[StageCost], platform: Platform, exi
     rates = np.asarray([(np.asarray(exit_stage) == k).mean() for k in range(1, n + 1)])
     depths, mean_wait = queues(exit_stage, iis, bottleneck)
     mean_latency = float(np.dot(rates, path)) + mean_wait
-    busy_nj = [platform.w_per_klut * s.luts(p) / 1000.0 * ii / f_hz * 1e9 for s, p, ii in zip(used, ps, iis)]
-    exit_nj = platform.w_per_klut * platform.exit_unit_lut / 1000.0 / f_hz * 1e9
-    energy = float(np.dot(r, busy_nj)) + exit_nj * float(sum(r[k - 1] for k in design.exits)) \
-        + platform.pl_static_w / throughput * 1e9
+    dynamic = static = energy = None
+    if platform.has_energy:
+        busy_nj = [platform.w_per_klut * s.luts(p) / 1000.0 * ii / f_hz * 1e9 for s, p, ii in zip(used, ps, iis)]
+        exit_nj = platform.w_per_klut * platform.exit_unit_lut / 1000.0 / f_hz * 1e9
+        dynamic = float(np.dot(r, busy_nj)) + exit_nj * float(sum(r[k - 1] for k in design.exits))
+        static = platform.pl_static_w / throughput * 1e9
+        energy = dynamic + static
     depths = depths if with_fifo else []
     return Prediction(
         lut=float(lut), ff=float(ff), dsp=float(sum(s.dsp for s in used)), bram=float(sum(s.bram for s in used)),
         throughput_samples_per_s=float(throughput), mean_latency_cycles=mean_latency,
         max_latency_cycles=int(path[-1]), energy_nj_per_sample=energy, accuracy=float(np.mean(correct)),
         ii=tuple(iis), reach=tuple(float(x) for x in r), exit_rates=tuple(float(x) for x in rates),
-        fifo_depths=tuple(depths))
+        fifo_depths=tuple(depths), energy_dynamic_nj_per_sample=dynamic, energy_static_nj_per_sample=static)

@@ -34,7 +34,9 @@ class DesignPoint:
     policy: str | None
     design: Design
     fifo_depth: int | None
-    predicted: dict | None
+    predicted: dict | None          # the model on the split the point was selected on (calibration)
+    predicted_test: dict | None = None   # the model with the test split routed: what a build is compared with
+    selected_on: str | None = None
     model_options: dict | None = None   # how make dse prepared the model file (exits, input_bits, ...)
 
 
@@ -63,7 +65,8 @@ def load_point(path: str | Path) -> DesignPoint:
         raise PointError(f"design file {path}: exits, thresholds, parallelism and fifo_depth must be integers") \
             from None
     return DesignPoint(path.stem, path, str(doc["model"]), str(doc["board"]), doc.get("policy"), design, fifo,
-                       doc.get("predicted"), doc.get("model_options"))
+                       doc.get("predicted"), doc.get("predicted_test"), doc.get("selected_on"),
+                       doc.get("model_options"))
 
 
 def check_point(point: DesignPoint, stages, exit_configs) -> None:
@@ -198,13 +201,19 @@ def measured_vs_predicted(point: DesignPoint, resources: dict | None, sim: dict 
                 "throughput_samples_per_s": None if rate is None else rate * clock_mhz * 1e6,
                 "mean_latency_cycles": on.get("mean_latency_cycles"),
                 "energy_nj_per_sample": on.get("energy_nj_per_sample"), "accuracy": on.get("accuracy")}
-    errors, flags = prediction_errors(point.predicted or {}, measured)
+    # like with like: the model with the test split routed (older point files carry only the selection figures)
+    predicted, on_split = ((point.predicted_test, "test") if point.predicted_test else
+                           (point.predicted, point.selected_on or "the exploration's split"))
+    errors, flags = prediction_errors(predicted or {}, measured)
     return {"id": point.id, "file": str(point.path), "policy": point.policy, **point.design.to_dict(),
-            "fifo_depth": point.fifo_depth, "predicted": point.predicted, "measured": measured, "errors": errors,
+            "fifo_depth": point.fifo_depth, "predicted": predicted, "predicted_on": on_split,
+            "selected_on": point.selected_on, "measured": measured, "measured_on": "test", "errors": errors,
             "tolerances": dict(TOLERANCES), "flags": flags,
             "measured_by": "Yosys synth_xilinx of every stage core and kept exit unit; the multi-exit pipeline "
                            "RTL over the test set in its real order (throughput: the rate its input accepted "
-                           "samples, first to last; energy from the SAIF when run on Verilator)"}
+                           "samples, first to last); energy is modelled in both columns, not measured: "
+                           "predicted from the board's power: estimates, simulated from the SAIF toggle counts "
+                           "(Verilator) x the board's energy: estimates, the same estimated static power in both"}
 
 
 def fifo_depth_for(queue_depths) -> int:

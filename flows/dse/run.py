@@ -7,6 +7,10 @@ synthesised as Dask jobs (cached) -> per-stage cost fits -> search over the
 analytic model -> validation: the chosen point, two other front points and
 the baselines built (as ``make synth DESIGN=`` builds them) and measured
 (validate.py) -> outputs.
+
+Every choice routes the calibration split; the test split is only reported
+(search.py). front.json says so (``selected_on``, ``splits``) and names the
+split of each figure; its ``energy`` block says what the modelled energy is.
 """
 from __future__ import annotations
 
@@ -16,9 +20,39 @@ from collections.abc import Callable
 from dataclasses import asdict, replace
 from pathlib import Path
 
-from .search import OBJECTIVES, Context, Exploration, InfeasibleObjective, calibrated_threshold_sets, explore
+from .search import OBJECTIVES, SELECTION_SPLIT, Context, Exploration, InfeasibleObjective, calibrated_threshold_sets, explore
 
 SWEEP_DROPS = (0.0, 0.5, 1.0, 2.0, 4.0, 8.0)
+SELECTION_USES = ["threshold candidates", "min_accuracy", "max_latency_us", "front", "chosen design",
+                  "predicted", "accuracy_selection", "fifo_depth"]
+TEST_USES = ["accuracy_test", "predicted_test", "measured (pipeline RTL over the test set)"]
+
+
+def _result(chosen: dict, validation: dict | None) -> dict:
+    """The chosen design's accuracy on each split, apart: chosen on one, reported on the other."""
+    measured = (chosen.get("measured") or {}).get("accuracy") if validation else None
+    return {"chosen": chosen["id"], "selected_on": SELECTION_SPLIT, "accuracy_selection": chosen["accuracy_selection"],
+            "accuracy_test": chosen["accuracy_test"], "accuracy_test_measured": measured}
+
+
+def _energy_basis(platform, board, simulated: bool) -> dict:
+    """What the energy figures of front.json are: both modelled, which part comes from where."""
+    if not platform.has_energy:
+        return {"basis": None, "note": f"no energy figures: boards/{board.name}.yaml has no power: w_per_klut and "
+                                       "pl_static_w"}
+    return {"basis": "modelled (never measured on a board)",
+            "predicted": "analytic model: busy cycles of each stage and exit unit x power.w_per_klut (estimate) + "
+                         "power.pl_static_w (estimate) / predicted throughput; split as energy_dynamic_nj_per_sample "
+                         "and energy_static_nj_per_sample",
+            "simulated": ("pipeline RTL simulation: SAIF toggle counts x energy: per-toggle coefficients (estimates) "
+                         "+ simulated cycles x flip-flops x energy.clock_pj_per_ff_cycle (estimate) + simulated run "
+                         "time x power.pl_static_w (estimate); split in energy_parts_nj_per_sample (toggles, clock, "
+                         "static)") if simulated else None,
+            "from_simulation": ["toggle counts (SAIF)", "cycles", "run time"],
+            "estimated": ["power.w_per_klut", "power.pl_static_w", "energy: per-toggle and clock coefficients"],
+            "shared_estimate": "power.pl_static_w: the static part of both figures is the same estimate",
+            "sources": {**dict(platform.energy_sources), **{
+                f"energy.{k}": str(v.get("source", "")) for k, v in (board.extra.get("energy") or {}).items()}}}
 
 
 def _front_end(build_root: Path, model: str, board: str, model_options: dict):
@@ -52,7 +86,8 @@ def _write_points(out: Path, result: Exploration, model: str, board: str, policy
             continue
         design = {k: p[k] for k in ("exits", "thresholds", "parallelism", "mode", "fifo_depth")}
         spec = {"id": p["id"], "model": model, "board": board, "policy": p.get("policy") or policy, "design": design,
-                "predicted": p["predicted"]}
+                "selected_on": p["predicted_on"], "predicted": p["predicted"],
+                "predicted_test": p["predicted_test"]}  # what a build over the test set is compared with
         if model_options:   # how the model file was prepared (EXITS=, INPUT_BITS=, ...): the point's exits need it
             spec["model_options"] = dict(model_options)
         (points / f"{p['id']}.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
@@ -90,6 +125,23 @@ def _plot(path: Path, result: Exploration) -> None:
     plt.close(fig)
 
 
+def _nj(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.2f}"
+
+
+def _energy_lines(doc: dict) -> list[str]:
+    e = doc["energy"]
+    if e["basis"] is None:
+        return [f"Energy: {e['note']}; every nJ figure is n/a."]
+    return ["Energy is modelled in every column, never measured on a board. Predicted (nJ pred): the analytic "
+            "model's busy cycles x power.w_per_klut, plus power.pl_static_w / throughput. Simulated (nJ sim): the "
+            "pipeline RTL simulation's SAIF toggle counts x the board file's energy: per-toggle estimates, plus "
+            "simulated cycles x flip-flops x the clock estimate, plus simulated run time x power.pl_static_w. "
+            "Only the toggle counts, cycles and run time come from the simulation; every coefficient is an "
+            f"estimate (sources in boards/{doc['board']}.yaml and front.json `energy.sources`), and the static "
+            "part is the same estimate in both: compare the dynamic parts to judge the model."]
+
+
 def _validation_lines(doc: dict) -> list[str]:
     v = doc["validation"]
     if v is None:
@@ -97,21 +149,23 @@ def _validation_lines(doc: dict) -> list[str]:
     by_id = {p["id"]: p for p in doc["points"]}
     by_id.update({b["id"]: b for b in doc["baselines"].values() if b})
     sims = v["stage_sims"]
-    lines = ["", "## Validation: predicted vs measured", "",
+    lines = ["", "## Validation on the test split: predicted vs measured", "",
              "Measured: LUT/FF = Yosys of every stage core and kept exit unit of the point (built as `make synth "
              "DESIGN=` builds it: folded convs, no head where an exit is dropped); every core the fully parallel "
              f"flow did not check streamed alone over the test set in cocotb ({len(sims)} runs, all bit-exact: "
              f"{all(x['mismatches'] == 0 for x in sims.values())}); samples/s, mean latency, energy and accuracy "
              "from the multi-exit pipeline RTL with these cores over the test set in its real order "
              f"({v.get('pipeline_simulator', 'icarus')}; samples/s = the rate the pipeline accepted samples, first "
-             "to last; the whole-run rate with drain is in front.json; energy from the run's SAIF and the cores' "
-             "Yosys records). "
+             "to last; the whole-run rate with drain is in front.json). Predicted here: the model with the test "
+             "split routed (`predicted_test`), so both columns see the same samples; the choice itself used the "
+             f"{doc['selected_on']} split. "
              + (f"Not measured: {', '.join(v['not_measured'])}. " if v["not_measured"] else "")
              + f"Limits: LUT {100 * v['lut_tolerance']:.0f}%, throughput {100 * v['throughput_tolerance']:.0f}%; "
-             "<span style=\"color:red\">red</span> where the model is off by more.", "",
+             "<span style=\"color:red\">red</span> where the model is off by more. Energy: see above.", "",
              "| id | role | P | LUT pred | LUT meas | err | FF pred | FF meas | samples/s pred | samples/s meas | err "
-             "| latency pred | latency meas | nJ pred | nJ meas | accuracy pred | accuracy meas |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| latency pred | latency meas | nJ pred (model) | nJ sim (SAIF) | dynamic nJ pred / sim "
+             "| static nJ pred / sim | accuracy pred (test) | accuracy meas (test) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     roles = {b["id"]: f"baseline {name}" for name, b in doc["baselines"].items() if b}
     roles[doc["chosen"]] = "chosen"
 
@@ -126,14 +180,18 @@ def _validation_lines(doc: dict) -> list[str]:
 
     for rec in v["points"]:
         p = by_id[rec["id"]]
-        q, m = p["predicted"], p["measured"]
+        q, m = p.get("predicted_test") or p["predicted"], p["measured"]
+        static = (m.get("energy_parts_nj_per_sample") or {}).get("static")
+        dynamic = None if static is None else m["energy_nj_per_sample"] - static   # toggles + clock
         lines.append(f"| {p['id']} | {roles.get(p['id'], 'front')} | {p['parallelism']} | {q['lut']:,.0f} | "
                      f"{m['lut']:,.0f} | {err(rec['lut_error'], v['lut_tolerance'])} | {q['ff']:,.0f} | "
                      f"{m['ff']:,.0f} | {q['throughput_samples_per_s']:,.0f} | "
                      f"{num(m['throughput_samples_per_s'], ',.0f')} | "
                      f"{err(rec['throughput_error'], v['throughput_tolerance'])} | {q['mean_latency_cycles']:.1f} | "
-                     f"{num(m['mean_latency_cycles'], '.1f')} | {q['energy_nj_per_sample']:.2f} | "
-                     f"{num(m['energy_nj_per_sample'], '.2f')} | {q['accuracy']:.4f} | {num(m['accuracy'], '.4f')} |")
+                     f"{num(m['mean_latency_cycles'], '.1f')} | {_nj(q['energy_nj_per_sample'])} | "
+                     f"{_nj(m['energy_nj_per_sample'])} | {_nj(q.get('energy_dynamic_nj_per_sample'))} / "
+                     f"{_nj(dynamic)} | {_nj(q.get('energy_static_nj_per_sample'))} / "
+                     f"{_nj(static)} | {q['accuracy']:.4f} | {num(m['accuracy'], '.4f')} |")
     flags = [f"- <span style=\"color:red\">{r['id']}: {f}</span>" for r in v["points"] for f in r["flags"]]
     if flags:
         lines += ["", "Flags:", ""] + flags
@@ -148,6 +206,10 @@ def _validation_lines(doc: dict) -> list[str]:
 
 def _markdown(doc: dict) -> str:
     metric = OBJECTIVES[doc["objective"]][0]
+    sel, test = doc["selected_on"], doc["splits"]
+    r = doc["result"]
+    measured = "" if r["accuracy_test_measured"] is None else \
+        f", {r['accuracy_test_measured']:.4f} measured on the pipeline RTL over the test split"
     lines = [f"# Design-space exploration: {doc['model']} on {doc['board']}", "",
              f"Objective: {doc['objective']} ({metric}); constraints: {doc['constraints']}; budget: {doc['budget']}.",
              f"{doc['evaluated']} designs evaluated on the analytic model ({doc['search']}), "
@@ -157,9 +219,15 @@ def _markdown(doc: dict) -> str:
                 f"{doc['validation']['yosys_jobs']['cached'] + doc['validation']['simulations']['cached']} from "
                 "cache; " if doc["validation"] else "")
              + f"{doc['seconds']:.1f} s.", "",
-             "| id | exits | policy | P per stage | mode | LUT | FF | samples/s | mean latency (cyc) | nJ/sample "
-             "| accuracy |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             f"Selected on the {sel} split ({test[sel]['samples']} samples): the threshold candidates, the "
+             "constraints (MIN_ACCURACY, MAX_LATENCY_US), the front and the chosen design. The test split "
+             f"({test['test']['samples']} samples) is only reported: accuracy (test), the model's figures with it "
+             "routed and the measured pipeline runs.", "",
+             f"Chosen design {r['chosen']}: accuracy {r['accuracy_selection']:.4f} on the {sel} split (selection), "
+             f"{r['accuracy_test']:.4f} on the test split (reported){measured}.", "",
+             f"| id | exits | policy | P per stage | mode | LUT | FF | samples/s | mean latency (cyc) | nJ/sample "
+             f"(modelled) | accuracy ({sel}) | accuracy (test) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     rows = [p for p in doc["points"] if p["on_front"]]
     rows.sort(key=lambda p: p["predicted"]["lut"])
     for p in rows:
@@ -168,8 +236,11 @@ def _markdown(doc: dict) -> str:
         lines.append(f"| {p['id']}{tag} | {p['exits']} | {p.get('policy') or doc['policy']} | {p['parallelism']} | "
                      f"{p['mode']} | {q['lut']:,.0f} | "
                      f"{q['ff']:,.0f} | {q['throughput_samples_per_s']:,.0f} | {q['mean_latency_cycles']:.1f} | "
-                     f"{q['energy_nj_per_sample']:.2f} | {q['accuracy']:.4f} |")
-    lines += ["", "Baselines at the same LUT budget (uniform folding: the same P on every conv stage, the "
+                     f"{_nj(q['energy_nj_per_sample'])} | {p['accuracy_selection']:.4f} | {p['accuracy_test']:.4f} |")
+    lines += ["", f"Figures of the model on the {sel} split (samples/s, latency and energy depend on which samples "
+              "leave where); accuracy (test) is the same design routed on the test split.", "",
+              *_energy_lines(doc), "",
+              "Baselines at the same LUT budget (uniform folding: the same P on every conv stage, the "
               "fastest that fits):", ""]
     for name, b in doc["baselines"].items():
         if b is None:
@@ -177,12 +248,14 @@ def _markdown(doc: dict) -> str:
             continue
         q = b["predicted"]
         lines.append(f"- {name}: exits {b['exits']}, P {b['parallelism']}: {q['lut']:,.0f} LUTs, "
-                     f"{q['throughput_samples_per_s']:,.0f} samples/s, {q['energy_nj_per_sample']:.2f} nJ, "
-                     f"accuracy {q['accuracy']:.4f}")
+                     f"{q['throughput_samples_per_s']:,.0f} samples/s, {_nj(q['energy_nj_per_sample'])} nJ "
+                     f"(modelled), accuracy {b['accuracy_selection']:.4f} ({sel}), {b['accuracy_test']:.4f} (test)")
     lines += ["", "## Cost fits (Yosys)", ""]
     for f in doc["fits"]:
         lines.append(f"- stage {f['stage']}: {json.dumps(f)}")
     lines += _validation_lines(doc)
+    if doc.get("notes"):
+        lines += ["", "## Notes", ""] + [f"- {n}" for n in doc["notes"]]
     return "\n".join(lines) + "\n"
 
 
@@ -235,14 +308,15 @@ def _explore(build_root, model, board, objective, min_accuracy, max_latency_us, 
     build = _front_end(build_root, model, board, model_options)
     out = build.out_dir / "dse"
     n = len(build.stages)
+    records = lambda: flow_records(build.out_dir, build.stages, build.exit_configs, build.board.family)  # noqa: E731
     try:
-        full, units, latency = flow_records(build.out_dir, n)
+        full, units, latency = records()
     except MissingFlowOutput as missing:  # a fresh clone: build the fully parallel design the model is fitted on
         say(f"{missing}: running the open flow (make synth) for {model} on {board} first")
         from flows.synth import SynthOptions, run_synth
 
         run_synth(SynthOptions(model=model, board=board, build_root=Path(build_root), flow="open", **model_options))
-        full, units, latency = flow_records(build.out_dir, n)
+        full, units, latency = records()
     say("folded stage cores at two parallelisms per conv stage")
     probes = fold_probes(build.stages, out / "rtl", build.board.family)
     heads = headless_probes(build.stages, out / "rtl", build.board.family)
@@ -253,7 +327,8 @@ def _explore(build_root, model, board, objective, min_accuracy, max_latency_us, 
                     tick=lambda done, total: tick("yosys", done, total, None))
     costs, fits = stage_costs(build.stages, full, latency, probes, jobs.results, heads)
     exit_latency = exit_unit_latency(build.exit_configs[0])
-    hop, output, overhead_source = pipeline_overheads(build.out_dir, latency, exit_latency)
+    hop, output, overhead_source = pipeline_overheads(build.out_dir, latency, exit_latency,
+                                                      build.exit_configs[0].policy)
     say(f"pipeline overheads: {hop} cycles per inter-stage FIFO, {output} at the output ({overhead_source})")
     platform = Platform.from_board(build.board, exit_unit_lut=sum(u["lut"] for u in units) / n,
                                    exit_unit_ff=sum(u["ff"] for u in units) / n,
@@ -264,7 +339,8 @@ def _explore(build_root, model, board, objective, min_accuracy, max_latency_us, 
     say("search")
     exit_macs = cumulative_exit_macs(build.stages)
     sets = calibrated_threshold_sets(build.exit_configs, cal, data.y_cal, exit_macs, SWEEP_DROPS)
-    ctx = Context(costs, platform, build.exit_configs, test, data.y_test, sets)
+    # every choice on the calibration split; the test split is carried for reporting only
+    ctx = Context(costs, platform, build.exit_configs, cal, data.y_cal, sets, test, data.y_test)
     units_by_policy = {ctx.policy: units}
     for policy, (configs, unit_jobs) in policy_units.items():  # the policy knob: its own units and thresholds
         records = [jobs.results[j.key()] for j in unit_jobs]
@@ -275,8 +351,12 @@ def _explore(build_root, model, board, objective, min_accuracy, max_latency_us, 
         unit_platform = replace(platform, exit_unit_lut=sum(r["lut"] for r in records) / n,
                                 exit_unit_ff=sum(r["ff"] for r in records) / n,
                                 exit_latency_cycles=exit_unit_latency(configs[0]))
-        ctx.others[policy] = Context(costs, unit_platform, configs, test, data.y_test,
-                                     calibrated_threshold_sets(configs, cal, data.y_cal, exit_macs, SWEEP_DROPS))
+        ctx.others[policy] = Context(costs, unit_platform, configs, cal, data.y_cal,
+                                     calibrated_threshold_sets(configs, cal, data.y_cal, exit_macs, SWEEP_DROPS),
+                                     test, data.y_test)
+    notes = [] if platform.has_energy else [
+        f"no energy figures: boards/{build.board.name}.yaml has no power: block with w_per_klut and pl_static_w "
+        "(the model's estimates); energy_nj_per_sample is null, not another board's figure"]
     budget = _budget(build.board, lut_budget)
     max_cycles = None if max_latency_us is None else max_latency_us * build.board.clock_mhz
     result = explore(ctx, objective, budget, min_accuracy, max_cycles, calibrated_thresholds=build.thresholds,
@@ -299,6 +379,12 @@ def _explore(build_root, model, board, objective, min_accuracy, max_latency_us, 
                                      tick=lambda done, total, best: tick("validate", done, total, best))
     doc = {"model": build.name, "board": build.board.name, "objective": objective, "policy": ctx.policy,
            "policies": [c.policy for c in ctx.policies()],
+           "selected_on": SELECTION_SPLIT,
+           "splits": {SELECTION_SPLIT: {"samples": len(data.y_cal), "used_for": SELECTION_USES},
+                      "test": {"samples": len(data.y_test), "used_for": TEST_USES}},
+           "result": _result(chosen, validation),
+           "energy": _energy_basis(platform, build.board,  # Verilator writes the SAIF the simulated energy needs
+                                   bool(validation) and validation["pipeline_simulator"] == "verilator"),
            "constraints": {"min_accuracy": min_accuracy, "max_latency_us": max_latency_us, "lut_budget": lut_budget},
            "budget": budget, "points": result.points, "chosen": result.chosen, "baselines": result.baselines,
            "evaluated": result.candidates, "search": result.searched,
@@ -307,7 +393,7 @@ def _explore(build_root, model, board, objective, min_accuracy, max_latency_us, 
                                     if validation else 0),
            "synth_jobs": {"evaluated": jobs.evaluated, "cached": jobs.cached},
            "platform": {**asdict(platform), "overheads_from": overhead_source}, "fits": fits,
-           "validation": validation,
+           "validation": validation, "notes": notes,
            "seconds": round(time.perf_counter() - start, 2)}
     out.mkdir(parents=True, exist_ok=True)
     _write_points(out, result, model, board, build.exit_configs[0].policy, model_options)

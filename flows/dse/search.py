@@ -4,8 +4,18 @@ Space: kept exits (every subset holding the final exit, mode "anytime"; a
 single earlier exit, mode "subnet") x the threshold sets calibrated for that
 subset at each accuracy-drop target of the flow's sweep x the parallelism of
 every conv stage (one P per distinct initiation interval). Accuracy, reach and
-exit rates come from routing the test split, in its real order, through the
+exit rates come from routing a split, in its real order, through the
 bit-exact exit-unit reference with the kept exits only.
+
+Splits: every choice (the threshold candidates, MIN_ACCURACY and the latency
+bound, the front and the chosen design) is made on the selection split, the
+calibration split the thresholds come from (``Context.codes``). The test split
+(``Context.test_codes``) is only reported: each point's ``accuracy_test`` and,
+for the points a user can build, ``predicted_test`` (the model's figures with
+the test split routed). Calibration, not a validation split carved from the
+training data: it is already held out from training, the thresholds are chosen
+on it, and taking another split from training would shrink the training set
+and change the trained model.
 """
 from __future__ import annotations
 
@@ -40,6 +50,9 @@ def design_id(design: Design) -> str:
     return hashlib.sha1(json.dumps(design.to_dict(), sort_keys=True).encode()).hexdigest()[:10]
 
 
+SELECTION_SPLIT = "calibration"
+
+
 @dataclass
 class Context:
     """Everything the model needs about one model on one board."""
@@ -47,9 +60,11 @@ class Context:
     stages: Sequence[StageCost]
     platform: Platform
     configs: list               # ExitUnitConfig per exit
-    test_codes: list[np.ndarray]
-    test_y: np.ndarray
+    codes: list[np.ndarray]     # logit codes per exit of the selection (calibration) split: every choice
+    labels: np.ndarray
     threshold_sets: dict[tuple[int, ...], list[tuple[int, ...]]]  # kept exits -> threshold candidates
+    test_codes: list[np.ndarray] | None = None   # the test split: reported, never chosen on
+    test_y: np.ndarray | None = None
     others: dict[str, Context] = field(default_factory=dict)  # other exit policies: their own configs,
     _routes: dict = field(default_factory=dict)                # thresholds and exit-unit figures
 
@@ -72,18 +87,31 @@ class Context:
             raise ValueError(f"policy {policy!r} was not explored; explored: {[c.policy for c in self.policies()]}")
         return self.others[policy]
 
-    def routed(self, exits: tuple[int, ...], thresholds: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
-        key = (exits, thresholds)
+    def routed(self, exits: tuple[int, ...], thresholds: tuple[int, ...],
+               split: str = "selection") -> tuple[np.ndarray, np.ndarray]:
+        """(exit per sample, correct per sample) of the selection split, or of the test split (reporting)."""
+        key = (split, exits, thresholds)
         if key not in self._routes:
+            if split == "selection":
+                codes, labels = self.codes, self.labels
+            elif split == "test" and self.test_codes is not None:
+                codes, labels = self.test_codes, self.test_y
+            else:
+                raise ValueError(f"no {split!r} split in this context; use 'selection' or give test_codes")
             d = Design(exits, thresholds, (1,) * self.n_exits, "budgeted")
-            exit_stage, predicted = route_kept(self.configs, self.test_codes, d)
-            self._routes[key] = (exit_stage, predicted == self.test_y)
+            exit_stage, predicted = route_kept(self.configs, codes, d)
+            self._routes[key] = (exit_stage, predicted == labels)
         return self._routes[key]
 
-    def predict(self, design: Design, with_fifo: bool = False) -> Prediction:
+    def predict(self, design: Design, with_fifo: bool = False, split: str = "selection") -> Prediction:
         ctx = self.for_policy(design.policy)
-        exit_stage, correct = ctx.routed(design.exits, design.thresholds)
+        exit_stage, correct = ctx.routed(design.exits, design.thresholds, split)
         return predict(design, ctx.stages, ctx.platform, exit_stage, correct, with_fifo=with_fifo)
+
+    def accuracy(self, design: Design, split: str) -> float:
+        """Accuracy of the design's routing on a split (no hardware model needed)."""
+        _, correct = self.for_policy(design.policy).routed(design.exits, design.thresholds, split)
+        return float(np.mean(correct))
 
 
 def calibrated_threshold_sets(configs, cal_codes, cal_y, exit_macs, drops: Sequence[float]) -> dict:
@@ -185,8 +213,18 @@ def _largest_uniform(ctx: Context, exits, thresholds, fits: Callable[[Prediction
         d = Design(exits, thresholds, tuple(min(p, s.max_parallelism) for s in ctx.stages), "anytime")
         pred = ctx.predict(d)
         if fits(pred):
-            best = {"id": design_id(d), **d.to_dict(), "predicted": pred.metrics()}
+            best = _point(ctx, d, pred, buildable=True)
     return best
+
+
+def _point(ctx: Context, d: Design, p: Prediction, buildable: bool) -> dict:
+    """A design's record with the split of every figure: ``predicted`` and ``accuracy_selection`` on the
+    selection split (what every choice used); ``accuracy_test`` and, for a point a user can build,
+    ``predicted_test`` with the test split routed (reported only)."""
+    test = ctx.test_codes is not None
+    return {"id": design_id(d), **d.to_dict(), "predicted": p.metrics(), "predicted_on": SELECTION_SPLIT,
+            "accuracy_selection": float(p.accuracy), "accuracy_test": ctx.accuracy(d, "test") if test else None,
+            "predicted_test": ctx.predict(d, split="test").metrics() if test and buildable else None}
 
 
 def explore(ctx: Context, objective: str, budget: dict, min_accuracy: float | None = None,
@@ -200,6 +238,10 @@ def explore(ctx: Context, objective: str, budget: dict, min_accuracy: float | No
     if objective not in OBJECTIVES:
         raise InfeasibleObjective(f"objective {objective!r} is unknown; use one of {', '.join(OBJECTIVES)}")
     metric, sense = OBJECTIVES[objective]
+    if objective == "energy" and not all(c.platform.has_energy for c in ctx.policies()):
+        raise InfeasibleObjective("OBJECTIVE=energy needs power.w_per_klut and power.pl_static_w in the board file "
+                                  "(estimates with their sources, as in boards/pynq-z2.yaml); add them or use "
+                                  "OBJECTIVE=throughput or latency")
     objectives = {metric: sense, "accuracy": "max", "lut": "min"}
 
     def fits(p: Prediction) -> bool:
@@ -231,8 +273,9 @@ def explore(ctx: Context, objective: str, budget: dict, min_accuracy: float | No
             f"{design_id(designs[small])} ({preds[small].lut:,.0f} LUTs, {preds[small].ff:,.0f} FFs); raise LUT_BUDGET")
     if min_accuracy is not None and not any(preds[i].accuracy >= min_accuracy for i in in_budget):
         best = max(in_budget, key=lambda i: preds[i].accuracy)
-        raise InfeasibleObjective(f"no design within budget reaches accuracy {min_accuracy:.4f}; the best reachable "
-                                  f"is {preds[best].accuracy:.4f} ({design_id(designs[best])})")
+        raise InfeasibleObjective(f"no design within budget reaches accuracy {min_accuracy:.4f} on the "
+                                  f"{SELECTION_SPLIT} split; the best reachable is {preds[best].accuracy:.4f} "
+                                  f"({design_id(designs[best])})")
     ok = [i for i in in_budget if feasible(preds[i])]
     if not ok:
         pool = [i for i in in_budget if min_accuracy is None or preds[i].accuracy >= min_accuracy]
@@ -243,20 +286,19 @@ def explore(ctx: Context, objective: str, budget: dict, min_accuracy: float | No
                                   f"({design_id(designs[best])})")
     metrics = [preds[i].metrics() for i in ok]
     mask = pareto_mask(metrics, objectives)
+    sign = 1.0 if sense == "max" else -1.0
+    front = [i for i, on in zip(ok, mask) if on]
+    chosen = max(front, key=lambda i: (sign * preds[i].metrics()[metric], preds[i].accuracy, -preds[i].lut))
     points = []
     for i, on in zip(ok, mask):
         d, p = designs[i], preds[i]
-        points.append({"id": design_id(d), **d.to_dict(), "predicted": p.metrics(), "on_front": bool(on),
+        points.append({**_point(ctx, d, p, buildable=bool(on) or i == chosen), "on_front": bool(on),
                        "model": {"ii": list(p.ii), "reach": list(p.reach), "exit_rates": list(p.exit_rates),
                                  "max_latency_cycles": p.max_latency_cycles}})
-    sign = 1.0 if sense == "max" else -1.0
-    front = [pt for pt in points if pt["on_front"]]
-    chosen = max(front, key=lambda pt: (sign * pt["predicted"][metric], pt["predicted"]["accuracy"],
-                                        -pt["predicted"]["lut"]))
     n = ctx.n_exits
     final_only = ctx.threshold_sets[(n,)][0]
     all_exits = tuple(range(1, n + 1))
     uniform_thr = tuple(calibrated_thresholds) if calibrated_thresholds is not None else ctx.threshold_sets[all_exits][0]
     baselines = {"no_exit": _largest_uniform(ctx, (n,), final_only, fits),
                  "uniform": _largest_uniform(ctx, all_exits, uniform_thr, fits)}
-    return Exploration(objective, objectives, points, chosen["id"], baselines, searched, len(designs))
+    return Exploration(objective, objectives, points, design_id(designs[chosen]), baselines, searched, len(designs))

@@ -14,17 +14,25 @@ Measured per point:
 - throughput, mean latency, accuracy, energy: the multi-exit pipeline RTL (sim/pipeline) from
   these cores, streaming the test set in its real order (Verilator by default); throughput is
   the rate at which the pipeline accepted samples (first to last accept), the steady-state
-  figure the model predicts; the whole-run rate with drain is recorded beside it; energy comes
-  from the run's SAIF toggles and the cores' Yosys records (Icarus writes no SAIF: null there).
+  figure the model predicts; the whole-run rate with drain is recorded beside it; energy is
+  modelled, not measured: the run's SAIF toggle counts and cycles times the board file's
+  estimated coefficients, on the cores' Yosys records (Icarus writes no SAIF: null there).
+Errors compare these with ``predicted_test``, the model with the same (test) split routed.
+
+Every result is cached under a content key (flows/content_key.py) of all it depends on: the
+Verilog of the cores and exit units, the inputs and expected outputs, the design, the board,
+the resources the energy uses, the simulator and its version, and the code (RTL library and
+generators, testbenches, runner, energy model, this module): a stale entry is never read.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+
+from flows.content_key import HARDWARE_LIBRARY, SIMULATION_CODE, ContentKey
 
 from .point import TOLERANCES, acceptance_rate, prediction_errors
 
@@ -58,10 +66,11 @@ def validate_points(points: list[dict], stages, ctx, flow_full: list[dict], flow
 
         def stream(pc=pc, codes=codes, want=want, tag=tag) -> dict:
             say(f"core {tag}: stream the test set through it in cocotb")
-            r = simulate_folded_stage(pc.core, codes, want, out / "sim" / tag)
+            r = simulate_folded_stage(pc.core, codes, want, out / "sim" / tag, simulator=CORE_SIMULATOR)
             return {"mismatches": r.mismatches, "cycles": r.cycles, "vectors": r.vectors}
 
-        sims[tag] = _cached(cache_dir / "sims" / f"{_digest(jobs[tag].key(), codes, *want)}.json", stream,
+        key = core_stream_key(pc.core.verilog_files, codes, want)
+        sims[tag] = _cached(cache_dir / "sims" / f"{key}.json", stream,
                             keep=lambda r: r["mismatches"] == 0, hits=hits)
     say(f"Yosys of {len(jobs)} stage cores on Dask")
     report = run_jobs([jobs[tag] for tag in own], cache_dir, client,
@@ -106,25 +115,28 @@ def validate_points(points: list[dict], stages, ctx, flow_full: list[dict], flow
             run = pipe.scenarios["early_exit"]
             rate = acceptance_rate(pipe_dir / "sim" / "pipeline_records" / "early_exit.npz")
             return {"throughput_samples_per_s": float((rate or run.throughput) * f_hz),
-                    "run_throughput_samples_per_s": float(run.throughput * f_hz),  # fill and drain included
+                    "run_throughput_samples_per_s": float(run.whole_run_throughput * f_hz),  # fill and drain included
                     "mean_latency_cycles": float(run.mean_latency),
-                    "energy_nj_per_sample": float(run.energy.per_sample_nj) if run.energy else None,
+                    "energy_nj_per_sample": float(run.energy.per_sample_nj) if run.energy else None,  # modelled
+                    "energy_parts_nj_per_sample": run.energy.per_sample_parts_nj() if run.energy else None,
                     "accuracy": float(run.accuracy),
                     "pipeline": {"mismatches": pipe.mismatches, "lost": pipe.lost, "duplicated": pipe.duplicated,
                                  "cycles": run.cycles, "samples": run.samples}}
 
-        key = _digest(json.dumps([_design(pt, Design).to_dict(), fifo, simulator, board.name, board.extra,
-                                  [jobs[tag_of[id(pc)]].key() for pc in cores], [repr(c) for c in ctx.for_policy(pt.get("policy")).configs],
-                                  synthesised], sort_keys=True, default=str), x_test, ctx.test_y)
+        key = pipeline_key(pt, cores, ctx, x_test, board, fifo, synthesised, simulator, rtl_dir / "exit_units")
         ran = _cached(cache_dir / "pipelines" / f"{key}.json", run_pipeline,
                       keep=lambda r: not any(r["pipeline"][k] for k in ("mismatches", "lost", "duplicated")),
                       hits=hits)
         pipe = ran["pipeline"]
         measured.update({k: ran[k] for k in ("throughput_samples_per_s", "mean_latency_cycles",
-                                             "energy_nj_per_sample", "accuracy")})
+                                             "energy_nj_per_sample", "energy_parts_nj_per_sample", "accuracy")})
+        measured["split"] = "test"
         pt["measured"] = measured
-        errors, flags = prediction_errors(pt["predicted"], measured)
-        record = {"id": pt["id"], "measured_stage_ii": iis, "fifo_depth": fifo, "samples": len(x_test),
+        # like with like: the model with the test split routed, the split the pipeline streamed
+        compared = "predicted_test" if pt.get("predicted_test") else "predicted"
+        errors, flags = prediction_errors(pt[compared], measured)
+        record = {"id": pt["id"], "compared_with": compared, "measured_stage_ii": iis, "fifo_depth": fifo,
+                  "samples": len(x_test),
                   "run_throughput_samples_per_s": ran["run_throughput_samples_per_s"], "pipeline": pipe,
                   "lut_error": errors.get("lut"), "throughput_error": errors.get("throughput_samples_per_s"),
                   "latency_error": errors.get("mean_latency_cycles"), "flags": flags}
@@ -140,12 +152,50 @@ def validate_points(points: list[dict], stages, ctx, flow_full: list[dict], flow
     return summary
 
 
-def _digest(text: str, *arrays: np.ndarray) -> str:
-    h = hashlib.sha256(text.encode())
-    for a in arrays:
-        a = np.ascontiguousarray(a)
-        h.update(f"{a.dtype}{a.shape}".encode() + a.tobytes())
-    return h.hexdigest()[:20]
+CORE_SIMULATOR = "icarus"   # a core streamed alone: a small build, no SAIF needed
+
+# what a simulation result depends on besides its inputs: the RTL library and generators, the testbenches,
+# runner and energy model (sim/), the exit-unit reference, and this module and point.py (they make the record)
+VALIDATION_CODE = (*HARDWARE_LIBRARY, *SIMULATION_CODE, "flows/dse/validate.py", "flows/dse/point.py")
+
+
+def _simulation_key(purpose: str, simulator: str) -> ContentKey:
+    return (ContentKey(purpose).text("simulator", simulator).tools(simulator, "cocotb", "cocotbext-axi")
+            .code(VALIDATION_CODE))
+
+
+def core_stream_key(verilog_files: list, codes: np.ndarray, want: list[np.ndarray]) -> str:
+    """Content key of one core streamed alone: its Verilog, the input codes, the expected outputs, the
+    simulator and the code (``VALIDATION_CODE``)."""
+    key = _simulation_key("stage core stream", CORE_SIMULATOR).files(verilog_files).array("inputs", codes)
+    for i, w in enumerate(want):
+        key.array(f"expected {i}", w)
+    return key.hexdigest()
+
+
+def pipeline_key(pt: dict, cores: list, ctx, x_test: np.ndarray, board, fifo: int, synthesised: dict[str, dict],
+                 simulator: str, unit_dir: Path) -> str:
+    """Content key of one point's pipeline run: the design, the Verilog of its stage cores and exit units,
+    the resources its energy uses, the board (clock, energy and power figures with their sources), the
+    test stream (inputs, logit codes, labels), the simulator and the code (``VALIDATION_CODE``)."""
+    from dataclasses import asdict
+
+    from hardware.exit_unit.generate import write_unit
+
+    from .model import Design
+
+    policy = ctx.for_policy(pt.get("policy"))
+    key = _simulation_key("pipeline run", simulator).text("design", _design(pt, Design).to_dict())
+    key.text("fifo depth", fifo).text("board", asdict(board)).text("resources", synthesised)
+    for pc in cores:
+        key.files(pc.core.verilog_files)
+    for k in pt["exits"]:  # the units simulate_pipeline generates for the kept exits
+        key.text(f"exit {k} config", repr(policy.configs[k - 1]))
+        key.files(write_unit(policy.configs[k - 1], "parallel", unit_dir / policy.policy / f"exit_{k}").files)
+    key.array("x_test", x_test).array("labels", ctx.test_y)
+    for k in pt["exits"]:
+        key.array(f"test codes {k}", ctx.test_codes[k - 1][:len(x_test)])
+    return key.hexdigest()
 
 
 def _cached(path: Path, compute: Callable[[], dict], keep: Callable[[dict], bool], hits: list) -> dict:
@@ -165,7 +215,7 @@ def _cached(path: Path, compute: Callable[[], dict], keep: Callable[[dict], bool
 
 def best_text(measured: dict) -> str:
     return (f"{measured['throughput_samples_per_s'] / 1e6:.1f} M samples/s measured, "
-            f"{measured['lut']:,.0f} LUT, accuracy {measured['accuracy']:.4f}")
+            f"{measured['lut']:,.0f} LUT, test accuracy {measured['accuracy']:.4f}")
 
 
 def _design(pt: dict, design_cls):

@@ -97,7 +97,8 @@ class PrResult:
                  f"BRAM columns x {self.region.height} clock region(s), {self.region.frames} frames, "
                  f"{self.partial_bitstream_bytes:,} B partial bitstream, {1e3 * self.reconfig_seconds:.3f} ms over "
                  f"{self.port.upper()}.",
-                 "", "| schedule | batch | samples/s | mean latency | p99 latency | reconfigs/1000 | energy/sample |",
+                 "", "| schedule | batch | samples/s | mean latency | p99 latency | reconfigs/1000 "
+                 "| energy/sample (modelled) |",
                  "|---|---|---|---|---|---|---|"]
         for s in self.schedules:
             lines.append(f"| {s.name} | {s.batch_size} | {s.throughput_samples_per_s:,.0f} | "

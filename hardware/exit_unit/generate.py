@@ -68,6 +68,12 @@ class _Module:
         self.body.append(f"  assign {name} = {expr};")
         return name
 
+    def unused_bits(self, name: str, reason: str) -> None:
+        """Some bits of ``name`` are read nowhere, by design: say why to the reader and to the linter."""
+        i = next(j for j, line in enumerate(self.decl) if line.endswith(f" {name};"))
+        self.decl[i:i + 1] = [f"  // {reason}", "  // verilator lint_off UNUSEDSIGNAL", self.decl[i],
+                              "  // verilator lint_on UNUSEDSIGNAL"]
+
     def register(self, signals: list[tuple[str, int, bool]]) -> list[str]:
         """Register signals (name, width, signed) into the next stage, enabled by adv."""
         self.stages += 1
@@ -105,6 +111,11 @@ def _bits(v: int) -> int:
     return max(1, int(v).bit_length())
 
 
+def _zext(expr: str, width: int, to: int) -> str:
+    """expr (``width`` bits, unsigned) zero-extended to ``to`` bits, so no operator widens it implicitly."""
+    return expr if to <= width else f"{{{to - width}'d0, {expr}}}"
+
+
 def _tables(cfg: ExitUnitConfig) -> list[str]:
     if cfg.policy == "margin":
         return []
@@ -137,7 +148,8 @@ def _header(top: str, cfg: ExitUnitConfig, in_width: int, latency: int, ii: int)
         f"// Exit when confidence {'>=' if cfg.higher_is_confident else '<='} threshold.",
         "// Do not edit: regenerate from the reference model instead.",
         f"module {top} #(",
-        f"  parameter [{conf.width - 1}:0] THRESHOLD_INIT = {conf.width}'d0",
+        f"  // threshold register after reset; default: the code that lets the fewest samples out",
+        f"  parameter [{conf.width - 1}:0] THRESHOLD_INIT = {conf.width}'d{cfg.never_exit_code}",
         ") (",
         "  input  wire clk,",
         "  input  wire rst,",
@@ -150,8 +162,11 @@ def _header(top: str, cfg: ExitUnitConfig, in_width: int, latency: int, ii: int)
         "  input  wire thr_we,",
         f"  input  wire [{conf.width - 1}:0] thr_data",
         ");",
+        "  // timing as stated for readers and tools that parse this file; the registers below set it",
+        "  // verilator lint_off UNUSEDPARAM",
         f"  localparam LATENCY = {latency};",
         f"  localparam II = {ii};",
+        "  // verilator lint_on UNUSEDPARAM",
     ]
 
 
@@ -235,6 +250,8 @@ def _softmax_pipeline(m: _Module, cfg: ExitUnitConfig, z: list[str], idx: list[s
     terms, xterms = [], []
     for i, zi in enumerate(zs):
         d = m.wire(f"w_d{i}", W, f"{zmax} - {zi}")  # >= 0 and < 2**W: W-bit modular difference is exact
+        if cfg.shift:
+            m.unused_bits(d, f"the LUT index drops d's low {cfg.shift} bits (finer than one LUT step)")
         ix = m.wire(f"w_x{i}", cfg.index_bits, _lut_index_expr(cfg, d))
         terms.append(m.wire(f"w_e{i}", eb, f"exp_lut({ix})"))
         if cfg.policy == "entropy":
@@ -242,6 +259,8 @@ def _softmax_pipeline(m: _Module, cfg: ExitUnitConfig, z: list[str], idx: list[s
     if PIPELINE["register_lookups"][cfg.policy]:
         regs = m.register([(zidx, cb, False)] + [(t, eb, False) for t in terms] + [(t, gb, False) for t in xterms])
         zidx, terms, xterms = regs[0], regs[1:1 + C], regs[1 + C:]
+    terms = [m.wire(f"w_se{i}", cfg.sum_bits, _zext(t, eb, cfg.sum_bits)) for i, t in enumerate(terms)]
+    xterms = [m.wire(f"w_ae{i}", cfg.xsum_bits, _zext(t, gb, cfg.xsum_bits)) for i, t in enumerate(xterms)]
     trees = [("s", terms, cfg.sum_bits)] + ([("a", xterms, cfg.xsum_bits)] if xterms else [])
     sums, (zidx,) = _adder_trees(m, trees, [(zidx, cb, False)])
     a = sums[1] if xterms else None
@@ -260,19 +279,23 @@ def _tail(m: _Module, cfg: ExitUnitConfig, s: str, a: str | None, zidx: str, reg
     nb, kb, f = cfg.norm_bits, _bits(cfg.exponent_count - 1), cfg.lut_frac_bits
     kexpr = " : ".join(f"{s}[{f + k}] ? {kb}'d{k}" for k in reversed(range(1, cfg.exponent_count))) + f" : {kb}'d0"
     kk = m.wire("w_k", kb, kexpr)
+    if f > nb:
+        m.unused_bits(s, f"S's low {f - nb} bits are below its {nb}-bit mantissa at any exponent")
     mexpr = " : ".join(f"{s}[{f + k}] ? {s}[{f + k - 1}:{f + k - nb}]" for k in reversed(range(1, cfg.exponent_count)))
     mm = m.wire("w_m", nb, (mexpr + " : " if mexpr else "") + f"{s}[{f - 1}:{f - nb}]")
     rb, lb = _bits(cfg.recip_table.max()), _bits(cfg.ln_table.max() + cfg.kln_table.max()) - 1
     rec = m.wire("w_rec", rb, f"recip_lut({mm})")
-    lnm = m.wire("w_lnm", lb + 1, f"ln_lut({mm}) + kln_lut({kk})")
+    lnb, klb = _bits(cfg.ln_table.max()), _bits(cfg.kln_table.max())
+    lnm = m.wire("w_lnm", lb + 1, f"{_zext(f'ln_lut({mm})', lnb, lb + 1)} + {_zext(f'kln_lut({kk})', klb, lb + 1)}")
     a, rec, lnm, kk, zidx = m.register([(a, ab, False), (rec, rb, False), (lnm, lb + 1, False),
                                         (kk, kb, False), (zidx, cb, False)])
     pw = ab + rb
     prod = m.wire("w_prod", pw, f"{a} * {rec}")
     prod, lnm, kk, zidx = m.register([(prod, pw, False), (lnm, lb + 1, False), (kk, kb, False), (zidx, cb, False)])
     cw = cfg.confidence_format.width
-    t = m.wire("w_t", pw, f"{prod} >> ({cfg.product_shift} + {kk})")
-    h = m.wire("w_h", cw, f"{lnm} + {t}[{cw - 1}:0]")
+    t = m.wire("w_t", pw, f"({prod} >> {cfg.product_shift}) >> {kk}")
+    m.unused_bits(t, f"A/S is at most the bound ExitUnitConfig.confidence_format sizes {cw} bits for")
+    h = m.wire("w_h", cw, f"{_zext(lnm, lb + 1, cw)} + {t}[{cw - 1}:0]")
     return m.register([(h, cw, False), (zidx, cb, False), (m.wire("w_exit", 1, _compare(cfg, h)), 1, False)])
 
 

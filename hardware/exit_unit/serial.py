@@ -12,10 +12,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hardware.exit_unit.generate import RTL_DIR, _assemble, _bits, _lut_index_expr, _Module, _tail
+from hardware.exit_unit.generate import RTL_DIR, _assemble, _bits, _lut_index_expr, _Module, _tail, _zext
 from exit_unit.reference import ExitUnitConfig
 
 BUFFER = RTL_DIR / "eu_logit_buffer.v"
+
+
+def _unused(line: str, reason: str) -> list[str]:
+    """A declaration some of whose bits are read nowhere, by design (no reason: all bits are read)."""
+    if not reason:
+        return [line]
+    return [f"  // {reason}", "  // verilator lint_off UNUSEDSIGNAL", line, "  // verilator lint_on UNUSEDSIGNAL"]
 
 
 def serial_unit(cfg: ExitUnitConfig, top: str) -> tuple[str, int, int, list[Path]]:
@@ -69,16 +76,17 @@ def serial_unit(cfg: ExitUnitConfig, top: str) -> tuple[str, int, int, list[Path
         f"  wire [{aw - 1}:0] raddr = p2_bank ? {aw}'d{C} + p2_cnt : p2_cnt;",
         f"  eu_logit_buffer #(.WIDTH({W}), .DEPTH({2 * C}), .AW({aw})) buffer (",
         "    .clk(clk), .we(in_fire), .waddr(waddr), .wdata(s_axis_tdata), .raddr(raddr), .rdata(rz));",
-        f"  wire [{W - 1}:0] d = p2_max - rz;",
+        *_unused(f"  wire [{W - 1}:0] d = p2_max - rz;",
+                 f"the LUT index drops d's low {cfg.shift} bits (finer than one LUT step)" if cfg.shift else ""),
         f"  wire [{cfg.index_bits - 1}:0] lidx = {_lut_index_expr(cfg, 'd')};",
-        f"  wire [{sb - 1}:0] s_next = acc_s + exp_lut(lidx);",
+        f"  wire [{sb - 1}:0] s_next = acc_s + {_zext('exp_lut(lidx)', _bits(cfg.exp_table.max()), sb)};",
         f"  wire p2_last = p2_busy && (p2_cnt == {pb}'d{C - 1});",
         "  wire handoff = p2_last && adv;",
         "  wire p2_step = p2_busy && (!p2_last || adv);",
     ]
     if entropy:
         ctl += [f"  reg [{ab - 1}:0] acc_a;",
-                f"  wire [{ab - 1}:0] a_next = acc_a + xexp_lut(lidx);"]
+                f"  wire [{ab - 1}:0] a_next = acc_a + {_zext('xexp_lut(lidx)', _bits(cfg.xexp_table.max()), ab)};"]
     start_a = " acc_a <= 0;" if entropy else ""
     step_a = " acc_a <= a_next;" if entropy else ""
     ctl += [

@@ -6,7 +6,9 @@ top instantiates (instance names are what the energy model reads in SAIF):
 * ``u_stage{k}``: the stage core (hardware/stage stream top, in order, fixed latency);
 * ``u_ids{k}``: a FIFO of sample ids beside it, as deep as the core's shell can
   hold, pushed when the core takes a sample and popped when it delivers one;
-* ``u_eu{k}``: the exit unit on the core's logits (threshold register ``thr{k}_*``);
+* ``u_eu{k}``: the exit unit on the core's logits (threshold register ``thr{k}_*``, reset to
+  exit k's calibrated code when ``write_pipeline`` is given the thresholds: THRESHOLD_INIT, so the
+  pipeline decides as calibrated before a host writes anything);
 * ``u_side{k}``: id + forwarded tensor, queued beside the exit unit;
 * ``u_route{k}``: leaves as a result, or goes on through ``u_fifo{k+1}`` to
   stage k+1 (conditional forwarding: later stages only see hard samples);
@@ -48,12 +50,16 @@ class PipelineParams:
     output_fifo_depth: int = 2  # cuts the ready path from m_axis_tready into the exit units
     reorder: bool = False       # deliver results in input order
     reorder_slots_log2: int = 7  # reorder buffer: at most 2**this samples in flight
+    buffer_frames: int = 2      # streaming pipelines: frames each conditional buffer holds (the queue)
 
     def __post_init__(self) -> None:
         for name in ("fifo_depth", "output_fifo_depth"):
             v = getattr(self, name)
             if v < 2 or v & (v - 1):
                 raise ValueError(f"{name}={v} must be a power of two >= 2")
+        if self.buffer_frames < 1:
+            raise ValueError(f"buffer_frames={self.buffer_frames} must be >= 1: the exit head decides on a whole "
+                             "frame, so its buffer must hold one")
         if not 1 <= self.reorder_slots_log2 < self.id_width:
             raise ValueError(f"reorder_slots_log2={self.reorder_slots_log2} must be 1..id_width-1")
 
@@ -68,7 +74,9 @@ class PipelineRtl:
     lanes: int                           # results per output beat
     fields: dict[str, tuple[int, int]]   # field of a lane -> (bit offset, width); 'valid' is the top bit
     threshold_widths: list[int | None]   # per stage; None where the exit is dropped (no thr port)
+    reset_thresholds: list[int | None]   # per stage: the code each threshold register holds after reset
     module_groups: dict[str, list[str]] = field(default_factory=dict)  # energy group -> instance names
+    frame_beats: int = 1                 # input beats per sample (a streaming pipeline's frame; s_axis_tlast)
 
     @property
     def lane_width(self) -> int:
@@ -96,6 +104,7 @@ class PipelineRtl:
     def to_dict(self) -> dict:
         return {"top": self.top, "files": [str(f) for f in self.files], "params": asdict(self.params),
                 "stages": self.stages, "exits": self.exits, "in_width": self.in_width, "out_width": self.out_width,
+                "reset_thresholds": self.reset_thresholds, "frame_beats": self.frame_beats,
                 "lanes": self.lanes,
                 "fields": {k: list(v) for k, v in self.fields.items()}, "module_groups": self.module_groups}
 
@@ -143,7 +152,10 @@ def _core_block(k: int, st: StageRtl, title: str) -> str:
     return f"""
     // ---- stage {k}: core {st.top} (latency {st.latency_cycles}), {title}
     wire [{st.out_width - 1}:0] st{k}_m_data;
-    wire st{k}_s_ready, st{k}_m_valid, st{k}_m_ready, ids{k}_s_ready, ids{k}_m_valid;
+    wire st{k}_s_ready, st{k}_m_valid, st{k}_m_ready, ids{k}_s_ready;
+    // verilator lint_off UNUSEDSIGNAL
+    wire ids{k}_m_valid;  // mirrors st{k}_m_valid: the ids enter and leave with the core's samples
+    // verilator lint_on UNUSEDSIGNAL
     wire [ID_W-1:0] st{k}_id;
     assign in{k}_ready = st{k}_s_ready && ids{k}_s_ready;
     {st.top} u_stage{k} (
@@ -168,8 +180,10 @@ def _headless_block(k: int, st: StageRtl) -> str:
 """
 
 
-def _stage_block(k: int, st: StageRtl, eu: GeneratedUnit, n: int, lane: int, conf_max: int) -> str:
-    """Stage core k, its exit unit and router; results leave on output lane ``lane``."""
+def _stage_block(k: int, st: StageRtl, eu: GeneratedUnit, n: int, lane: int, conf_max: int,
+                 threshold: int | None) -> str:
+    """Stage core k, its exit unit (threshold register reset to ``threshold``, None: the unit's default)
+    and router; results leave on output lane ``lane``."""
     last = k == n
     lw, ow = st.outputs[0].bits, st.out_width
     conf_w, cls_w = eu.cfg.confidence_format.width, eu.cfg.class_bits
@@ -178,17 +192,19 @@ def _stage_block(k: int, st: StageRtl, eu: GeneratedUnit, n: int, lane: int, con
     pad = conf_max - conf_w
     res = f"{{{{{pad}{{1'b0}}}}, res{k}_raw}}" if pad else f"res{k}_raw"
     if last:
-        nxt = (f"wire [FWD{k}_W+ID_W-1:0] next{k}_data;  // the last exit lets every sample out\n"
-               f"    wire next{k}_valid;\n    wire next{k}_ready = 1'b0;")
+        nxt = ("// verilator lint_off UNUSEDSIGNAL\n"
+               f"    wire [FWD{k}_W+ID_W-1:0] next{k}_data;  // the last exit lets every sample out: nothing goes on\n"
+               f"    wire next{k}_valid;\n    // verilator lint_on UNUSEDSIGNAL\n    wire next{k}_ready = 1'b0;")
     else:
         nxt = (f"wire [FWD{k}_W+ID_W-1:0] next{k}_data;\n    wire next{k}_valid, next{k}_ready;")
+    init = "" if threshold is None else f" #(.THRESHOLD_INIT({conf_w}'d{threshold}))"
     return _core_block(k, st, f"exit unit {eu.top} (latency {eu.latency_cycles})") + f"""
     localparam FWD{k}_W = {1 if last else ow - lw};
     wire [{conf_w + cls_w}:0] eu{k}_data;
     wire eu{k}_s_ready, eu{k}_m_valid, eu{k}_m_ready, side{k}_s_ready, side{k}_m_valid, side{k}_m_ready;
     wire [FWD{k}_W+ID_W-1:0] side{k}_data;
     assign st{k}_m_ready = eu{k}_s_ready && side{k}_s_ready;
-    {eu.top} u_eu{k} (
+    {eu.top}{init} u_eu{k} (
         .clk(clk), .rst(rst),
         .s_axis_tdata(st{k}_m_data[{lw - 1}:0]), .s_axis_tvalid(st{k}_m_valid && side{k}_s_ready),
         .s_axis_tready(eu{k}_s_ready),
@@ -227,16 +243,54 @@ def _forward_block(k: int, depth: int) -> str:
 """
 
 
-def _top(stages: list[StageRtl], units: list[GeneratedUnit | None], p: PipelineParams) -> tuple[str, dict, int]:
-    n = len(stages)
+def result_fields(units: list, n: int, p: PipelineParams) -> tuple[dict, int, int, int, int]:
+    """The result lane layout shared by every pipeline top: (fields, RES_W, confidence width, class bits,
+    exit-index bits); a lane is {valid, confidence, class, exit index, id}, the id in the low bits."""
     kept = [u for u in units if u is not None]
-    m = len(kept)                  # result streams: one per kept exit
     cls_w = kept[0].cfg.class_bits
     exit_w = max(1, n.bit_length())  # exit index = stage position, also when exits are dropped
     conf_max = max(u.cfg.confidence_format.width for u in kept)
     res_w = p.id_width + exit_w + cls_w + conf_max
     fields = {"id": (0, p.id_width), "exit": (p.id_width, exit_w), "class": (p.id_width + exit_w, cls_w),
               "confidence": (p.id_width + exit_w + cls_w, conf_max), "valid": (res_w, 1)}
+    return fields, res_w, conf_max, cls_w, exit_w
+
+
+def output_block(m: int, p: PipelineParams, admit: str) -> str:
+    """The results of the m kept exits onto m_axis: one lane per exit in each beat, or (reorder) one
+    result per beat in input order; ``admit`` pulses once per sample the input takes."""
+    if p.reorder:
+        return f"""
+    // ---- results back in input order, one per beat
+    wire [RES_W-1:0] ro_data;
+    wire ro_ready;
+    assign res_ready = {{{m}{{ro_ready}}}};  // constant 1: the admission limit keeps a slot free
+    pl_reorder #(.N({m}), .W(RES_W), .ID_W(ID_W), .AW({p.reorder_slots_log2})) u_reorder (
+        .clk(clk), .rst(rst), .admit({admit}), .can_admit(can_admit),
+        .s_data(res_data), .s_valid(res_valid), .s_ready(ro_ready),
+        .m_data(ro_data), .m_valid(m_axis_tvalid), .m_ready(m_axis_tready));
+    assign m_axis_tdata = {{1'b1, ro_data}};
+"""
+    # idle lanes read as zeros, not as whatever the exit unit's registers hold
+    lanes_expr = ", ".join(f"res_valid[{i}], {{RES_W{{res_valid[{i}]}}}} & res_data[{i}*RES_W +: RES_W]"
+                           for i in reversed(range(m)))
+    return f"""
+    // ---- one lane per exit: results of different exits leave in the same beat
+    wire out_ready;
+    assign can_admit = 1'b1;
+    assign res_ready = {{{m}{{out_ready}}}};
+    pl_fifo #(.W({m}*(RES_W+1)), .DEPTH({p.output_fifo_depth})) u_out (
+        .clk(clk), .rst(rst),
+        .s_data({{{lanes_expr}}}), .s_valid(|res_valid), .s_ready(out_ready),
+        .m_data(m_axis_tdata), .m_valid(m_axis_tvalid), .m_ready(m_axis_tready));
+"""
+
+
+def _top(stages: list[StageRtl], units: list[GeneratedUnit | None], p: PipelineParams,
+         thresholds: list[int | None]) -> tuple[str, dict, int]:
+    n = len(stages)
+    m = len([u for u in units if u is not None])   # result streams: one per kept exit
+    fields, res_w, conf_max, cls_w, exit_w = result_fields(units, n, p)
     lanes = 1 if p.reorder else m
     exit_list = ", ".join(str(k) for k, u in enumerate(units, start=1) if u is not None)
     thr_ports = "".join(f"    input thr{k}_we,\n    input [{u.cfg.confidence_format.width - 1}:0] thr{k}_data,\n"
@@ -249,34 +303,9 @@ def _top(stages: list[StageRtl], units: list[GeneratedUnit | None], p: PipelineP
         if eu is None:
             body.append(_headless_block(k, st))
         else:
-            body.append(_stage_block(k, st, eu, n, lane, conf_max))
+            body.append(_stage_block(k, st, eu, n, lane, conf_max, thresholds[k - 1]))
             lane += 1
-    if p.reorder:
-        out = f"""
-    // ---- results back in input order, one per beat
-    wire [RES_W-1:0] ro_data;
-    wire ro_ready;
-    assign res_ready = {{{m}{{1'b1}}}};
-    pl_reorder #(.N({m}), .W(RES_W), .ID_W(ID_W), .AW({p.reorder_slots_log2})) u_reorder (
-        .clk(clk), .rst(rst), .admit(s_axis_tvalid && s_axis_tready), .can_admit(can_admit),
-        .s_data(res_data), .s_valid(res_valid), .s_ready(ro_ready),
-        .m_data(ro_data), .m_valid(m_axis_tvalid), .m_ready(m_axis_tready));
-    assign m_axis_tdata = {{1'b1, ro_data}};
-"""
-    else:
-        # idle lanes read as zeros, not as whatever the exit unit's registers hold
-        lanes_expr = ", ".join(f"res_valid[{i}], {{RES_W{{res_valid[{i}]}}}} & res_data[{i}*RES_W +: RES_W]"
-                               for i in reversed(range(m)))
-        out = f"""
-    // ---- one lane per exit: results of different exits leave in the same beat
-    wire out_ready;
-    assign can_admit = 1'b1;
-    assign res_ready = {{{m}{{out_ready}}}};
-    pl_fifo #(.W({m}*(RES_W+1)), .DEPTH({p.output_fifo_depth})) u_out (
-        .clk(clk), .rst(rst),
-        .s_data({{{lanes_expr}}}), .s_valid(|res_valid), .s_ready(out_ready),
-        .m_data(m_axis_tdata), .m_valid(m_axis_tvalid), .m_ready(m_axis_tready));
-"""
+    out = output_block(m, p, "s_axis_tvalid && s_axis_tready")
     text = f"""`timescale 1ns / 1ps
 // Generated by hardware/pipeline/generate.py: {n}-stage pipeline, exits {exit_list}. Do not edit; regenerate.
 // m_axis_tdata: {lanes} lane(s) of
@@ -293,8 +322,6 @@ module {TOP} (
     input m_axis_tready,
 {thr_ports}    input exits_enable
 );
-    // ids*_m_valid only mirror the cores' m_valid, and the last router's next* outputs go nowhere
-    // verilator lint_off UNUSEDSIGNAL
     localparam ID_W = {p.id_width};
     localparam CLS_W = {cls_w};
     localparam EXIT_W = {exit_w};
@@ -320,17 +347,37 @@ module {TOP} (
     return text, fields, lanes
 
 
+def _check_thresholds(units: list[GeneratedUnit | None], thresholds: list[int | None] | None) -> list[int | None]:
+    if thresholds is None:
+        return [None] * len(units)
+    if len(thresholds) != len(units):
+        raise ValueError(f"{len(thresholds)} reset thresholds for {len(units)} stages; give one per stage "
+                         "(None where the exit is dropped)")
+    for k, (eu, code) in enumerate(zip(units, thresholds), start=1):
+        if eu is None or code is None:
+            continue
+        fmt = eu.cfg.confidence_format
+        if not fmt.min_code <= int(code) <= fmt.max_code:
+            raise ValueError(f"reset threshold {code} of exit {k} is outside its confidence codes "
+                             f"{fmt.min_code}..{fmt.max_code}; give the calibrated register code")
+    return [None if eu is None or code is None else int(code) for eu, code in zip(units, thresholds)]
+
+
 def write_pipeline(stages: list[StageRtl], units: list[GeneratedUnit | None], out_dir: Path,
-                   params: PipelineParams = PipelineParams()) -> PipelineRtl:
+                   params: PipelineParams = PipelineParams(),
+                   thresholds: list[int | None] | None = None) -> PipelineRtl:
     """Write ``pipeline_top.v`` into out_dir; return it with every source in compile order.
 
     units[k-1] is stage k's exit unit, or None when the design drops exit k (stage k's core is then
-    headless, has_logits False); the last stage always has one.
+    headless, has_logits False); the last stage always has one. thresholds[k-1]: the register code
+    exit unit k holds after reset (its THRESHOLD_INIT), normally the calibrated one; None (or no
+    list): the unit's own default, which lets the fewest samples out.
     """
     _check_chain(stages, units)
+    resets = _check_thresholds(units, thresholds)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    text, fields, lanes = _top(stages, units, params)
+    text, fields, lanes = _top(stages, units, params, resets)
     path = out_dir / f"{TOP}.v"
     path.write_text(text)
     files: list[Path] = []
@@ -346,4 +393,6 @@ def write_pipeline(stages: list[StageRtl], units: list[GeneratedUnit | None], ou
     return PipelineRtl(top=TOP, files=files, params=params, stages=n, in_width=stages[0].in_width, lanes=lanes,
                        fields=fields,
                        threshold_widths=[u.cfg.confidence_format.width if u else None for u in units],
+                       reset_thresholds=[r if r is not None else (u.cfg.never_exit_code if u else None)
+                                         for r, u in zip(resets, units)],
                        module_groups=groups)

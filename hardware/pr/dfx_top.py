@@ -40,13 +40,18 @@ module dfx_top (
     localparam integer THR_W = {thr_w};
     wire clk;
     wire [0:0] rst, decouple_req, decouple_ack;
+    // thr_word = {{toggle, target, code}}: the bits between the code and the target are unused
+    // verilator lint_off UNUSEDSIGNAL
     wire [31:0] thr_word;
+    // verilator lint_on UNUSEDSIGNAL
     wire [DATA_W-1:0] to_region_tdata, from_region_tdata;
     wire to_region_tvalid, to_region_tready, to_region_tlast;
     wire from_region_tvalid, from_region_tready, from_region_tlast;{resident_wires}
     reg thr_toggle;
     always @(posedge clk) thr_toggle <= thr_word[31];
 
+    // the streams carry whole words: the DMA's tkeep outputs are left open
+    // verilator lint_off PINCONNECTEMPTY
     static_bd_wrapper u_static (
         .DDR_addr(DDR_addr), .DDR_ba(DDR_ba), .DDR_cas_n(DDR_cas_n), .DDR_ck_n(DDR_ck_n), .DDR_ck_p(DDR_ck_p),
         .DDR_cke(DDR_cke), .DDR_cs_n(DDR_cs_n), .DDR_dm(DDR_dm), .DDR_dq(DDR_dq), .DDR_dqs_n(DDR_dqs_n),
@@ -62,6 +67,7 @@ module dfx_top (
         .from_region_tready(from_region_tready), .from_region_tlast(from_region_tlast),
         .from_region_tkeep({{(DATA_W/8){{1'b1}}}})
     );
+    // verilator lint_on PINCONNECTEMPTY
 
     pr_static_path #(.DATA_W(DATA_W), .THR_W(THR_W)) u_path (
         .clk(clk), .rst(rst[0]), .decouple_req(decouple_req[0]), .decouple_ack(decouple_ack[0]),

@@ -39,10 +39,10 @@ module pr_static_path #(
     input clk,
     input rst,
     input decouple_req,
-    output decouple_ack,
+    output decouple_ack,{thr_off}
     input thr_we,                 // write an exit threshold (the loaded stage's when thr_sel = 0)
     input [2:0] thr_sel,
-    input [THR_W-1:0] thr_data,{resident_ports}
+    input [THR_W-1:0] thr_data,{thr_on}{resident_ports}
     input [DATA_W-1:0] s_axis_tdata,
     input s_axis_tvalid,
     output s_axis_tready,
@@ -53,8 +53,7 @@ module pr_static_path #(
     output m_axis_tlast
 );
     wire [DATA_W-1:0] r_tdata;
-    wire r_tvalid, r_tready, r_tlast;
-    wire region_thr_we = thr_we && thr_sel == 3'd0;
+    wire r_tvalid, r_tready, r_tlast;{region_thr}
 
     pr_region_wrapper #(.DATA_W(DATA_W)) u_region (
         .clk(clk), .rst(rst), .decouple_req(decouple_req), .decouple_ack(decouple_ack),
@@ -131,7 +130,11 @@ def write_static_path(out_dir: Path, exit_unit: StaticExitUnit | None = None, re
         raise ValueError(f"resident stages {list(resident)}: thr_sel addresses stages 1..7")
     text = HEADER.format(data_w=data_w, thr_w=exit_unit.threshold_width if exit_unit else 1,
                          tail="pr_exit_tap + exit unit" if exit_unit else "(no exit unit)",
-                         resident_ports="".join(RESIDENT_PORTS.format(k=k) for k in resident))
+                         resident_ports="".join(RESIDENT_PORTS.format(k=k) for k in resident),
+                         region_thr="\n    wire region_thr_we = thr_we && thr_sel == 3'd0;" if exit_unit else "",
+                         thr_off="" if exit_unit else
+                         "\n    // no exit unit: the threshold port goes nowhere\n    // verilator lint_off UNUSEDSIGNAL",
+                         thr_on="" if exit_unit else "\n    // verilator lint_on UNUSEDSIGNAL")
     paths = [("", "r", "m_axis", "region_thr_we")] + [
         (f"res{k}_", f"res{k}", f"res{k}_m_axis", f"thr_we && thr_sel == 3'd{k}") for k in resident]
     text += "".join(RESIDENT.format(k=k) for k in resident)

@@ -108,6 +108,7 @@ def _io_adapter(pipe: Pipeline, name: str, inp: PortTensor, outputs: list[PortTe
 // Packing adapter: project port packing <-> da4ml's minimal-width packing.
 module {name}_io (
     input clk,
+    // input bits da4ml's core does not read (e.g. bits its quantisers drop) are not used
     // verilator lint_off UNUSEDSIGNAL
     input [{port_width([inp]) - 1}:0] inp,
     // verilator lint_on UNUSEDSIGNAL

@@ -5,6 +5,8 @@ Inputs (see sim/runner.py for the convention): ``TB_VECTORS`` -> .npz with
 row offsets of each threshold batch, expected ``exit``/``cls``/``confidence``;
 ``TB_CLASSES``, ``TB_WIDTH``, ``TB_CLASS_BITS``, ``TB_SERIAL``, ``TB_LATENCY``,
 ``TB_II``, ``TB_STALL`` (probability of an idle/back-pressure cycle).
+``reset_*`` (exit, cls, confidence) are the expected decisions of the first
+``len(reset_exit)`` rows at the unit's reset threshold (its THRESHOLD_INIT).
 Outputs: ``TB_RESULT`` -> JSON {vectors_checked, mismatches, first_mismatch},
 ``TB_OUTPUT`` -> .npz of what the unit produced (exit, cls, confidence).
 """
@@ -152,3 +154,18 @@ async def latency_and_initiation_interval_are_as_stated(dut):
     assert measured == latency, f"latency {measured} cycles, stated {latency}"
     gaps = set(np.diff(out_cycles).tolist())
     assert gaps == {ii}, f"output spacing {sorted(gaps)} cycles, stated II {ii}"
+
+
+@cocotb.test()
+async def after_reset_without_a_write_the_unit_uses_threshold_init(dut):
+    """Reset, no threshold write: the decisions are those at the unit's THRESHOLD_INIT."""
+    v = load_vectors()
+    n = len(v["reset_exit"])
+    tb = ExitUnitTB(dut, stall=float(os.environ.get("TB_STALL", "0.3")), seed=env_int("TB_SEED", 1) + 7)
+    await tb.reset()
+    timeout = 200 + n * 20 * max(1, env_int("TB_II", 1))
+    got = np.array(await with_timeout(tb.run_batch(v["logits"][:n]), timeout * 10, "ns"), dtype=np.int64)
+    expected = np.stack([v["reset_exit"].astype(np.int64), v["reset_cls"], v["reset_confidence"]], axis=1)
+    bad = np.nonzero((got.reshape(-1, 3) != expected).any(axis=1))[0]
+    assert not len(bad), (f"{len(bad)} of {n} decisions after reset differ from THRESHOLD_INIT's; first: row "
+                          f"{int(bad[0])} got {got[bad[0]].tolist()}, expected {expected[bad[0]].tolist()}")

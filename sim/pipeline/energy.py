@@ -1,8 +1,11 @@
-"""Energy per sample and per exit from simulated switching activity.
+"""Energy per sample and per exit, modelled from simulated switching activity.
 
-The model is the one Xilinx Power Estimator (XPE) applies to a design it has
-resource counts and toggle rates for, with the toggle rates measured instead
-of guessed:
+Energy is modelled, never measured on a board: the toggle counts come from
+the RTL simulation, every coefficient that turns them into joules is an
+estimate from the board file (``energy:`` and ``power.pl_static_w``, each with
+its source). The model is the one Xilinx Power Estimator (XPE) applies to a
+design it has resource counts and toggle rates for, with the toggle rates
+simulated instead of guessed:
 
 * Activity: from the run's SAIF, each module group g (stage core k with its id
   FIFO and input FIFO, exit unit k with its side FIFO and router, the output
@@ -98,6 +101,14 @@ class RunEnergy:
     def per_sample_nj(self) -> float:
         return self.total_nj / self.samples if self.samples else 0.0
 
+    def per_sample_parts_nj(self) -> dict[str, float]:
+        """nJ per sample by origin: ``toggles`` (the simulation's SAIF toggle counts x the per-toggle
+        estimates), ``clock`` (simulated cycles x flip-flops x the clock estimate) and ``static`` (simulated
+        run time x power.pl_static_w, an estimate)."""
+        n = max(self.samples, 1)
+        return {"toggles": sum(self.activity_pj.values()) / n / 1e3, "clock": self.clock_pj / n / 1e3,
+                "static": self.static_pj / n / 1e3}
+
     def per_exit_nj(self, reached: dict[str, int], exits: int) -> list[float]:
         """nJ per sample leaving at exit 1..exits; reached[group] = samples the group processed."""
         shared = (self.clock_pj + self.static_pj + self.activity_pj.get("output", 0.0)) / max(self.samples, 1)
@@ -109,6 +120,26 @@ class RunEnergy:
                     e += self.activity_pj.get(g, 0.0) / max(reached.get(g, 0), 1)
             out.append(e / 1e3)
         return out
+
+
+def energy_basis(coeffs: EnergyCoefficients, board_name: str) -> dict:
+    """What every energy figure of a simulated run is: modelled, how, and where each coefficient comes from."""
+    return {"basis": "modelled",
+            "method": "SAIF toggle counts of the simulated run x estimated energy per toggle of each resource "
+                      "(LUT, FF, routing, DSP, BRAM), plus simulated cycles x flip-flops x estimated clock energy, "
+                      "plus simulated run time x estimated PL static power",
+            "from_simulation": ["toggle counts (SAIF)", "cycles", "samples per module"],
+            "estimated": [f"energy.{k}" for k in COEFFICIENTS] + ["power.pl_static_w"],
+            "coefficients": f"boards/{board_name}.yaml energy: and power.pl_static_w",
+            "sources": {("power.pl_static_w" if k == "static_w" else f"energy.{k}"): v
+                        for k, v in coeffs.sources.items()}}
+
+
+def energy_sentence(model: dict) -> str:
+    """One sentence saying what the energy figures are (``energy_basis``), for the Markdown and HTML views."""
+    return (f"{model['basis']}, not measured on a board: {model['method']}. Simulated: "
+            f"{', '.join(model['from_simulation'])}; estimated: the coefficients in {model['coefficients']} "
+            "(sources there).")
 
 
 def run_energy(activity: SaifActivity, top_path: str, groups: dict[str, list[str]], resources: dict[str, dict],

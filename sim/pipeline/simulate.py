@@ -4,13 +4,24 @@ Steps, in order: stage cores (hardware/stage) and exit units (exit_unit) ->
 pipeline top (generate.py) -> expected decisions from the software model
 (QKeras logit codes + ``frontend.calibrate.route``) -> one simulator build,
 then one simulator run per scenario (tb_pipeline.py) -> checks, latency and
-throughput per scenario -> energy from each measured run's SAIF (energy.py).
+throughput per scenario -> energy modelled from each measured run's SAIF (energy.py).
 
 Scenarios: ``early_exit`` and ``exits_off`` (measured: no output back-pressure,
 so latency is the hardware's, not the sink's; each writes a SAIF), and the
-checks ``back_pressure`` (random output stalls), ``all_exit_1`` and
-``all_to_end`` (threshold extremes). Every scenario is checked sample by
-sample against the software model.
+checks ``all_exit_1`` and ``all_to_end`` (threshold extremes, written into the
+registers), then ``back_pressure`` (random output stalls) and ``idle_input``
+(the source idles at random). The exit units' threshold registers reset to the
+given thresholds (THRESHOLD_INIT), so every scenario that runs at those
+thresholds writes none: they run on the reset values, also after the extremes
+wrote others. Every scenario is checked sample by sample against the software
+model.
+
+Throughput: ``throughput.steady_state`` over the handshake record, fill and
+drain cut and the source's idle cycles not counted; the whole-run figure
+(samples over the cycles from the first input to the last result) is kept
+beside it under its own name. Sample ids wrap modulo 2**id_width; results are
+matched to samples by the most recent sample accepted with that id, which is
+exact while fewer than 2**id_width samples are in flight (``max_in_flight``).
 
 Dropped exits: ``exit_configs[k-1]`` and ``thresholds[k-1]`` None (stage k's
 model then ``frontend.stages.headless_model``): stage k has no exit unit, the
@@ -26,9 +37,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .energy import EnergyCoefficients, MissingEnergyData, RunEnergy, fifo_estimate, run_energy
+from .energy import (EnergyCoefficients, MissingEnergyData, RunEnergy, energy_basis, energy_sentence, fifo_estimate,
+                     run_energy)
 from hardware.pipeline.generate import PipelineParams, PipelineRtl, write_pipeline
 from .saif import read_saif
+from .throughput import TRIM, SteadyState, steady_state
 
 TB_DIR = Path(__file__).resolve().parent
 MEASURED = ("early_exit", "exits_off")
@@ -42,16 +55,20 @@ class ScenarioResult:
     mismatches: int
     lost: int
     duplicated: int
-    out_of_order: int           # results whose id is below an earlier result's (allowed unless reorder)
-    cycles: int
+    out_of_order: int           # results whose sample precedes an earlier result's (allowed unless reorder)
+    cycles: int                 # first input accepted to last result taken, inclusive
     wall_seconds: float
     exit_at: np.ndarray         # per sample, 0 if lost
     latency: np.ndarray         # per sample, cycles from input accepted to result valid (-1 if lost)
     expected_exit: np.ndarray
     predicted: np.ndarray       # per sample, the class the hardware returned (-1 if lost)
+    result_id: np.ndarray       # per sample, the id field its result carried (-1 if lost)
+    max_in_flight: int          # most samples accepted and not yet delivered at once
+    steady: SteadyState | None  # None with fewer than 2 samples
     energy: RunEnergy | None = None
     accuracy: float | None = None  # against the labels, when given
     first_fault: str | None = None  # the first sample that differs, was lost or came twice, on one line
+    thresholds_written: bool = False  # False: the run used the registers' reset values (THRESHOLD_INIT)
 
     @property
     def mean_latency(self) -> float:
@@ -59,13 +76,28 @@ class ScenarioResult:
         return float(self.latency[ok].mean()) if ok.any() else float("nan")
 
     @property
-    def throughput(self) -> float:
+    def throughput(self) -> float | None:
+        """Steady-state samples per cycle the input accepted (throughput.steady_state)."""
+        return self.steady.samples_per_cycle if self.steady else None
+
+    @property
+    def whole_run_throughput(self) -> float:
+        """Samples over the whole run's cycles, fill and drain included."""
         return self.samples / self.cycles if self.cycles else 0.0
 
-    def to_dict(self) -> dict:
-        return {"mean_latency_cycles": self.mean_latency, "throughput_samples_per_cycle": self.throughput,
-                "energy_nj_per_sample": self.energy.per_sample_nj if self.energy else None,
-                "cycles": self.cycles, "accuracy": self.accuracy}
+    def to_dict(self, clock_hz: float | None = None) -> dict:
+        d = {"mean_latency_cycles": self.mean_latency, "throughput_samples_per_cycle": self.throughput,
+             "exit_throughput_samples_per_cycle": self.steady.to_dict()["exit_samples_per_cycle"]
+             if self.steady else None,
+             "throughput_window": self.steady.to_dict() if self.steady else None,
+             "whole_run_samples_per_cycle": self.whole_run_throughput,
+             "energy_nj_per_sample": self.energy.per_sample_nj if self.energy else None,
+             "energy_parts_nj_per_sample": self.energy.per_sample_parts_nj() if self.energy else None,
+             "energy_basis": ENERGY_BASIS if self.energy else None,
+             "cycles": self.cycles, "accuracy": self.accuracy}
+        if clock_hz:
+            d["throughput_samples_per_s"] = None if self.throughput is None else self.throughput * clock_hz
+        return d
 
 
 @dataclass
@@ -82,6 +114,7 @@ class SimResult:
     build_seconds: float
     rtl: PipelineRtl
     notes: list[str] = field(default_factory=list)
+    energy_model: dict | None = None    # energy.energy_basis: modelled, how, coefficients' sources
 
     @property
     def mismatches(self) -> int:
@@ -105,8 +138,10 @@ class SimResult:
                     None)
 
     @property
-    def throughput_ratio(self) -> float:
-        return self.scenarios["early_exit"].throughput / self.scenarios["exits_off"].throughput
+    def throughput_ratio(self) -> float | None:
+        """Steady-state throughput with early exits over exits off (1.0 when both take a sample per cycle)."""
+        on, off = self.scenarios["early_exit"].throughput, self.scenarios["exits_off"].throughput
+        return on / off if on is not None and off else None
 
     @property
     def samples_per_second(self) -> float:
@@ -119,14 +154,18 @@ class SimResult:
         return {
             "simulator": self.simulator, "samples": self.samples, "mismatches": self.mismatches,
             "lost": self.lost, "duplicated": self.duplicated, "exits": self.exits,
-            "early_exit": {**on.to_dict(), "throughput_samples_per_s": on.throughput * hz},
-            "exits_off": {**off.to_dict(), "throughput_samples_per_s": off.throughput * hz},
-            "speedup": self.speedup, "throughput_ratio": self.throughput_ratio, "saif": self.saif,
+            "early_exit": on.to_dict(hz), "exits_off": off.to_dict(hz),
+            "speedup": self.speedup, "throughput_ratio": self.throughput_ratio,
+            "throughput_definition": THROUGHPUT_DEFINITION, "saif": self.saif,
+            "energy_model": self.energy_model,
             "sim_seconds": self.sim_seconds, "build_seconds": self.build_seconds,
             "sim_samples_per_second": self.samples_per_second,
             "scenarios": {n: {"samples": s.samples, "mismatches": s.mismatches, "lost": s.lost,
                               "duplicated": s.duplicated, "out_of_order": s.out_of_order, "cycles": s.cycles,
-                              "mean_latency_cycles": s.mean_latency} for n, s in self.scenarios.items()},
+                              "mean_latency_cycles": s.mean_latency, "throughput_samples_per_cycle": s.throughput,
+                              "whole_run_samples_per_cycle": s.whole_run_throughput,
+                              "max_in_flight": s.max_in_flight, "thresholds_written": s.thresholds_written}
+                          for n, s in self.scenarios.items()},
             "pipeline": self.rtl.to_dict(), "notes": self.notes,
         }
 
@@ -138,29 +177,49 @@ class SimResult:
             return "-" if v is None else format(v, fmt)
 
         lines = ["## Pipeline simulation", "",
-                 f"{self.samples} samples on {self.simulator}, back to back; {d['mismatches']} mismatches against "
+                 f"{self.samples} samples on {self.simulator}; {d['mismatches']} mismatches against "
                  f"the software model, {d['lost']} lost, {d['duplicated']} duplicated (all scenarios: "
                  f"{', '.join(self.scenarios)}).", "",
-                 "| exit | samples | latency min | mean | max (cycles) | energy nJ/sample |",
+                 "| exit | samples | latency min | mean | max (cycles) | energy nJ/sample (modelled) |",
                  "|---:|---:|---:|---:|---:|---:|"]
         for e in self.exits:
             lat = e["latency_cycles"]
             lines.append(f"| {e['index']} | {e['samples']} | {nj(lat['min'], 'd')} | {nj(lat['mean'], '.1f')} | "
                          f"{nj(lat['max'], 'd')} | {nj(e['energy_nj'])} |")
-        lines += ["", "| | mean latency (cycles) | throughput (samples/cycle) | samples/s | nJ/sample | cycles | "
-                  "accuracy |", "|---|---:|---:|---:|---:|---:|---:|"]
+        lines += ["", "| | mean latency (cycles) | throughput, steady state (samples/cycle) | per exit | "
+                  "samples/s | whole run (samples/cycle) | nJ/sample (modelled) | cycles | accuracy |",
+                  "|---|---:|---:|---|---:|---:|---:|---:|---:|"]
         for name, r in (("early exits", on), ("exits off", off)):
-            lines.append(f"| {name} | {r['mean_latency_cycles']:.2f} | {r['throughput_samples_per_cycle']:.3f} | "
-                         f"{r['throughput_samples_per_s']:.3g} | {nj(r['energy_nj_per_sample'])} | {r['cycles']} | "
+            per_exit = ", ".join(f"{k}: {v:.3f}" for k, v in (r["exit_throughput_samples_per_cycle"] or {}).items()
+                                 if v) or "-"
+            lines.append(f"| {name} | {r['mean_latency_cycles']:.2f} | {nj(r['throughput_samples_per_cycle'], '.3f')} | "
+                         f"{per_exit} | {nj(r['throughput_samples_per_s'], '.3g')} | "
+                         f"{r['whole_run_samples_per_cycle']:.3f} | {nj(r['energy_nj_per_sample'])} | {r['cycles']} | "
                          f"{nj(r['accuracy'], '.4f')} |")
-        lines += ["", f"Speedup (exits-off / early-exit mean latency): **{d['speedup']:.2f}x**; throughput ratio "
-                  f"{d['throughput_ratio']:.3f}. Simulation {d['sim_seconds']:.1f} s "
-                  f"({d['sim_samples_per_second']:.0f} samples/s), build {d['build_seconds']:.1f} s."]
+        ratio = d["throughput_ratio"]
+        lines += ["", f"Speedup (exits-off / early-exit mean latency): **{d['speedup']:.2f}x**; steady-state "
+                  f"throughput ratio {nj(ratio, '.3f')}. {THROUGHPUT_DEFINITION} Simulation {d['sim_seconds']:.1f} s "
+                  f"({d['sim_samples_per_second']:.0f} samples/s), build {d['build_seconds']:.1f} s.", "",
+                  "| scenario | mismatches | lost | duplicated | steady state (samples/cycle) | whole run | "
+                  "mean latency |", "|---|---:|---:|---:|---:|---:|---:|"]
+        for name, sc in d["scenarios"].items():
+            lines.append(f"| {name} | {sc['mismatches']} | {sc['lost']} | {sc['duplicated']} | "
+                         f"{nj(sc['throughput_samples_per_cycle'], '.3f')} | {sc['whole_run_samples_per_cycle']:.3f} | "
+                         f"{sc['mean_latency_cycles']:.2f} |")
+        if self.energy_model:
+            lines += ["", f"Energy is {energy_sentence(self.energy_model)}"]
         if self.saif:
             lines += ["", f"SAIF (Vivado: `read_saif -strip_path {self.rtl.top} <file>`, then `report_power`): "
                       + ", ".join(f"`{p}`" for p in self.saif.values())]
         lines += [f"- {n}" for n in self.notes]
         return "\n".join(lines) + "\n"
+
+
+THROUGHPUT_DEFINITION = ("Throughput: samples the input accepted per cycle in steady state, the first and last "
+                         f"{TRIM:.0%} of the samples cut and the source's idle cycles not counted "
+                         "(sim/pipeline/throughput.py); whole run: samples over the cycles from the first input "
+                         "to the last result, fill and drain included.")
+ENERGY_BASIS = "modelled: SAIF toggles x estimated coefficients (see sim.energy_model)"
 
 
 # ---------------------------------------------------------------- software model
@@ -173,16 +232,41 @@ def route_kept(configs: list, codes: list, thresholds: list) -> tuple[np.ndarray
     return np.asarray(kept)[exit_at - 1] + 1, predicted
 
 
+def is_streaming(cores: list) -> bool:
+    """Whether the stage cores are streaming cores (hardware/stream_stage): frames of beats, not one word."""
+    from hardware.stream_stage import StreamStage
+
+    kinds = {isinstance(c, StreamStage) for c in cores}
+    if len(kinds) != 1:
+        raise ValueError("a pipeline joins either fully parallel or streaming stage cores, not both; build every "
+                         "stage streaming (IO_TYPE=io_stream)")
+    return kinds.pop()
+
+
+def core_input_shape(core) -> tuple[int, ...]:
+    """The shape of one input sample of a stage core (whole tensor), streaming or fully parallel."""
+    return tuple(core.input_shape) if hasattr(core, "input_beats") else tuple(core.input.shape)
+
+
+def core_codes(model, core, x_codes: np.ndarray) -> list[np.ndarray]:
+    """The QKeras stage's outputs on input codes, as codes of the core's ports (logits, forwarded)."""
+    if hasattr(core, "input_beats"):
+        from sim.stage.stream import port_tensors, stage_codes
+
+        return stage_codes(model, core.input_format, port_tensors(core), x_codes)
+    from sim.stage.verify import qkeras_codes
+
+    return qkeras_codes(model, core, x_codes)
+
+
 def expected_route(stage_models: list, stage_rtls: list, configs: list, x_codes: np.ndarray,
                    thresholds: list) -> tuple[np.ndarray, np.ndarray, list]:
     """(exit 1..N, class, logit codes per stage) from the QKeras stages and the exit-unit reference.
 
     A headless stage (config None) has no logit codes (None in the list)."""
-    from sim.stage.verify import qkeras_codes
-
     codes, x = [], x_codes
     for model, rtl, cfg in zip(stage_models, stage_rtls, configs):
-        outs = qkeras_codes(model, rtl, x)
+        outs = core_codes(model, rtl, x)
         codes.append(None if cfg is None else outs[0].reshape(len(x_codes), -1))
         x = outs[-1]
     exit_at, predicted = route_kept(configs, codes, thresholds)
@@ -209,38 +293,60 @@ def extreme_thresholds(configs: list, codes: list, thresholds: list) -> dict[str
 
 
 # ---------------------------------------------------------------- analysis
+def sample_index(ids: np.ndarray, seen_at: np.ndarray, accepted: np.ndarray, id_width: int) -> np.ndarray:
+    """Sample index of each result: the latest sample accepted before the result appeared whose index is
+    its id modulo 2**id_width (-1 when none is); exact while fewer than 2**id_width are in flight."""
+    span = 1 << id_width
+    before = np.searchsorted(accepted, seen_at, side="left")  # samples accepted strictly before
+    last = before - 1 - ids
+    return np.where((ids < span) & (last >= 0), ids + (np.maximum(last, 0) // span) * span, -1)
+
+
 def analyse(name: str, record_dir: Path, rtl: PipelineRtl, expected_exit: np.ndarray,
             expected_class: np.ndarray) -> ScenarioResult:
     rec = np.load(record_dir / f"{name}.npz")
     meta = json.loads((record_dir / f"{name}.json").read_text())
     n = len(expected_exit)
-    fields, firsts = [], []
-    for beat, first in zip(rec["words"], rec["first_valid"]):
+    fields, firsts, taken = [], [], []
+    for beat, first, hand in zip(rec["words"], rec["first_valid"], rec["handshake"]):
         for f in rtl.decode(int(beat)):
             fields.append(f)
-            firsts.append(first)
-    accepted = rec["accepted"]
+            firsts.append(int(first))
+            taken.append(int(hand))
+    accepted = rec["accepted"].astype(np.int64)
+    ids = np.array([f["id"] for f in fields], dtype=np.int64)
+    index = sample_index(ids, np.array(firsts, dtype=np.int64), accepted, rtl.params.id_width)
     exit_at = np.zeros(n, dtype=np.int64)
     cls = np.full(n, -1, dtype=np.int64)
     latency = np.full(n, -1, dtype=np.int64)
+    result_id = np.full(n, -1, dtype=np.int64)
     seen = np.zeros(n, dtype=np.int64)
     out_of_order, top, extra = 0, -1, 0
-    for f, first in zip(fields, firsts):
-        i = f["id"]
-        if i >= min(n, len(accepted)) or seen[i]:
+    for f, first, i in zip(fields, firsts, index):
+        if i < 0 or i >= n or seen[i]:
             extra += 1  # a second result for a sample, or an id never issued
-            if i < n:
+            if 0 <= i < n:
                 seen[i] += 1
             continue
         seen[i] = 1
-        exit_at[i], cls[i], latency[i] = f["exit"], f["class"], int(first) - int(accepted[i])
+        exit_at[i], cls[i], result_id[i] = f["exit"], f["class"], f["id"]
+        latency[i] = first - int(accepted[i])
         out_of_order += i < top
         top = max(top, i)
     received = seen > 0
     differs = received & ((exit_at != expected_exit) | (cls != expected_class))
     mismatches = int(np.sum(differs))
+    taken_at = np.array(taken, dtype=np.int64)
+    # in flight when sample j is accepted: j + 1 accepted so far minus the results taken before that cycle
+    in_flight = np.arange(1, len(accepted) + 1) - np.searchsorted(np.sort(taken_at), accepted, side="left")
+    steady = None
+    if len(accepted) >= 2:
+        left_at = np.zeros(len(accepted), dtype=np.int64)  # exit per accepted sample, 0 if it never left
+        left_at[:min(n, len(accepted))] = exit_at[:len(accepted)]
+        steady = steady_state(accepted, left_at, rec["source_idle"])
     return ScenarioResult(name, n, mismatches, int(np.sum(~received)), int(extra), int(out_of_order),
                           int(meta["cycles"]), float(meta["wall_seconds"]), exit_at, latency, expected_exit, cls,
+                          result_id, int(in_flight.max(initial=0)), steady,
                           first_fault=_first_fault(differs, received, seen, exit_at, cls, expected_exit,
                                                    expected_class, extra))
 
@@ -303,6 +409,10 @@ def cores_from_resources_block(block: dict | None) -> dict[str, dict]:
         for r in block.get(kind, []):
             name = f"{'stage' if kind == 'stages' else 'exit_unit'}_{r['index']}"
             out[name] = {key: r.get(key, 0) for key in ("lut", "ff", "dsp", "bram")}
+    for r in block.get("buffers", []):   # a streaming pipeline's conditional buffer k belongs to exit k's group
+        group = out.setdefault(f"exit_unit_{r['index']}", {"lut": 0, "ff": 0, "dsp": 0, "bram": 0})
+        for key in ("lut", "ff", "dsp", "bram"):
+            group[key] += r.get(key, 0)
     return out
 
 
@@ -315,10 +425,11 @@ def _exit_unit_estimate(eu) -> dict:
 
 # ---------------------------------------------------------------- the run
 def build_rtl(stage_models: list, configs: list, rtl_dir: Path, input_format=None, stage_rtls: list | None = None,
-              params: PipelineParams = PipelineParams()):
+              params: PipelineParams = PipelineParams(), thresholds: list | None = None):
     """Stage cores (unless given), parallel exit units and the pipeline top under ``rtl_dir``.
 
-    configs[k-1] None: exit k is dropped, stage_models[k-1] is headless and gets no exit unit."""
+    configs[k-1] None: exit k is dropped, stage_models[k-1] is headless and gets no exit unit.
+    thresholds: the codes the threshold registers reset to (None: each unit's never-exit default)."""
     from hardware.exit_unit.generate import write_unit
     from hardware.stage import build_stage_rtl
 
@@ -330,15 +441,20 @@ def build_rtl(stage_models: list, configs: list, rtl_dir: Path, input_format=Non
             prev = build_stage_rtl(model, fmt, rtl_dir / f"stage_{k}", f"stage_{k}", has_logits=cfg is not None)
             stage_rtls.append(prev)
     units = [None if cfg is None else write_unit(cfg, "parallel", rtl_dir / "exit_units") for cfg in configs]
-    return write_pipeline(stage_rtls, units, rtl_dir, params), stage_rtls, units
+    if is_streaming(stage_rtls):
+        from hardware.pipeline.stream import write_stream_pipeline
+
+        return write_stream_pipeline(stage_rtls, units, rtl_dir, params, thresholds), stage_rtls, units
+    return write_pipeline(stage_rtls, units, rtl_dir, params, thresholds), stage_rtls, units
 
 
 def simulate_pipeline(stage_models: list, exit_configs: list, thresholds: list, x: np.ndarray, out_dir: Path,
                       board, *, input_format=None, logit_codes: list | None = None,
                       stage_rtls: list | None = None, cores: dict[str, dict] | None = None,
                       simulator: str = "verilator", samples: int | None = None, seed: int = 0,
-                      back_pressure: float = 0.3, extremes: bool = True, labels: np.ndarray | None = None,
-                      params: PipelineParams = PipelineParams()) -> SimResult:
+                      back_pressure: float = 0.3, idle_input: float = 0.3, extremes: bool = True,
+                      labels: np.ndarray | None = None, params: PipelineParams = PipelineParams(),
+                      write_thresholds: bool = False) -> SimResult:
     """Build the pipeline for these stages and exit units and stream ``x`` (real inputs) through it.
 
     out_dir: ``build/<model>/<board>``: RTL goes to ``rtl/pipeline/``, simulator
@@ -351,11 +467,12 @@ def simulate_pipeline(stage_models: list, exit_configs: list, thresholds: list, 
     cores: resources of the cores ({stage_k, exit_unit_k} -> lut/ff/dsp/bram), e.g. the
     flow's Yosys records (cores_from_resources_block); else estimates.
     labels: true classes of x; adds the hardware's accuracy with exits on and off.
+    back_pressure, idle_input: probability of an output stall / a source idle cycle in the scenarios of
+    those names (0 leaves the scenario out). The exit units reset to ``thresholds``; scenarios at those
+    thresholds write no register unless ``write_thresholds``.
     Raises ValueError on inconsistent inputs.
     """
     from exit_unit.reference import decide
-    from sim.runner import run_cocotb
-    from sim.stage.run import VERILATOR_CXX_OPT, _verilator_cxx_opt
 
     if len(stage_models) != len(exit_configs) or len(thresholds) != len(exit_configs):
         raise ValueError(f"{len(stage_models)} stages, {len(exit_configs)} exit configs and {len(thresholds)} "
@@ -375,12 +492,11 @@ def simulate_pipeline(stage_models: list, exit_configs: list, thresholds: list, 
     n = len(x)
     if n == 0:
         raise ValueError("no samples to simulate; pass a non-empty x (or samples > 0)")
-    if n > 1 << params.id_width:
-        raise ValueError(f"{n} samples exceed the 2**{params.id_width} sample ids; raise PipelineParams.id_width")
     out_dir = Path(out_dir).resolve()
     rtl, stage_rtls, units = build_rtl(stage_models, exit_configs, out_dir / "rtl" / "pipeline", input_format,
-                                       stage_rtls, params)
-    x_codes = stage_rtls[0].input_format.quantize(x).reshape((n,) + stage_rtls[0].input.shape)
+                                       stage_rtls, params, thresholds)
+    streaming = is_streaming(stage_rtls)
+    x_codes = stage_rtls[0].input_format.quantize(x).reshape((n,) + core_input_shape(stage_rtls[0]))
     exit_on, class_on, codes = expected_route(stage_models, stage_rtls, exit_configs, x_codes, thresholds)
     if logit_codes is not None:
         given = [None if c is None else np.asarray(g)[:n] for g, c in zip(logit_codes, codes)]
@@ -392,19 +508,96 @@ def simulate_pipeline(stage_models: list, exit_configs: list, thresholds: list, 
     kept = [k for k, cfg in enumerate(exit_configs, start=1) if cfg is not None]
     expected = {"early_exit": (exit_on, class_on),
                 "exits_off": (np.full(n, nstages), decide(exit_configs[-1], codes[-1], thresholds[-1]).cls),
-                "back_pressure": (exit_on, class_on)}
+                "back_pressure": (exit_on, class_on), "idle_input": (exit_on, class_on)}
     scenarios = [{"name": "early_exit", "exits_enable": True, "thresholds": thresholds, "out_pause": 0.0},
-                 {"name": "exits_off", "exits_enable": False, "thresholds": thresholds, "out_pause": 0.0},
-                 {"name": "back_pressure", "exits_enable": True, "thresholds": thresholds,
-                  "out_pause": back_pressure, "seed": seed}]
+                 {"name": "exits_off", "exits_enable": False, "thresholds": thresholds, "out_pause": 0.0}]
     if extremes:
         for name, thr in extreme_thresholds(exit_configs, codes, list(thresholds)).items():
             scenarios.append({"name": name, "exits_enable": True, "thresholds": thr, "out_pause": 0.0})
             expected[name] = route_kept(exit_configs, codes, thr)
+    # after the extremes wrote their registers: back at the reset values (no write) under stalls
+    if back_pressure > 0:
+        scenarios.append({"name": "back_pressure", "exits_enable": True, "thresholds": thresholds,
+                          "out_pause": back_pressure, "seed": seed})
+    if idle_input > 0:
+        scenarios.append({"name": "idle_input", "exits_enable": True, "thresholds": thresholds,
+                          "out_pause": 0.0, "in_pause": idle_input, "seed": seed + 2})
+    for sc in scenarios:
+        sc["write_thresholds"] = write_thresholds or list(sc["thresholds"]) != list(thresholds)
 
     sim_dir = out_dir / "sim"
     record_dir = sim_dir / "pipeline_records"
     record_dir.mkdir(parents=True, exist_ok=True)
+    if streaming:
+        from sim.pipeline.stream_runs import run_stream_scenarios
+
+        totals, saif, runs = run_stream_scenarios(rtl, stage_rtls[0], x_codes, scenarios, sim_dir, record_dir,
+                                                  simulator)
+    else:
+        totals, saif, runs = _run_cocotb_scenarios(rtl, stage_rtls, x_codes, scenarios, sim_dir, record_dir,
+                                                   simulator)
+    results = {sc["name"]: analyse(sc["name"], record_dir, rtl, *expected[sc["name"]]) for sc in scenarios}
+    for sc in scenarios:
+        results[sc["name"]].thresholds_written = sc["write_thresholds"]
+    if labels is not None:
+        y = np.asarray(labels)[:n]
+        for r in results.values():
+            r.accuracy = float(np.mean(r.predicted == y))
+    first_walls = sum(results[sc["name"]].wall_seconds for sc in runs[0][0])
+    build_seconds = totals[0] - first_walls
+    sim_seconds = sum(totals) - build_seconds
+
+    notes = []
+    crowded = [r.name for r in results.values() if r.max_in_flight >= 1 << params.id_width]
+    if crowded:
+        notes.append(f"{', '.join(crowded)}: as many samples in flight as the 2**{params.id_width} sample ids, so "
+                     "results could not be matched to samples unambiguously; raise PipelineParams.id_width")
+    coeffs = energy_model = None
+    if saif:
+        try:
+            coeffs = EnergyCoefficients.from_board(board)
+        except MissingEnergyData as exc:  # a board without figures still gets latency and throughput
+            notes.append(f"no energy figures: {exc}")
+    if coeffs is not None:
+        res = estimate_resources(rtl, stage_rtls, units, cores)
+        notes.append("energy (modelled): toggles from the SAIF of each simulated run; core resources "
+                     + ("from the caller's synthesis records" if cores else "estimated (da4ml cost model)")
+                     + ", pipeline FIFOs estimated (LUTRAM)"
+                     + f"; coefficients from boards/{board.name}.yaml energy:/power: (estimates)")
+        for name in MEASURED:
+            act = read_saif(Path(saif[name]))
+            top_path = act.find("u_stage1").rsplit("/", 1)[0]
+            r = results[name]
+            results[name].energy = run_energy(act, top_path, rtl.module_groups, res, coeffs, n, r.cycles)
+        energy_model = energy_basis(coeffs, board.name)
+    elif not saif:
+        notes.append(f"no energy figures: {simulator} runs write no SAIF (use verilator)")
+    on = results["early_exit"]
+    reached = {}
+    for k in range(1, nstages + 1):
+        reached[f"stage_{k}"] = reached[f"exit_unit_{k}"] = int(np.sum(exit_on >= k))
+    per_exit = on.energy.per_exit_nj(reached, nstages) if on.energy else [None] * nstages
+    exits = []
+    for k in kept:
+        here = (on.exit_at == k) & (on.latency >= 0)
+        lat = on.latency[here]
+        exits.append({"index": k, "samples": int(here.sum()),
+                      "latency_cycles": {"min": int(lat.min()) if lat.size else None,
+                                         "mean": float(lat.mean()) if lat.size else None,
+                                         "max": int(lat.max()) if lat.size else None},
+                      "energy_nj": per_exit[k - 1] if here.any() else None,
+                      "energy_basis": ENERGY_BASIS if on.energy and here.any() else None})
+    return SimResult(simulator, n, board.clock_mhz, results, exits, saif, sim_seconds, build_seconds, rtl, notes,
+                     energy_model)
+
+
+def _run_cocotb_scenarios(rtl: PipelineRtl, stage_rtls: list, x_codes: np.ndarray, scenarios: list[dict],
+                          sim_dir: Path, record_dir: Path, simulator: str) -> tuple[list, dict, list]:
+    """A fully parallel pipeline (one beat per sample) through tb_pipeline.py: (wall seconds per simulator
+    call, SAIF file per measured scenario, the scenario groups each call ran)."""
+    from sim.runner import run_cocotb
+    from sim.stage.run import VERILATOR_CXX_OPT, _verilator_cxx_opt
+
     from hardware.stage import pack
     words = pack([stage_rtls[0].input], [x_codes])
     nbytes = (rtl.in_width + 7) // 8
@@ -440,53 +633,12 @@ def simulate_pipeline(stage_models: list, exit_configs: list, thresholds: list, 
             start = time.perf_counter()
             run_cocotb(sources, rtl.top, "tb_pipeline", TB_DIR, build_dir, simulator=simulator,
                        extra_env={"TB_VECTORS": vectors, "TB_SCENARIOS": spec, "TB_OUT_DIR": record_dir,
-                                  "TB_CYCLES_PER_SAMPLE": str(cycles_per_sample)},
+                                  "TB_CYCLES_PER_SAMPLE": str(cycles_per_sample), "TB_LANES": rtl.lanes,
+                                  "TB_LANE_BITS": rtl.lane_width},
                        waves=simulator == "verilator", build_args=build_args, test_args=test_args, build=i == 0)
             totals.append(time.perf_counter() - start)
-    results = {sc["name"]: analyse(sc["name"], record_dir, rtl, *expected[sc["name"]]) for sc in scenarios}
-    if labels is not None:
-        y = np.asarray(labels)[:n]
-        for r in results.values():
-            r.accuracy = float(np.mean(r.predicted == y))
-    first_walls = sum(results[sc["name"]].wall_seconds for sc in runs[0][0])
-    build_seconds = totals[0] - first_walls
-    sim_seconds = sum(totals) - build_seconds
 
-    notes = []
-    coeffs = None
-    if saif:
-        try:
-            coeffs = EnergyCoefficients.from_board(board)
-        except MissingEnergyData as exc:  # a board without figures still gets latency and throughput
-            notes.append(f"no energy figures: {exc}")
-    if coeffs is not None:
-        res = estimate_resources(rtl, stage_rtls, units, cores)
-        notes.append("energy: toggles from the SAIF of each measured run; core resources "
-                     + ("from the caller's synthesis records" if cores else "estimated (da4ml cost model)")
-                     + ", pipeline FIFOs estimated (LUTRAM)"
-                     + f"; coefficients from boards/{board.name}.yaml energy:/power: (estimates)")
-        for name in MEASURED:
-            act = read_saif(Path(saif[name]))
-            top_path = act.find("u_stage1").rsplit("/", 1)[0]
-            r = results[name]
-            results[name].energy = run_energy(act, top_path, rtl.module_groups, res, coeffs, n, r.cycles)
-    elif not saif:
-        notes.append(f"no energy figures: {simulator} runs write no SAIF (use verilator)")
-    on = results["early_exit"]
-    reached = {}
-    for k in range(1, nstages + 1):
-        reached[f"stage_{k}"] = reached[f"exit_unit_{k}"] = int(np.sum(exit_on >= k))
-    per_exit = on.energy.per_exit_nj(reached, nstages) if on.energy else [None] * nstages
-    exits = []
-    for k in kept:
-        here = (on.exit_at == k) & (on.latency >= 0)
-        lat = on.latency[here]
-        exits.append({"index": k, "samples": int(here.sum()),
-                      "latency_cycles": {"min": int(lat.min()) if lat.size else None,
-                                         "mean": float(lat.mean()) if lat.size else None,
-                                         "max": int(lat.max()) if lat.size else None},
-                      "energy_nj": per_exit[k - 1] if here.any() else None})
-    return SimResult(simulator, n, board.clock_mhz, results, exits, saif, sim_seconds, build_seconds, rtl, notes)
+    return totals, saif, runs
 
 
 def simulate_build(build, simulator: str = "verilator", samples: int | None = None, **options) -> SimResult:

@@ -5,6 +5,8 @@
 // partition: the module then accepts everything and drives valid garbage, which
 // the decoupler must keep away from the static design. The testbench writes
 // mode and scramble through the hierarchy.
+// The module is named as the partition's modules are, not as this file: that is its point.
+/* verilator lint_off DECLFILENAME */
 module stage_rm #(
     parameter integer DATA_W = 32
 ) (

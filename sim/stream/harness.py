@@ -64,6 +64,7 @@ class Beats:
 class RunResult:
     outputs: dict[str, Beats]
     frame_accepted: dict[str, np.ndarray]     # inputs: cycle each frame's first beat was accepted
+    source_idle: dict[str, np.ndarray]        # inputs: cycles the design was ready and the source had no beat
     cycles: int
     wall_seconds: float
     timed_out: bool
@@ -170,6 +171,7 @@ class StreamBench:
     inputs: list[Port]
     outputs: list[Port]
     statics: dict[str, int] = field(default_factory=dict)
+    untraced: tuple[str, ...] = ()          # file globs Verilator leaves out of waveform/SAIF tracing
     _built: set = field(default_factory=set, repr=False)
 
     def run(self, build_dir: Path, frames: dict[str, list[list[int]]], expect: dict[str, int],
@@ -185,7 +187,8 @@ class StreamBench:
         for i, p in enumerate(self.inputs):
             beats = write_beats(data_dir / f"{p.prefix}.hex", frames[p.prefix], p.width)
             plusargs += [f"+{p.prefix}_file={data_dir / (p.prefix + '.hex')}", f"+{p.prefix}_beats={beats}",
-                         f"+{p.prefix}_log={data_dir / (p.prefix + '.accepted.log')}"]
+                         f"+{p.prefix}_log={data_dir / (p.prefix + '.accepted.log')}",
+                         f"+{p.prefix}_idle_log={data_dir / (p.prefix + '.idle.log')}"]
             values[f"{p.prefix}_idle"] = _permille((idle or {}).get(p.prefix, 0.0))
             values[f"{p.prefix}_seed"] = seed * 7919 + i + 1
         for i, p in enumerate(self.outputs):
@@ -204,15 +207,30 @@ class StreamBench:
             top = build_dir / f"{TOP}.v"
             top.write_text(harness_verilog(self.dut_top, self.inputs, self.outputs, self.statics,
                                            {k: max(1, v) for k, v in sizes.items()}))
+        sources = [*self.sources, *LIBRARY, build_dir / f"{TOP}.v"]
+        args = list(build_args or [])
+        if simulator == "verilator":
+            # only the harness top's ports are reached from Python: keep everything else private, which
+            # lets Verilator optimise the design (cocotb's default makes every signal VPI-visible)
+            control = build_dir / "public_ports.vlt"
+            untraced = "".join(f'tracing_off -file "{glob}"\n' for glob in ("*tb_stream_source.v", "*tb_stream_sink.v",
+                                                                             *self.untraced))
+            control.write_text(f'`verilator_config\npublic_flat_rw -module "{TOP}" -var "*"\n{untraced}')
+            sources.insert(0, control)
+            args.append("--no-public-flat-rw")
         result_file = data_dir / "run.json"
         result_file.unlink(missing_ok=True)
         env = {"TB_SETTINGS": json.dumps(values), "TB_MAX_CYCLES": max_cycles, "TB_RESULT": result_file}
-        run_cocotb([*self.sources, *LIBRARY, build_dir / f"{TOP}.v"], TOP, "tb_stream", TB_DIR, sim_dir,
-                   simulator=simulator, extra_env=env, build=build, build_args=build_args,
+        run_cocotb(sources, TOP, "tb_stream", TB_DIR, sim_dir,
+                   simulator=simulator, extra_env=env, build=build, build_args=args,
                    test_args=test_args, plusargs=plusargs, waves=waves)
         self._built.add(sim_dir)
         run = json.loads(result_file.read_text())
-        accepted = {p.prefix: np.array([int(v) for v in (data_dir / (p.prefix + ".accepted.log")).read_text().split()],
-                                       dtype=np.int64) for p in self.inputs}
+        def cycles(path: Path) -> np.ndarray:
+            return np.array([int(v) for v in path.read_text().split()], dtype=np.int64)
+
+        accepted = {p.prefix: cycles(data_dir / (p.prefix + ".accepted.log")) for p in self.inputs}
+        idle_cycles = {p.prefix: cycles(data_dir / (p.prefix + ".idle.log")) for p in self.inputs}
         outs = {p.prefix: read_sink_log(data_dir / (p.prefix + ".beats.log")) for p in self.outputs}
-        return RunResult(outs, accepted, int(run["cycles"]), float(run["wall_seconds"]), bool(run["timed_out"]))
+        return RunResult(outs, accepted, idle_cycles, int(run["cycles"]), float(run["wall_seconds"]),
+                         bool(run["timed_out"]))

@@ -14,9 +14,10 @@ import time
 
 import cocotb
 from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles, First, RisingEdge
+from cocotb.triggers import ClockCycles, First, RisingEdge, Timer
 
 POLL_CYCLES = 1 << 16
+PERIOD_NS = 10
 
 
 @cocotb.test()
@@ -24,7 +25,7 @@ async def stream_run(dut):
     """Play every input frame, wait for every expected output frame (checked in Python afterwards)."""
     settings = json.loads(os.environ.get("TB_SETTINGS", "{}"))
     max_cycles = int(os.environ.get("TB_MAX_CYCLES", 10**9))
-    cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
+    cocotb.start_soon(Clock(dut.clk, PERIOD_NS, unit="ns").start())
     dut.rst.value = 1
     dut.running.value = 0
     dut.flush.value = 0
@@ -37,7 +38,8 @@ async def stream_run(dut):
     dut.running.value = 1
     timed_out = False
     while not dut.done.value:
-        await First(RisingEdge(dut.done), ClockCycles(dut.clk, POLL_CYCLES))
+        # a Timer is one simulator callback; ClockCycles would wake Python on every edge
+        await First(RisingEdge(dut.done), Timer(POLL_CYCLES * PERIOD_NS, unit="ns"))
         if int(dut.cycles.value) > max_cycles:
             timed_out = True
             break

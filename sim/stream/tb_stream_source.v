@@ -4,7 +4,9 @@
 // (+<NAME>_file=, +<NAME>_beats=, +<NAME>_log=), so one simulator build serves many runs. Between beats
 // it idles with probability idle_permille/1000 (a seeded LFSR), never inside a handshake: once tvalid
 // is up it stays up until the beat moves. The cycle each frame's first beat is accepted goes to the
-// log, one decimal number per line. Driving ports from HDL keeps millions of beats off cocotb's Python.
+// log, one decimal number per line; with +<NAME>_idle_log= also every cycle in which the design was
+// ready for a beat and the source had none to give (its idle cycles, not the design's).
+// Driving ports from HDL keeps millions of beats off cocotb's Python.
 module tb_stream_source #(
     parameter integer W = 8,
     parameter integer MAX_BEATS = 1,
@@ -24,7 +26,7 @@ module tb_stream_source #(
 );
     reg [W:0] mem [0:MAX_BEATS-1];
     reg [8*512-1:0] path;
-    integer fd, beats;
+    integer fd, idle_fd, beats;
     initial begin
         beats = 0;
         if ($value$plusargs({NAME, "_file=%s"}, path)) $readmemh(path, mem);
@@ -35,6 +37,8 @@ module tb_stream_source #(
         end
         if (!$value$plusargs({NAME, "_log=%s"}, path)) path = "source.log";
         fd = $fopen(path, "w");
+        idle_fd = 0;
+        if ($value$plusargs({NAME, "_idle_log=%s"}, path)) idle_fd = $fopen(path, "w");
     end
 
     reg [31:0] idx;
@@ -59,6 +63,7 @@ module tb_stream_source #(
             lfsr <= seed == 0 ? 32'd1 : seed;
         end else begin
             lfsr <= lfsr_next;
+            if (!valid_r && tready && more && idle_fd != 0) $fwrite(idle_fd, "%0d\n", cycle);
             if (valid_r && tready) begin
                 if (first) $fwrite(fd, "%0d\n", cycle);
                 first <= tlast;
@@ -70,6 +75,12 @@ module tb_stream_source #(
         end
     end
 
-    always @(posedge clk) if (flush) $fflush(fd);
-    final $fclose(fd);
+    always @(posedge clk) if (flush) begin
+        $fflush(fd);
+        if (idle_fd != 0) $fflush(idle_fd);
+    end
+    final begin
+        $fclose(fd);
+        if (idle_fd != 0) $fclose(idle_fd);
+    end
 endmodule

@@ -1,3 +1,4 @@
+"""The board loader: what a board file says is what the flow gets, and bad files fail with the fix."""
 from pathlib import Path
 
 import pytest
@@ -6,13 +7,19 @@ import yaml
 from boards import UnknownBoard, known_boards, load_board
 from boards.board import BOARD_DIR, BoardError
 
+BOARD = {"name": "demo", "part": "xc7a35tcpg236-1", "family": "xc7", "clock_mhz": 125,
+         "resources": {"lut": 20800, "ff": 41600, "bram36": 50, "dsp": 90},
+         "power": {"pl_static_w": {"value": 0.07, "source": "estimate"}}}
 
-def test_pynq_z2_describes_the_xc7z020():
-    board = load_board("pynq-z2")
-    assert board.part == "xc7z020clg400-1"
-    assert board.clock_mhz == 100
-    assert board.resources == {"lut": 53200, "ff": 106400, "bram36": 140, "dsp": 220}
-    assert board.clock_period_ns == pytest.approx(10.0)
+
+def test_a_board_file_loads_as_written_with_extra_blocks_kept(tmp_path):
+    path = tmp_path / "demo.yaml"
+    path.write_text(yaml.safe_dump(BOARD))
+    board = load_board(path)
+    assert (board.name, board.part, board.family, board.clock_mhz) == ("demo", "xc7a35tcpg236-1", "xc7", 125.0)
+    assert board.resources == BOARD["resources"]
+    assert board.clock_period_ns == pytest.approx(8.0)        # 125 MHz, by hand
+    assert board.extra == {"power": BOARD["power"]}
 
 
 def test_unknown_board_error_lists_known_boards():

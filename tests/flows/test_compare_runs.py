@@ -6,14 +6,11 @@ from rich.console import Console
 
 from flows.compare import Tolerances, compare_main, compare_reports, load_report
 
-RUNS = Path(__file__).resolve().parents[2] / "build" / "tests" / "vendor_runs"   # training cached there
-
-
-def _run(board: str, keep: Path, accuracy_drop: float | None = None) -> Path:
-    """One run of the example (no HLS); its report.json is copied to ``keep`` (runs share one build root)."""
+def _run(board: str, keep: Path, root: Path, accuracy_drop: float | None = None) -> Path:
+    """One run of the example (no HLS); its report.json is copied to ``keep`` (the module's runs share ``root``)."""
     from flows.synth import SynthOptions, run_synth
 
-    build = run_synth(SynthOptions(board=board, build_root=RUNS, hls=False, rtl=False, accuracy_drop=accuracy_drop),
+    build = run_synth(SynthOptions(board=board, build_root=root, hls=False, rtl=False, accuracy_drop=accuracy_drop),
                       Console(quiet=True))
     keep.parent.mkdir(parents=True, exist_ok=True)
     keep.write_text(build.report_paths[0].read_text())
@@ -21,10 +18,10 @@ def _run(board: str, keep: Path, accuracy_drop: float | None = None) -> Path:
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("reports")
-    return {"pynq-z2": _run("pynq-z2", tmp / "pynq.json"), "zcu104": _run("zcu104", tmp / "zcu104.json"),
-            "drop3": _run("pynq-z2", tmp / "drop3.json", 3.0)}
+def runs(tmp_path_factory, example_build_root):
+    tmp, root = tmp_path_factory.mktemp("reports"), example_build_root
+    return {"pynq-z2": _run("pynq-z2", tmp / "pynq.json", root), "zcu104": _run("zcu104", tmp / "zcu104.json", root),
+            "drop3": _run("pynq-z2", tmp / "drop3.json", root, 3.0)}
 
 
 def test_same_model_on_two_boards_compares_clean(runs):
@@ -45,7 +42,7 @@ def test_a_looser_accuracy_target_is_flagged_unless_tolerated(runs):
     assert compare_main(runs["pynq-z2"], runs["drop3"], tolerant, Console(quiet=True)) == 0
 
 
-def test_every_new_board_runs_the_open_flow(runs, tmp_path):
+def test_every_new_board_runs_the_open_flow(runs, tmp_path, example_build_root):
     for board in ("ultra96-v2", "kv260", "arty-a7-100t"):
-        report = load_report(_run(board, tmp_path / f"{board}.json"))
+        report = load_report(_run(board, tmp_path / f"{board}.json", example_build_root))
         assert report["board"] == board and report["flow"] == "open"

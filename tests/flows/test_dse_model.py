@@ -5,7 +5,7 @@ import pytest
 from flows.dse.model import Design, Platform, StageCost, fit_linear, predict, queues, reach
 
 PLATFORM = Platform(clock_mhz=100.0, exit_unit_lut=1000.0, exit_unit_ff=100.0, exit_latency_cycles=2,
-                    w_per_klut=0.006, pl_static_w=0.12)
+                    w_per_klut=0.01, pl_static_w=0.1)   # round figures: the energies below are worked by hand
 CONV = StageCost(conv_pixels=(36,), lut=(1000.0, 400.0), ff=(200.0, 50.0), base_latency_cycles=6,
                  head_lut=300.0, head_ff=30.0)
 CONV2 = StageCost(conv_pixels=(9, 4), lut=(500.0, 800.0), ff=(100.0, 80.0), base_latency_cycles=6,
@@ -47,11 +47,36 @@ def test_prediction_hand_worked_anytime_three_exits():
     assert p.mean_latency_cycles == pytest.approx(0.5 * 16 + 0.3 * 28 + 0.2 * 35)
     assert p.max_latency_cycles == 35
     assert p.accuracy == pytest.approx(0.8)
-    busy = [0.006 * 2.6 * 9 / 1e8 * 1e9, 0.006 * 2.1 * 5 / 1e8 * 1e9, 0.006 * 4.5 * 1 / 1e8 * 1e9]
-    exit_nj = 0.006 * 1.0 / 1e8 * 1e9
-    static = 0.12 / (100e6 / 9) * 1e9
-    expected = busy[0] + 0.5 * busy[1] + 0.2 * busy[2] + exit_nj * (1 + 0.5 + 0.2) + static
-    assert p.energy_nj_per_sample == pytest.approx(expected)
+    # energy by hand, 10 mW per kLUT while busy, 10 ns a cycle:
+    #   stage 1: 2.6 kLUT -> 26 mW x 9 cycles (90 ns) = 2.34 nJ, every sample
+    #   stage 2: 2.1 kLUT -> 21 mW x 50 ns = 1.05 nJ, half the samples -> 0.525 nJ
+    #   stage 3: 4.5 kLUT -> 45 mW x 10 ns = 0.45 nJ, a fifth -> 0.09 nJ
+    #   exit units: 1 kLUT -> 10 mW x 10 ns = 0.1 nJ, reached by 1 + 0.5 + 0.2 -> 0.17 nJ
+    #   static: 100 mW for the 90 ns between samples = 9 nJ
+    assert p.energy_dynamic_nj_per_sample == pytest.approx(2.34 + 0.525 + 0.09 + 0.17)
+    assert p.energy_static_nj_per_sample == pytest.approx(9.0)
+    assert p.energy_nj_per_sample == pytest.approx(12.125)
+
+
+def test_board_without_power_figures_gets_no_energy_not_another_boards():
+    from dataclasses import replace
+
+    from boards import load_board
+
+    bare = replace(PLATFORM, w_per_klut=None, pl_static_w=None)
+    p = predict(Design((1, 2, 3), (5, 5, 0), (4, 2, 1)), STAGES, bare, EXIT_STAGE, CORRECT)
+    assert (p.energy_nj_per_sample, p.energy_dynamic_nj_per_sample, p.energy_static_nj_per_sample) == (None,) * 3
+    assert p.metrics()["energy_nj_per_sample"] is None and p.throughput_samples_per_s == pytest.approx(100e6 / 9)
+    pynq, arty = load_board("pynq-z2"), load_board("arty-a7-100t")
+    assert "power" not in arty.extra
+    assert not Platform.from_board(arty, 1000.0, 100.0, 2).has_energy
+    # a board with the block: the model takes its figures, each with the source the file gives
+    with_power = Platform.from_board(pynq, 1000.0, 100.0, 2)
+    assert with_power.w_per_klut == pynq.extra["power"]["w_per_klut"]["value"]
+    assert dict(with_power.energy_sources) == {f"power.{k}": pynq.extra["power"][k]["source"]
+                                               for k in ("w_per_klut", "pl_static_w")}
+    half = replace(arty, extra={"power": {"w_per_klut": {"value": 0.01}}})   # one figure is not enough
+    assert not Platform.from_board(half, 1000.0, 100.0, 2).has_energy
 
 
 def test_dropping_an_exit_removes_its_head_and_unit():

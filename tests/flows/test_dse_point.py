@@ -99,3 +99,18 @@ def test_stage_windows_are_the_first_conv_outputs(digits_stages):
     from flows.dse.point import stage_windows
 
     assert stage_windows(digits_stages) == [36, 9, 1]   # 6x6 valid conv, 3x3 same conv, dense
+
+
+def test_a_build_is_compared_with_the_model_on_the_test_split_it_streams(tmp_path):
+    """Point files carry the selection figures (calibration) and the test-split ones; the build streams the
+    test split, so its errors are against predicted_test."""
+    doc = {**POINT, "selected_on": "calibration",
+           "predicted_test": {**POINT["predicted"], "lut": 1100.0, "accuracy": 0.93}}
+    point = load_point(_write(tmp_path, doc))
+    assert point.selected_on == "calibration" and point.predicted_test["accuracy"] == 0.93
+    sim = {"early_exit": {"mean_latency_cycles": 20.0, "energy_nj_per_sample": 5.0, "accuracy": 0.93}}
+    block = measured_vs_predicted(point, {"total": {"lut": 1100, "ff": 500, "dsp": 0, "bram": 0}}, sim,
+                                  tmp_path / "none", clock_mhz=100.0)
+    assert (block["predicted_on"], block["selected_on"], block["measured_on"]) == ("test", "calibration", "test")
+    assert block["errors"]["lut"] == pytest.approx(0.0) and block["errors"]["accuracy"] == pytest.approx(0.0)
+    assert "energy is modelled in both columns, not measured" in block["measured_by"]

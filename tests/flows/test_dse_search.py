@@ -33,8 +33,8 @@ def ctx():
     stages = [StageCost((36,), (2000.0, 350.0), (900.0, 120.0), 6),
               StageCost((9,), (1500.0, 900.0), (700.0, 200.0), 6),
               StageCost((), (4500.0, 0.0), (1200.0, 0.0), 5)]
-    platform = Platform(100.0, 1300.0, 300.0, 3)
-    return Context(stages, platform, configs, test, y_test, sets)
+    platform = Platform(100.0, 1300.0, 300.0, 3, w_per_klut=0.01, pl_static_w=0.1)
+    return Context(stages, platform, configs, cal, y_cal, sets, test, y_test)
 
 
 def _check_front(result):
@@ -77,7 +77,8 @@ def test_distinct_parallelisms_give_each_initiation_interval_once():
 def test_impossible_objectives_name_the_best_reachable_value(ctx):
     with pytest.raises(InfeasibleObjective, match=r"smaller than the smallest design \w+ \(\d[\d,]* LUTs"):
         explore(ctx, "throughput", {**BUDGET, "lut": 1000})
-    with pytest.raises(InfeasibleObjective, match=r"accuracy 0\.9990; the best reachable is 0\.\d+"):
+    with pytest.raises(InfeasibleObjective, match=r"accuracy 0\.9990 on the calibration split; the best reachable "
+                                                 r"is 0\.\d+"):
         explore(ctx, "throughput", BUDGET, min_accuracy=0.999)
     with pytest.raises(InfeasibleObjective, match=r"latency bound of 0\.01 us; the lowest reachable worst-case "
                                                  r"latency is 0\.\d+ us"):
@@ -101,12 +102,12 @@ def test_exit_policy_is_a_knob_with_its_own_units_thresholds_and_routing(ctx):
     from flows.dse.model import Design
 
     margin_cfgs = [replace(c, policy="margin") for c in ctx.configs]
-    y = ctx.test_y
+    y = ctx.labels
     sets = {exits: [tuple(margin_cfgs[k - 1].confidence_format.max_code if k == exits[-1] else 40 for k in exits)]
             for exits in ctx.threshold_sets}
     cheaper = replace(ctx.platform, exit_unit_lut=500.0, exit_unit_ff=100.0, exit_latency_cycles=2)
-    both = Context(ctx.stages, ctx.platform, ctx.configs, ctx.test_codes, y, ctx.threshold_sets,
-                   others={"margin": Context(ctx.stages, cheaper, margin_cfgs, ctx.test_codes, y, sets)})
+    both = Context(ctx.stages, ctx.platform, ctx.configs, ctx.codes, y, ctx.threshold_sets,
+                   others={"margin": Context(ctx.stages, cheaper, margin_cfgs, ctx.codes, y, sets)})
     assert [c.policy for c in both.policies()] == ["max_prob", "margin"]
     assert space_size(both) > space_size(ctx)
     d = Design((1, 3), (40, 4000), (4, 1, 1), "anytime")
@@ -117,3 +118,44 @@ def test_exit_policy_is_a_knob_with_its_own_units_thresholds_and_routing(ctx):
     assert {p.get("policy") for p in result.points} == {None, "margin"}
     with pytest.raises(ValueError, match="policy 'entropy' was not explored"):
         both.predict(replace(d, policy="entropy"))
+
+
+def test_every_choice_is_made_on_the_calibration_split_and_the_test_split_is_only_reported(ctx):
+    """Replace the test split by labels that make every design wrong: nothing chosen may change."""
+    from dataclasses import replace
+
+    from flows.dse.model import Design
+
+    constraints = dict(min_accuracy=0.5, max_latency_cycles=200)
+    result = explore(ctx, "throughput", {**BUDGET, "lut": 30_000}, **constraints)
+    wrong = [np.full(len(ctx.test_y), -1) for _ in ctx.test_codes]   # no class is ever -1
+    blind = replace(ctx, test_y=wrong[0], _routes={})
+    other = explore(blind, "throughput", {**BUDGET, "lut": 30_000}, **constraints)
+    assert other.chosen == result.chosen and other.baselines["uniform"]["id"] == result.baselines["uniform"]["id"]
+    assert [(p["id"], p["on_front"], p["predicted"]) for p in other.points] == \
+        [(p["id"], p["on_front"], p["predicted"]) for p in result.points]
+    assert all(p["accuracy_test"] == 0.0 for p in other.points)          # reported, from the test split
+    # every figure names its split: the selection accuracy is the calibration routing, the test one apart
+    for p in result.points:
+        d = Design(tuple(p["exits"]), tuple(p["thresholds"]), tuple(p["parallelism"]), p["mode"], p.get("policy"))
+        assert p["predicted_on"] == "calibration"
+        assert p["accuracy_selection"] == p["predicted"]["accuracy"] == ctx.accuracy(d, "selection")
+        assert p["accuracy_test"] == ctx.accuracy(d, "test") and p["accuracy_selection"] >= 0.5
+        if p["on_front"] or p["id"] == result.chosen:
+            assert p["predicted_test"]["accuracy"] == p["accuracy_test"]
+    # MIN_ACCURACY acts on the calibration split: a bound met there but not on the test split is feasible
+    gap = [p for p in result.points if p["accuracy_test"] < p["accuracy_selection"]]
+    assert gap
+    p = max(gap, key=lambda q: q["accuracy_selection"])
+    bound = (p["accuracy_test"] + p["accuracy_selection"]) / 2
+    assert p["id"] in {q["id"] for q in explore(ctx, "throughput", BUDGET, min_accuracy=bound).points}
+
+
+def test_energy_objective_needs_the_boards_power_figures(ctx):
+    from dataclasses import replace
+
+    bare = replace(ctx, platform=replace(ctx.platform, w_per_klut=None, pl_static_w=None), _routes={})
+    with pytest.raises(InfeasibleObjective, match="OBJECTIVE=energy needs power.w_per_klut and power.pl_static_w"):
+        explore(bare, "energy", BUDGET)
+    result = explore(bare, "throughput", BUDGET)
+    assert all(p["predicted"]["energy_nj_per_sample"] is None for p in result.points)

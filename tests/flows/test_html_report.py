@@ -12,16 +12,15 @@ from flows.html_report import to_html, write_html_report
 from flows.sweep import threshold_sweep
 
 REPO = Path(__file__).resolve().parents[2]
-RUNS = REPO / "build" / "tests" / "vendor_runs"   # shared with test_compare_runs: training is cached there
 
 
 @pytest.fixture(scope="module")
-def digits_build():
+def digits_build(example_build_root):
     from rich.console import Console
 
     from flows.synth import SynthOptions, run_synth
 
-    return run_synth(SynthOptions(build_root=RUNS, hls=False, rtl=False), Console(quiet=True))
+    return run_synth(SynthOptions(build_root=example_build_root, hls=False, rtl=False), Console(quiet=True))
 
 
 @pytest.fixture(scope="module")
@@ -172,4 +171,4 @@ def test_design_point_table_marks_metrics_beyond_their_tolerance():
     table = design_table(design)
     assert '<td class="off">+30.0%</td>' in table
     assert "<td>+5.0%</td>" in table and table.count('class="off"') == 1
-    assert "<td>energy_nj_per_sample</td><td>4</td><td>n/a</td><td>n/a</td>" in table
+    assert "<td>energy_nj_per_sample (modelled)</td><td>4</td><td>n/a</td><td>n/a</td>" in table

@@ -98,9 +98,9 @@ def test_parallelism_above_a_stages_windows_is_refused(bad_root, tmp_path, capsy
 # ---------------------------------------------------------------- points built end to end
 
 @pytest.fixture(scope="module")
-def design_root(tmp_path_factory):
-    """One build root for the built points (the flow trains the example once and caches it)."""
-    return tmp_path_factory.mktemp("design_builds")
+def design_root(example_build_root):
+    """One build root for the built points (seeded with the session's training of the example)."""
+    return example_build_root
 
 
 def _build(root: Path, folder: Path, name: str, design: dict, **options):

@@ -212,18 +212,22 @@ def test_scripts_are_written_even_without_tools(tmp_path, monkeypatch):
         run_vendor_flow(design, {u.name: [] for u in design.exit_units}, tmp_path / "v")
 
 
-RUNS = Path(__file__).resolve().parents[2] / "build" / "tests" / "vendor_runs"   # training cached there
-
-
-def test_block_design_of_the_example_uses_hls4ml_stream_names_and_exit_unit_widths(tmp_path):
+@pytest.fixture(scope="module")
+def example_build(example_build_root):
+    """The example through the flow without HLS and RTL (trained from the session's cache)."""
     from rich.console import Console
 
-    from hardware.exit_unit.generate import write_unit
     from flows.synth import SynthOptions, run_synth
+
+    return run_synth(SynthOptions(build_root=example_build_root, hls=False, rtl=False), Console(quiet=True))
+
+
+def test_block_design_of_the_example_uses_hls4ml_stream_names_and_exit_unit_widths(example_build, tmp_path):
+    from hardware.exit_unit.generate import write_unit
     from flows.vendor.flow import block_design_for
     from hls_templates.convert import convert_stage
 
-    build = run_synth(SynthOptions(build_root=RUNS, hls=False, rtl=False), Console(quiet=True))
+    build = example_build
     models = [convert_stage(s.model, tmp_path / f"stage_{s.index}", part=build.board.part, io_type="io_stream",
                             project_name=f"stage_{s.index}", input_format=s.input_format, compile=False)
               for s in build.stages]
@@ -270,16 +274,13 @@ shutil.copy("{fixtures}/myproject_csynth.xml", prj / "solution1" / "syn" / "repo
 
 
 @pytest.mark.skipif(not FIXTURES.is_dir(), reason=f"needs real reports in {FIXTURES}")
-def test_vendor_build_end_to_end_with_stand_in_tools(tmp_path, monkeypatch):
+def test_vendor_build_end_to_end_with_stand_in_tools(example_build, tmp_path, monkeypatch):
     """Every vendor step on the example's real stages and exit units, the tools replaced by stand-ins."""
-    from rich.console import Console
-
     from hardware.exit_unit.generate import write_unit
-    from flows.synth import SynthOptions, run_synth
     from flows.vendor.flow import VENDOR_STEPS, vendor_build
     from hls_templates.convert import convert_stage
 
-    build = run_synth(SynthOptions(build_root=RUNS, hls=False, rtl=False), Console(quiet=True))
+    build = example_build
     models = [convert_stage(s.model, tmp_path / f"stage_{s.index}", part=build.board.part, io_type="io_stream",
                             project_name=f"stage_{s.index}", input_format=s.input_format, compile=False)
               for s in build.stages]

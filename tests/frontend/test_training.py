@@ -47,10 +47,11 @@ def test_distillation_differs_from_joint_training(digits_spec, digits_data, shor
 
 
 def test_training_is_reproducible_with_the_same_seed(digits_spec, digits_data, short):
+    """Augmented and on a schedule, so the shifts drawn are seeded too."""
     runs = []
     for _ in range(2):
         model = build_model(digits_spec)
-        train(model, digits_data.x_train, digits_data.y_train, replace(short, epochs=2))
+        train(model, digits_data.x_train, digits_data.y_train, replace(short, epochs=2, shift=1, schedule="cosine"))
         runs.append(model.get_weights())
     assert all(np.array_equal(a, b) for a, b in zip(*runs))
 
@@ -60,3 +61,49 @@ def test_progress_is_reported_per_epoch(digits_spec, digits_data, short):
     train(build_model(digits_spec), digits_data.x_train, digits_data.y_train,
           replace(short, mode="exits_only", epochs=2), progress=lambda done, total: seen.append((done, total)))
     assert seen == [(1, 4), (2, 4), (3, 4), (4, 4)]   # two phases: final path, then heads
+
+
+def test_shifted_images_are_whole_pixel_translations_within_the_bound():
+    from frontend.train import shifted
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(1, 256, size=(64, 6, 7, 2)).astype(np.float32) / 256   # no zero pixels: fill is visible
+    out = shifted(x, 2, np.random.default_rng(1))
+    seen = set()
+    for image, moved in zip(x, out):
+        matches = [(dy, dx) for dy in range(-2, 3) for dx in range(-2, 3)
+                   if np.array_equal(moved, _translated(image, dy, dx))]
+        assert len(matches) == 1
+        seen.add(matches[0])
+    assert len(seen) > 15                     # the 25 offsets are all drawn, not one per batch
+
+
+def _translated(image, dy, dx):
+    """Reference: content moved down by dy and right by dx, zeros where nothing moved in."""
+    h, w = image.shape[:2]
+    out = np.zeros_like(image)
+    out[max(dy, 0):h + min(dy, 0), max(dx, 0):w + min(dx, 0)] = \
+        image[max(-dy, 0):h + min(-dy, 0), max(-dx, 0):w + min(-dx, 0)]
+    return out
+
+
+def test_shift_needs_image_inputs():
+    from frontend.train import shifted
+
+    with pytest.raises(ValueError, match="training.shift moves images"):
+        shifted(np.zeros((4, 64), np.float32), 1, np.random.default_rng(0))
+
+
+def test_cosine_schedule_all_but_stops_the_last_epoch(digits_spec, digits_data):
+    """Constant rate: the last epoch moves the weights about as much as the first; cosine: far less."""
+    def epoch_steps(schedule):
+        model = build_model(digits_spec)
+        snapshots = [np.concatenate([w.ravel() for w in model.get_weights()])]
+        spec = replace(digits_spec.training, epochs=4, schedule=schedule)
+        train(model, digits_data.x_train, digits_data.y_train, spec,
+              progress=lambda *_: snapshots.append(np.concatenate([w.ravel() for w in model.get_weights()])))
+        first, last = (np.abs(snapshots[i + 1] - snapshots[i]).sum() for i in (0, 3))
+        return last / first
+
+    assert epoch_steps("cosine") < 0.3 * epoch_steps("constant")
+

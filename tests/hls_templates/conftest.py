@@ -67,6 +67,22 @@ def avgpool_stage() -> keras.Model:
     return _with_weights(keras.Model(image, [exit_head(pooled), pooled], name="avgpool_stage"), seed=4)
 
 
+def lenet_stage(filters: int = 6) -> keras.Model:
+    """Branchy-LeNet stage 1 as examples/lenet.yaml builds it (4-bit weights, 8-bit unsigned input):
+    28x28 conv 5x5 valid, 2x2 max-pool; exit head 2x2 max-pool, dense; forwards 12x12xfilters."""
+    q4 = lambda: quantized_bits(4, 0, alpha=1)  # noqa: E731
+    image = keras.Input((28, 28, 1), name="image")
+    x = QActivation(quantized_relu(8, 0), name="in_q")(image)
+    x = QConv2D(filters, (5, 5), kernel_quantizer=q4(), bias_quantizer=q4(), name="conv")(x)
+    x = QActivation(quantized_relu(4, 2), name="conv_act")(x)
+    pooled = keras.layers.MaxPooling2D(2, name="pool")(x)
+    head = keras.layers.MaxPooling2D(2, name="exit_pool")(pooled)
+    head = keras.layers.Flatten(name="exit_flat")(head)
+    head = QDense(10, kernel_quantizer=q4(), bias_quantizer=q4(), name="exit_dense")(head)
+    logits = QActivation(quantized_bits(16, 6, alpha=1), name="exit_logits")(head)
+    return _with_weights(keras.Model(image, [logits, pooled], name="lenet_stage"), seed=5)
+
+
 def _with_weights(model: keras.Model, seed: int, on_grid: bool = True) -> keras.Model:
     """Random non-trivial weights: codes on the quantiser grid, or floats QKeras must round."""
     rng = np.random.default_rng(seed)
@@ -96,6 +112,13 @@ def digits_test(shape: tuple[int, ...]) -> np.ndarray:
     return x_test.reshape((-1, *shape)).astype(np.float32)
 
 
+def mnist_test() -> np.ndarray:
+    """The 1,000 mnist5k test images (28x28, pixels / 256) the LeNet example is checked on."""
+    from frontend.data import load_dataset
+
+    return load_dataset((28, 28, 1), 10, dataset="mnist5k").x_test
+
+
 def tie_inputs(fmt: FixedFormat, shape: tuple[int, ...], n: int, seed: int = 0) -> np.ndarray:
     """Random values on a grid one bit finer than ``fmt`` (half are exact rounding
     ties), spanning a little beyond its range so saturation is exercised too."""
@@ -122,9 +145,10 @@ def part() -> str:
 @pytest.fixture(scope="session")
 def stage_models():
     """Builders of fresh stage models (each call builds a new model)."""
-    return types.SimpleNamespace(conv=conv_stage, last=last_stage, dense=dense_stage, avgpool=avgpool_stage)
+    return types.SimpleNamespace(conv=conv_stage, last=last_stage, dense=dense_stage, avgpool=avgpool_stage,
+                                 lenet=lenet_stage)
 
 
 @pytest.fixture(scope="session")
 def stage_inputs():
-    return types.SimpleNamespace(digits=digits_test, ties=tie_inputs, grid=grid_inputs)
+    return types.SimpleNamespace(digits=digits_test, mnist=mnist_test, ties=tie_inputs, grid=grid_inputs)

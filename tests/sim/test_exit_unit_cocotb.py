@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from hardware.exit_unit.generate import write_unit
-from exit_unit.reference import POLICIES, ExitUnitConfig, decide
+from exit_unit.reference import POLICIES, ExitUnitConfig, confidence, decide
 from exit_unit.verify import exhaustive_vectors, random_vectors, rtl_decide, simulate, threshold_batches
 from frontend.fixedpoint import FixedFormat
 
@@ -47,6 +47,21 @@ def test_serial_unit_decides_like_the_reference(policy, tmp_path):
 def test_icarus_runs_the_parallel_entropy_unit(tmp_path):
     cfg = ExitUnitConfig(10, MAIN, "entropy")
     check(cfg, "parallel", random_vectors(cfg, 3_000, seed=13), tmp_path, simulator="icarus")
+
+
+@pytest.mark.parametrize("policy", POLICIES)
+def test_after_reset_without_a_write_the_unit_decides_at_its_threshold_init(policy, tmp_path):
+    """Default THRESHOLD_INIT (never exit) and a calibrated-looking one (the median confidence): the tb's
+    after-reset test runs the vectors with no threshold write and compares with decide() at that code."""
+    cfg = ExitUnitConfig(10, MAIN, policy)
+    z = random_vectors(cfg, 1_500, seed=16)  # corner rows first: full-scale margins, zero entropies
+    unit = write_unit(cfg, "parallel", tmp_path / "rtl")
+    vs = threshold_batches(cfg, z, batches=2)
+    assert not decide(cfg, z, cfg.never_exit_code).exit.all()
+    simulate(unit, vs, tmp_path / "default", simulator="icarus", stall=0.2)
+    median = int(np.median(confidence(cfg, z)))
+    assert 0 < decide(cfg, z, median).exit.sum() < len(z)
+    simulate(unit, vs, tmp_path / "median", simulator="icarus", stall=0.2, threshold_init=median)
 
 
 def test_rtl_decide_returns_the_hardware_decisions(tmp_path):

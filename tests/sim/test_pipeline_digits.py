@@ -47,6 +47,10 @@ def test_digits_pipeline_reduced_run_matches_software_model(digits_stages, digit
     res = _simulate(digits_stages, digits_data, trained_digits, tmp_path, "icarus", 60)
     _check_decisions(res, 60)
     assert res.speedup > 1.0
+    # every stage takes a sample per cycle: the steady-state rate is 1 with exits on and off
+    d = res.to_dict()
+    assert d["early_exit"]["throughput_samples_per_cycle"] == d["exits_off"]["throughput_samples_per_cycle"] == 1.0
+    assert d["early_exit"]["whole_run_samples_per_cycle"] < 1.0
 
 
 @pytest.mark.slow
@@ -56,6 +60,7 @@ def test_digits_pipeline_full_test_set_meets_latency_and_speed_floors(digits_sta
     _check_decisions(res, len(digits_data.x_test))
     d = res.to_dict()
     assert d["early_exit"]["mean_latency_cycles"] <= 0.6 * d["exits_off"]["mean_latency_cycles"]
+    assert d["early_exit"]["throughput_samples_per_cycle"] >= 0.99 and d["exits_off"]["throughput_samples_per_cycle"] >= 0.99
     assert d["early_exit"]["energy_nj_per_sample"] < d["exits_off"]["energy_nj_per_sample"]
     assert all((tmp_path / "sim" / f"{n}.saif").is_file() for n in ("early_exit", "exits_off"))
     assert d["sim_seconds"] < 300

@@ -47,27 +47,69 @@ def test_saif_reader_sums_toggles_per_instance_subtree(tmp_path):
     assert act.find("core") == "pipeline_top/u_stage1/core"
 
 
-def test_energy_follows_toggles_resources_and_board_coefficients(tmp_path):
+def _round_board():
+    """The PYNQ-Z2 with round coefficients, so the energies below can be worked by hand."""
+    from dataclasses import replace
+
     from boards import load_board
+
+    coefficient = lambda v: {"value": v, "source": "test"}  # noqa: E731
+    energy = {"lut_pj_per_toggle": coefficient(0.1), "ff_pj_per_toggle": coefficient(0.02),
+              "routing_pj_per_toggle": coefficient(0.05), "dsp_pj_per_toggle": coefficient(1.0),
+              "bram_pj_per_toggle": coefficient(2.0), "clock_pj_per_ff_cycle": coefficient(0.01)}
+    pynq = load_board("pynq-z2")
+    return replace(pynq, clock_mhz=100.0, extra={"energy": energy, "power": {"pl_static_w": coefficient(0.5)}})
+
+
+def test_energy_of_a_run_worked_by_hand(tmp_path):
     from sim.pipeline.energy import EnergyCoefficients, run_energy
     from sim.pipeline.saif import read_saif
 
     path = tmp_path / "run.saif"
     path.write_text(SAIF)
-    coeffs = EnergyCoefficients.from_board(load_board("pynq-z2"))
-    assert all(coeffs.sources[k] for k in coeffs.sources), "every coefficient names its source"
+    coeffs = EnergyCoefficients.from_board(_round_board())
     groups = {"stage_1": ["u_stage1"], "stage_2": ["u_stage2"]}
     res = {"stage_1": {"lut": 100, "ff": 50}, "stage_2": {"lut": 100, "ff": 50}}
     run = run_energy(read_saif(path), "pipeline_top", groups, res, coeffs, samples=4, cycles=100)
+    # stage 1: 10 + 30 + 20 toggles on 3 net bits = 20 toggles per bit;
+    # one transition of all its resources: 100 LUT x 0.1 + 50 FF x 0.02 + 150 nets x 0.05 = 18.5 pJ -> 370 pJ
     assert run.toggles_per_bit == {"stage_1": 20.0, "stage_2": 0.0}
-    want = 20.0 * (100 * coeffs.lut_pj_per_toggle + 50 * coeffs.ff_pj_per_toggle + 150 * coeffs.routing_pj_per_toggle)
-    assert run.activity_pj["stage_1"] == pytest.approx(want)
-    assert run.activity_pj["stage_2"] == 0.0   # an idle stage costs only clock and static energy
-    assert run.static_pj == pytest.approx(coeffs.static_w * 100 / coeffs.clock_hz * 1e12)
-    # exit 1 samples pay stage 1 only; the average over samples is the run's total / samples
-    per_exit = run.per_exit_nj({"stage_1": 4, "stage_2": 2}, exits=2)
-    assert per_exit[0] == per_exit[1]  # stage 2 did nothing here
-    assert run.per_sample_nj == pytest.approx(run.total_nj / 4)
+    assert run.activity_pj == pytest.approx({"stage_1": 370.0, "stage_2": 0.0})  # an idle stage: no activity
+    assert run.clock_pj == pytest.approx(100.0)          # 100 cycles x 100 FF x 0.01 pJ
+    assert run.static_pj == pytest.approx(500_000.0)     # 0.5 W x 100 cycles x 10 ns = 0.5 uJ
+    assert run.per_sample_nj == pytest.approx(500.47 / 4)
+    parts = run.per_sample_parts_nj()
+    assert parts == pytest.approx({"toggles": 0.0925, "clock": 0.025, "static": 125.0})
+    # exit 1 samples pay stage 1 (370 pJ over the 4 samples it saw) + the shared clock and static
+    assert run.per_exit_nj({"stage_1": 4, "stage_2": 2}, exits=2) == pytest.approx([125.1175, 125.1175])
+
+
+def test_energy_is_linear_in_the_toggles_and_says_it_is_modelled(tmp_path):
+    """Twice the toggles, twice the activity energy; clock and static do not move. The basis names every
+    coefficient with its source."""
+    import re
+
+    from boards import load_board
+    from sim.pipeline.energy import COEFFICIENTS, EnergyCoefficients, energy_basis, energy_sentence, run_energy
+    from sim.pipeline.saif import read_saif
+
+    path = tmp_path / "run.saif"
+    path.write_text(SAIF)
+    doubled = tmp_path / "doubled.saif"
+    doubled.write_text(re.sub(r"\(TC (\d+)\)", lambda m: f"(TC {2 * int(m.group(1))})", SAIF))
+    coeffs = EnergyCoefficients.from_board(_round_board())
+    groups, res = {"stage_1": ["u_stage1"]}, {"stage_1": {"lut": 7, "ff": 3, "dsp": 1}}
+    one, two = (run_energy(read_saif(p), "pipeline_top", groups, res, coeffs, samples=2, cycles=50)
+                for p in (path, doubled))
+    assert one.activity_pj["stage_1"] > 0
+    assert two.activity_pj["stage_1"] == pytest.approx(2 * one.activity_pj["stage_1"])
+    assert (two.clock_pj, two.static_pj) == (one.clock_pj, one.static_pj)
+    basis = energy_basis(coeffs, "pynq-z2")
+    assert basis["basis"] == "modelled" and "power.pl_static_w" in basis["estimated"]
+    assert set(basis["sources"]) == {f"energy.{k}" for k in COEFFICIENTS} | {"power.pl_static_w"}
+    assert energy_sentence(basis).startswith("modelled, not measured on a board")
+    real = EnergyCoefficients.from_board(load_board("pynq-z2"))
+    assert all(real.sources.values()), "every coefficient of the bundled board names its source"
 
 
 def test_board_without_energy_block_is_rejected_with_the_fix():

@@ -55,7 +55,8 @@ def _software_exits(design, thresholds):
 
 def test_pipeline_without_exit_2_matches_software_routing_in_every_scenario(dropped_exit_2, tmp_path):
     res = _simulate(dropped_exit_2, tmp_path, "icarus")
-    assert set(res.scenarios) == {"early_exit", "exits_off", "back_pressure", "all_exit_1", "all_to_end"}
+    assert set(res.scenarios) == {"early_exit", "exits_off", "all_exit_1", "all_to_end", "back_pressure",
+                                  "idle_input"}
     for name, sc in res.scenarios.items():
         assert (sc.mismatches, sc.lost, sc.duplicated) == (0, 0, 0), name
         assert not np.any(sc.exit_at == 2), f"{name}: a result left at the dropped exit 2"

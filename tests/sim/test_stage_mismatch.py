@@ -96,8 +96,8 @@ def test_build_stage_cores_turns_a_mismatch_into_one_verification_line(tmp_path,
     rtl = SimpleNamespace(latency_cycles=5, verilog_files=[tmp_path / "stage_1" / "rtl" / "core.v"], fits=True)
     monkeypatch.setattr(verify, "build_and_verify_chain", lambda *a, **k: [(rtl, check)])
     build = SimpleNamespace(
-        flow="open", point=None, options=SimpleNamespace(rtl=True, rtl_random_vectors=10, simulator="icarus"),
-        console=SimpleNamespace(status=lambda text: _Nothing()), stages=[SimpleNamespace(model=None)],
+        flow="open", point=None, options=SimpleNamespace(rtl=True, rtl_random_vectors=10, simulator="icarus", io_type="io_parallel"),
+        console=SimpleNamespace(status=lambda text: _Nothing()), stages=[SimpleNamespace(model=SimpleNamespace(input_shape=(None, 8)))],
         dataset=SimpleNamespace(x_test=np.zeros((360, 8))), out_dir=tmp_path,
         board=SimpleNamespace(name="b", resources={"lut": 1}), notes=[],
         stage_records=[StageRecord(index=1, input_shape=[8], outputs=["exit_logits"], macs=1)])
@@ -121,9 +121,10 @@ def test_pipeline_analysis_names_the_first_differing_lost_or_duplicated_sample(t
 
     # each output beat carries one result; the fake decoder maps beat k to the k-th result dict
     def run(results: list[tuple[int, int, int]], n: int = 4) -> str | None:
-        rtl = SimpleNamespace(decode=lambda beat: [dict(zip(("id", "exit", "class"), results[beat]))])
+        rtl = SimpleNamespace(decode=lambda beat: [dict(zip(("id", "exit", "class"), results[beat]))],
+                              params=SimpleNamespace(id_width=16))
         np.savez(tmp_path / "s.npz", words=np.arange(len(results)), first_valid=np.arange(len(results)) + 10,
-                 accepted=np.arange(n))
+                 handshake=np.arange(len(results)) + 10, accepted=np.arange(n), source_idle=np.zeros(0, int))
         (tmp_path / "s.json").write_text(json.dumps({"cycles": 30, "wall_seconds": 0.1}))
         return analyse("s", tmp_path, rtl, np.array([1, 2, 1, 1]), np.array([3, 4, 5, 6])).first_fault
 
