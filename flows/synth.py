@@ -501,7 +501,7 @@ def build_stream_cores(build: Build) -> None:
     import numpy as np
 
     from frontend.ir import fuse_requantisers, stage_ir
-    from hardware.stream_stage import build_stream_stage, plan_stage
+    from hardware.stream_stage import PlanError, build_stream_stage, plan_stage
     from sim.stage.stream import port_tensors, stage_codes, verify_stream_stage
 
     opts = build.options
@@ -516,7 +516,10 @@ def build_stream_cores(build: Build) -> None:
         plans = plan_stage(ir, target, kernel_luts=lambda layer: KERNEL_LUTS_PER_WEIGHT * np.count_nonzero(layer.kernel))
         with build.console.status(f"stage {k}: streaming core, then its RTL against QKeras "
                                   f"({len(x)} test samples + {opts.rtl_random_vectors:,} random inputs)"):
-            core = build_stream_stage(ir, plans, build.out_dir / "rtl" / f"stage_{k}", f"stage_{k}")
+            try:
+                core = build_stream_stage(ir, plans, build.out_dir / "rtl" / f"stage_{k}", f"stage_{k}")
+            except PlanError as exc:   # a layer the streaming blocks cannot build yet: the user picks the cores
+                raise FlowError(f"stage {k}: {exc}") from None
             if samples is None:
                 samples = core.input_format.quantize(x).reshape((len(x),) + core.input_shape)
             check = verify_stream_stage(stage.model, core, samples, opts.rtl_random_vectors,
