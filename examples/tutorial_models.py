@@ -77,20 +77,20 @@ def mlp(n_inputs: int = 64, classes: int = 10, units=(32, 24, 16), bits: int = 6
     return keras.Model(inp, exits + [_exit(x, classes, "final", bits)], name="tutorial_mlp")
 
 
-def residual(shape=(8, 8, 1), classes: int = 10):
+def residual(shape=(8, 8, 1), classes: int = 10, filters=(4, 8)):
     """QConv2DBatchnorm, a residual block (Add), a stride-2 conv and GlobalAveragePooling2D; two exits."""
     from qkeras import QActivation, QConv2D, QConv2DBatchnorm, quantized_relu
     from tensorflow import keras
 
     inp = keras.Input(shape, name="image")
-    x = QConv2DBatchnorm(4, 3, padding="same", kernel_quantizer=_q(6), bias_quantizer=_q(8, 3), name="stem")(inp)
+    x = QConv2DBatchnorm(filters[0], 3, padding="same", kernel_quantizer=_q(6), bias_quantizer=_q(8, 3), name="stem")(inp)
     x = QActivation(quantized_relu(6, 2), name="stem_relu")(x)
-    y = _conv(x, 4, "res_a")
-    y = QConv2D(4, 3, padding="same", name="res_b", **_weights())(y)
+    y = _conv(x, filters[0], "res_a")
+    y = QConv2D(filters[0], 3, padding="same", name="res_b", **_weights())(y)
     x = keras.layers.Add(name="res_add")([x, y])
     x = QActivation(quantized_relu(6, 2), name="res_relu")(x)
     e1 = _exit(x, classes, "exit_1")
-    x = QConv2D(8, 3, strides=2, padding="same", name="down", **_weights())(x)
+    x = QConv2D(filters[1], 3, strides=2, padding="same", name="down", **_weights())(x)
     x = QActivation(quantized_relu(6, 2), name="down_relu")(x)
     x = keras.layers.GlobalAveragePooling2D(name="gap")(x)       # 4 x 4 positions: an exact mean
     return keras.Model(inp, [e1, _exit(x, classes, "final")], name="tutorial_residual")
@@ -134,7 +134,7 @@ def backbone(shape=(8, 8, 1), classes: int = 10, batch_norm: bool = True):
 KINDS = {"cnn": cnn, "mlp": mlp, "residual": residual, "mix": mix, "backbone": backbone}
 # the same shapes at a size whose fully parallel cores synthesise in seconds (what the default tests build)
 TINY = {"cnn": dict(filters=(2, 2), units=8, bits=4), "mlp": dict(units=(8, 8, 8), bits=4),
-        "backbone": dict(batch_norm=False)}
+        "residual": dict(filters=(2, 4)), "backbone": dict(batch_norm=False)}
 
 
 def digits_npz(path: Path, kind: str, test_samples: int | None = None, seed: int = 0) -> Path:
