@@ -33,12 +33,19 @@ OBJECTIVE ?= throughput
 MIN_ACCURACY ?=
 MAX_LATENCY_US ?=
 LUT_BUDGET ?=
+EXITS ?=
+INPUT_BITS ?=
+LOGIT_BITS ?=
 PYTEST_ARGS ?=
 
+# how a model file is prepared: EXITS=auto|layer,layer (attach exits to a backbone), INPUT_BITS=16, LOGIT_BITS=
+MODEL_ARGS := $(if $(EXITS),--exits $(EXITS)) $(if $(INPUT_BITS),--input-bits $(INPUT_BITS)) \
+	$(if $(LOGIT_BITS),--logit-bits $(LOGIT_BITS))
 # DESIGN=<dse/points/<id>.yaml> builds that point of `make dse`; its file names the model
 SYNTH_ARGS := $(if $(DESIGN),--design $(DESIGN) $(if $(filter command line environment,$(origin MODEL)),--model $(MODEL)),--model $(MODEL)) --board $(BOARD) --backend $(BACKEND) $(if $(IO_TYPE),--io-type $(IO_TYPE)) --reuse $(REUSE) \
 	$(if $(DATA),--data $(DATA)) $(if $(TRAIN),--train $(TRAIN)) $(if $(POLICY),--policy $(POLICY)) \
-	$(if $(FLOW),--flow $(FLOW)) $(if $(filter 0,$(SIM)),--no-sim) $(if $(filter 0,$(BOARD_TOP)),--no-board-top) $(if $(DEADLINE),--deadline $(DEADLINE))
+	$(if $(FLOW),--flow $(FLOW)) $(if $(filter 0,$(SIM)),--no-sim) $(if $(filter 0,$(BOARD_TOP)),--no-board-top) $(if $(DEADLINE),--deadline $(DEADLINE)) \
+	$(MODEL_ARGS)
 
 .PHONY: venv synth test test-all exit-unit pr dse boards compare clean
 
@@ -72,7 +79,7 @@ pr: $(SETUP)
 dse: $(SETUP)
 	$(PY) -m flows dse --model $(MODEL) --board $(BOARD) --objective $(OBJECTIVE) \
 	  $(if $(MIN_ACCURACY),--min-accuracy $(MIN_ACCURACY)) $(if $(MAX_LATENCY_US),--max-latency-us $(MAX_LATENCY_US)) \
-	  $(if $(LUT_BUDGET),--lut-budget $(LUT_BUDGET))
+	  $(if $(LUT_BUDGET),--lut-budget $(LUT_BUDGET)) $(MODEL_ARGS)
 
 compare: $(SETUP)
 	@test -n "$(A)" -a -n "$(B)" || { echo "usage: make compare A=<report.json> B=<report.json> [TOL='lut=5 accuracy=0.5']"; exit 2; }

@@ -35,6 +35,24 @@ def _reuse(text: str) -> list[int]:
     return values
 
 
+def _model_arguments(parser: argparse.ArgumentParser) -> None:
+    """How a model file is prepared (frontend/prepare.py); the same for synth and dse."""
+    parser.add_argument("--exits", default=None,
+                        help="a one-output backbone: 'auto' attaches exit heads after its pooling layers and blocks, "
+                             "or name the layers: layer1,layer2 (heads trained exits-only, backbone frozen)")
+    parser.add_argument("--input-bits", default=16, type=int,
+                        help="an unquantised input whose data lie on no fixed-point grid of at most this many bits "
+                             "is quantised to it (default 16, integer bits from the data range)")
+    parser.add_argument("--logit-bits", default=None, type=int,
+                        help="round unquantised exit logits to this many bits (default: their exact accumulator)")
+    parser.add_argument("--exit-epochs", default=30, type=int, help="training epochs of attached exit heads")
+
+
+def _model_options(args) -> dict:
+    return {"exits": args.exits, "input_bits": args.input_bits, "logit_bits": args.logit_bits,
+            "exit_epochs": args.exit_epochs}
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="exitflow", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -68,6 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--simulator", default="verilator", choices=["verilator", "icarus"])
     synth.add_argument("--rtl-random", default=10_000, type=int, help="random input vectors per stage core")
     synth.add_argument("--deadline", default=None, type=float, help="p99 latency bound (s) for the PR schedule")
+    _model_arguments(synth)
 
     sub.add_parser("boards", help="list the known boards")
 
@@ -98,6 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     dse.add_argument("--scheduler", default=os.environ.get("DSE_SCHEDULER"),
                      help="tcp://host:port of a Dask scheduler (default: a local cluster; env DSE_SCHEDULER)")
     dse.add_argument("--no-validate", action="store_true", help="predict only; build and measure nothing")
+    _model_arguments(dse)
 
     eu = sub.add_parser("exit-unit", help="generate, verify and cost the exit-decision units")
     eu.add_argument("--build-root", default="build", type=Path)
@@ -168,7 +188,8 @@ def _synth(args, console) -> int:
                            backend=args.backend, io_type=args.io_type, reuse_factor=args.reuse,
                            hls=not args.no_hls, flow=args.flow, cosim=args.cosim, rtl=not args.no_rtl,
                            sim=not args.no_sim, board_top=not args.no_board_top, pr=not args.no_pr,
-                           simulator=args.simulator, rtl_random_vectors=args.rtl_random, deadline_s=args.deadline)
+                           simulator=args.simulator, rtl_random_vectors=args.rtl_random, deadline_s=args.deadline,
+                           **_model_options(args))
     build = run_synth(options, console)
     print_report(build.report, console)
     for path in build.report_paths:
@@ -226,7 +247,7 @@ def _dse(args, console) -> int:
                        min_accuracy=args.min_accuracy, max_latency_us=args.max_latency_us,
                        lut_budget=args.lut_budget, scheduler=args.scheduler,
                        progress=lambda message: bars.console.print(f"  {message}"),
-                       validate=not args.no_validate, tick=tick)
+                       validate=not args.no_validate, tick=tick, model_options=_model_options(args))
     console.print(f"wrote {path}")
     return 0
 

@@ -66,6 +66,28 @@ class StageRecord:
 
 
 @dataclass
+class ModelPrep:
+    """What the flow did to the model before building it (frontend/prepare.py), and why."""
+
+    input_format: str                                   # stage 1's input port format
+    input_how: str                                      # the model's quantiser, inferred from the data, INPUT_BITS
+    logits: list[dict] = field(default_factory=list)    # per exit: exit, layer, format, how
+    folded_batch_norms: list[dict] = field(default_factory=list)   # batch_norm, into
+    attached_exits: list[dict] = field(default_factory=list)       # exit, after, head
+    accuracy: list[dict] = field(default_factory=list)  # per model change: change, before, after (final exit, test)
+
+    def lines(self) -> list[str]:
+        out = [f"Input: {self.input_format} ({self.input_how})."]
+        out += [f"Exit {e['exit']} logits ({e['layer']}): {e['format']} ({e['how']})." for e in self.logits]
+        out += [f"Batch norm {f['batch_norm']} folded into {f['into']} and re-quantised by its quantisers."
+                for f in self.folded_batch_norms]
+        out += [f"Exit head {a['head']} attached after {a['after']}." for a in self.attached_exits]
+        out += [f"{a['change']}: final-exit test accuracy {100 * a['before']:.2f}% before, {100 * a['after']:.2f}% "
+                "after." for a in self.accuracy]
+        return out
+
+
+@dataclass
 class Report:
     model: str
     board: str
@@ -86,6 +108,7 @@ class Report:
     pr: dict | None = None                            # partial-reconfiguration evaluation
     design: dict | None = None                        # a DSE point built as given: predicted vs measured
     board_top: dict | None = None                     # the AXI-wrapped top: files, simulation over AXI, timing
+    model_prep: ModelPrep | None = None               # input/logit formats and the changes made to the model
     sections: list[str] = field(default_factory=list)  # Markdown a step renders from its own records (not JSON)
     schema: int = SCHEMA
 
@@ -280,6 +303,8 @@ def to_markdown(report: Report) -> str:
         "",
         *summary_lines(report),
         "",
+        *(["## Model as built", "", *[f"- {line}" for line in report.model_prep.lines()], ""]
+          if report.model_prep else []),
         "## Exits (test set)",
         "",
         _md_table(EXIT_HEADER, exit_rows(report)),
@@ -333,6 +358,9 @@ def print_report(report: Report, console=None) -> None:
         for row in rows:
             table.add_row(*row)
         console.print(table)
+    if report.model_prep:
+        for line in report.model_prep.lines():
+            console.print(line, highlight=False)
     for line in summary_lines(report):
         console.print(line)
     if report.resources:

@@ -46,6 +46,10 @@ class SynthOptions:
     board_samples: int | None = None  # test samples streamed through the wrapped top (None: the whole test set)
     pr: bool = True                   # evaluate partial reconfiguration from the measured figures
     deadline_s: float | None = None   # p99 latency bound for the deadline-aware PR schedule
+    exits: str | None = None          # a one-output model file: "auto" or "layer,layer": attach exit heads there
+    input_bits: int = 16              # an unquantised input off every grid of at most this many bits is quantised
+    logit_bits: int | None = None     # round unquantised exit logits to this many bits (None: exact accumulator)
+    exit_epochs: int = 30             # epochs of attached exit heads (trained exits only, on the frozen backbone)
 
 
 @dataclass
@@ -80,6 +84,7 @@ class Build:
     board_top: dict | None = None
     pr: dict | None = None
     design: dict | None = None
+    prep: object = None               # flows.report.ModelPrep: formats and changes made to the model
     notes: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
 
@@ -100,6 +105,9 @@ def load_inputs(build: Build) -> None:
             raise FlowError(f"design {opts.design} was explored for board {build.point.board}; "
                             f"pass BOARD={build.point.board}")
     opts.model = opts.model or (build.point.model if build.point else "examples/digits.yaml")
+    if build.point is not None and build.point.model_options:   # the model as make dse prepared it
+        for key, value in build.point.model_options.items():
+            setattr(opts, key, value)
     build.board = load_board(opts.board)
     if build.point is not None:
         build.flow, message = "open", "a DSE point is built with the open flow (its folded cores are da4ml RTL)"
@@ -154,6 +162,53 @@ def load_user_model(path: Path):
                         "save a QKeras functional model with model.save('model.h5')") from None
 
 
+def prepare_model(build: Build) -> None:
+    """A model file as the flow builds it, before anything trains (frontend/prepare.py): float batch norms
+    folded, the one layer table checked, an input quantiser (the data's grid, or INPUT_BITS), exit heads
+    attached (EXITS=), and the stage IR built once on the result, so every layer option fails here."""
+    from flows.report import ModelPrep
+    from frontend.graph import check_exit_points, check_layers, exit_candidates
+    from frontend.prepare import add_input_quantiser, attach_exits, final_accuracy, fold_batch_norms
+    from frontend.stages import split_model
+
+    opts, data = build.options, build.dataset
+    if build.spec is not None:
+        if opts.exits:
+            raise FlowError(f"EXITS={opts.exits} attaches exit heads to a one-output model file; a spec lists its "
+                            "exits itself (a head per block): drop EXITS= or pass MODEL=<backbone.h5>")
+        return
+    import numpy as np
+
+    accuracy = []
+    model, folded = fold_batch_norms(build.model)
+    if folded:
+        accuracy.append({"change": "batch norms folded", "before": final_accuracy(build.model, data.x_test, data.y_test),
+                         "after": final_accuracy(model, data.x_test, data.y_test)})
+    check_layers(model)
+    quantised, inp = add_input_quantiser(model, np.concatenate([data.x_train, data.x_cal, data.x_test]),
+                                         opts.input_bits)
+    if inp["changes_model"]:
+        accuracy.append({"change": f"input quantised to {inp['format']}",
+                         "before": final_accuracy(model, data.x_test, data.y_test),
+                         "after": final_accuracy(quantised, data.x_test, data.y_test)})
+    model, attached = quantised, []
+    if opts.exits:
+        if len(model.outputs) != 1:
+            raise FlowError(f"EXITS={opts.exits} attaches exits to a one-output backbone, but {opts.model} already has "
+                            f"{len(model.outputs)} outputs (exits); drop EXITS=")
+        names = exit_candidates(model) if opts.exits == "auto" else [n.strip() for n in opts.exits.split(",")]
+        if not names:
+            raise FlowError(f"EXITS=auto found no exit point in {opts.model} (after a pooling layer or block, with "
+                            "a weighted layer before it and more than the final classifier after it); name the "
+                            "layers with EXITS=<layer>,<layer>")
+        check_exit_points(model, names)
+        model, attached = attach_exits(model, names, int(model.outputs[-1].shape[-1]))
+    split_model(model)   # the stage IR of every stage: unsupported options fail now, not after training
+    build.model = model
+    build.prep = ModelPrep(input_format=inp["format"], input_how=inp["how"], folded_batch_norms=folded,
+                           attached_exits=attached, accuracy=accuracy)
+
+
 def training_key(spec: ModelSpec, training, data, backbone_trained: bool = False) -> str:
     """Content key of a trained model: everything that changes its weights.
 
@@ -178,20 +233,24 @@ def training_key(spec: ModelSpec, training, data, backbone_trained: bool = False
 
 
 def train_model(build: Build) -> None:
-    """Spec models are trained (cached by content key); user models are used as given unless TRAIN= is set."""
+    """Spec models are trained (cached by content key); user models are used as given unless TRAIN= is set,
+    except for exit heads the flow attached (EXITS=): those train exits-only on the frozen backbone."""
     from dataclasses import replace
 
     from frontend.build import build_model
+    from frontend.spec import TrainingSpec
     from frontend.train import train
 
     opts, data = build.options, build.dataset
-    if build.spec is None and opts.train is None:
+    attached = build.prep is not None and bool(build.prep.attached_exits)
+    if build.spec is None and opts.train is None and not attached:
         build.training = {"mode": "as_given"}
         return
     spec_training = build.spec.training if build.spec else None
     if spec_training is None:
-        from frontend.spec import TrainingSpec
         spec_training = TrainingSpec(loss_weights=())
+        if attached:
+            spec_training = TrainingSpec(mode="exits_only", epochs=opts.exit_epochs, loss_weights=())
     if opts.train:
         spec_training = replace(spec_training, mode=opts.train)
     if build.spec is not None:
@@ -227,9 +286,46 @@ def train_model(build: Build) -> None:
 
 
 def split_stages(build: Build) -> None:
-    from frontend.stages import split_model
+    """Stages with their IR; unquantised exit logits keep their exact accumulator format, or are rounded to
+    LOGIT_BITS (a model change, with the accuracy before and after in the report)."""
+    from frontend.prepare import final_accuracy, quantise_logits
+    from frontend.stages import logits_quantised, split_model
 
-    build.stages = split_model(build.model)
+    opts, data = build.options, build.dataset
+    stages = split_model(build.model)
+    rounded: dict[str, dict] = {}
+    unquantised = {s.plan.logits: s.logit_format for s in stages if not logits_quantised(s)}
+    if opts.logit_bits and unquantised:
+        model, records = quantise_logits(build.model, unquantised, opts.logit_bits)
+        rounded = {r["quantiser"]: r for r in records if r["rounded"]}   # keyed by the exit's new logits layer
+        if model is not build.model:
+            change = {"change": f"logits rounded to LOGIT_BITS={opts.logit_bits}",
+                      "before": final_accuracy(build.model, data.x_test, data.y_test),
+                      "after": final_accuracy(model, data.x_test, data.y_test)}
+            build.model, stages = model, split_model(model)
+            build.prep = build.prep or _spec_prep(stages)
+            build.prep.accuracy.append(change)
+    build.stages = stages
+    build.prep = build.prep or _spec_prep(stages)
+    build.prep.logits = [_logit_record(s, unquantised, rounded) for s in stages]
+    build.notes += [f"model: {line}" for line in build.prep.lines()]
+
+
+def _spec_prep(stages):
+    from flows.report import ModelPrep
+
+    return ModelPrep(input_format=str(stages[0].ir.input_format), input_how="the model's own input quantiser")
+
+
+def _logit_record(stage, unquantised: dict, rounded: dict) -> dict:
+    layer = stage.plan.logits
+    if layer in rounded:
+        how = rounded[layer]["how"]
+    elif layer in unquantised:
+        how = f"unquantised {stage.ir.layer(layer).keras_class} output: its exact accumulator format"
+    else:
+        how = "the model's logit quantiser"
+    return {"exit": stage.index, "layer": layer, "format": str(stage.logit_format), "how": how}
 
 
 def calibrate_exits(build: Build) -> None:
@@ -409,7 +505,7 @@ def build_stream_cores(build: Build) -> None:
     import numpy as np
 
     from frontend.ir import fuse_requantisers, stage_ir
-    from hardware.stream_stage import build_stream_stage, plan_stage
+    from hardware.stream_stage import PlanError, build_stream_stage, plan_stage
     from sim.stage.stream import port_tensors, stage_codes, verify_stream_stage
 
     opts = build.options
@@ -424,7 +520,10 @@ def build_stream_cores(build: Build) -> None:
         plans = plan_stage(ir, target, kernel_luts=lambda layer: KERNEL_LUTS_PER_WEIGHT * np.count_nonzero(layer.kernel))
         with build.console.status(f"stage {k}: streaming core, then its RTL against QKeras "
                                   f"({len(x)} test samples + {opts.rtl_random_vectors:,} random inputs)"):
-            core = build_stream_stage(ir, plans, build.out_dir / "rtl" / f"stage_{k}", f"stage_{k}")
+            try:
+                core = build_stream_stage(ir, plans, build.out_dir / "rtl" / f"stage_{k}", f"stage_{k}")
+            except PlanError as exc:   # a layer the streaming blocks cannot build yet: the user picks the cores
+                raise FlowError(f"stage {k}: {exc}") from None
             if samples is None:
                 samples = core.input_format.quantize(x).reshape((len(x),) + core.input_shape)
             check = verify_stream_stage(stage.model, core, samples, opts.rtl_random_vectors,
@@ -710,7 +809,7 @@ def write_outputs(build: Build) -> None:
                         calibration_accuracy=cal.accuracy, calibration_final_exit_accuracy=cal.final_exit_accuracy),
         stages=build.stage_records, tools=tool_versions(), notes=build.notes, seconds=build.seconds,
         sweep=build.sweep, resources=build.resources, sim=build.sim, pr=build.pr, design=build.design,
-        board_top=build.board_top)
+        board_top=build.board_top, model_prep=build.prep)
     report.sections = [build.sim_markdown] if build.sim_markdown else []
     if build.board_top:
         from flows.board_top import board_markdown
@@ -726,6 +825,7 @@ def write_outputs(build: Build) -> None:
 
 STEPS: list[tuple[str, Callable[[Build], None]]] = [
     ("load model, board and data", load_inputs),
+    ("prepare the model (layer table, input quantiser, batch norms, exits)", prepare_model),
     ("train", train_model),
     ("split into stages", split_stages),
     ("calibrate exits", calibrate_exits),

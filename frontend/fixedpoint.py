@@ -115,10 +115,11 @@ def wrap_codes(codes, width: int, signed: bool) -> np.ndarray:
 
 
 def qkeras_format(quantizer) -> FixedFormat:
-    """The FixedFormat a QKeras ``quantized_bits``/``quantized_relu`` produces.
+    """The FixedFormat (grid and range) a QKeras ``quantized_bits``/``quantized_relu`` produces.
 
-    Only power-of-two-free forms (alpha None or 1) are exact fixed point; the
-    others scale by a learned factor and are rejected.
+    Only fixed scales (alpha None or 1) are one format; a learned scale ('auto', 'auto_po2', a float) is
+    rejected here (weights quantised with 'auto_po2' are read by their values, frontend/quantisers.py).
+    ``symmetric=1`` keeps the format and leaves its most negative code unused.
     """
     name = type(quantizer).__name__
     bits = int(quantizer.bits)
@@ -126,10 +127,8 @@ def qkeras_format(quantizer) -> FixedFormat:
     if name == "quantized_bits":
         alpha = getattr(quantizer, "alpha", None)
         if alpha not in (None, 1, 1.0):
-            raise ValueError(
-                f"quantized_bits with alpha={alpha!r} is not plain fixed point; use alpha=1")
-        if getattr(quantizer, "symmetric", 0):
-            raise ValueError("symmetric quantized_bits is not supported; use symmetric=0")
+            fix = "use alpha='auto_po2' (weights) or alpha=1" if alpha == "auto" else "use alpha=1"
+            raise ValueError(f"quantized_bits with alpha={alpha!r} is not one fixed-point format; {fix}")
         keep_negative = bool(quantizer.keep_negative)
         frac = bits - int(keep_negative) - integer
         return FixedFormat(width=bits, frac=frac, signed=keep_negative)

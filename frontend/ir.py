@@ -24,7 +24,8 @@ import numpy as np
 
 from flows.errors import UserError
 
-from .fixedpoint import FixedFormat, qkeras_format
+from .fixedpoint import FixedFormat
+from .quantisers import activation_grid, weight_quantiser_problem
 
 FLOAT32_EXACT_BITS = 24
 MAX_WEIGHT_FRAC = 32          # weights on a coarser grid than 2**-32 are exact; finer ones are rejected
@@ -41,15 +42,18 @@ class UnsupportedLayer(UserError):
 @dataclass(frozen=True)
 class Requant:
     """An output quantiser: QKeras rounding (half to even) and saturation to ``fmt``; ``relu`` first
-    clamps negatives to zero (quantized_relu)."""
+    clamps negatives to zero (quantized_relu); ``symmetric`` saturates to +-max_code (quantized_bits
+    symmetric=1: the most negative code is never produced)."""
 
     fmt: FixedFormat
     relu: bool = False
+    symmetric: bool = False
 
     def apply(self, values) -> np.ndarray:
         """Real values -> codes of ``fmt`` (the numpy reference of the hardware requantiser)."""
         x = np.asarray(values, dtype=np.float64)
-        return self.fmt.quantize(np.maximum(x, 0.0) if self.relu else x)
+        codes = self.fmt.quantize(np.maximum(x, 0.0) if self.relu else x)
+        return np.maximum(codes, -self.fmt.max_code) if self.symmetric else codes
 
 
 @dataclass(frozen=True, eq=False)
@@ -101,9 +105,12 @@ class LayerIR:
             if getattr(self, key) is not None:
                 d[key] = str(getattr(self, key))
         if self.requant is not None:
-            d["requant"] = {"format": str(self.requant.fmt), "relu": self.requant.relu}
-        if self.op in ("conv2d", "maxpool", "avgpool"):
+            d["requant"] = {"format": str(self.requant.fmt), "relu": self.requant.relu,
+                            "symmetric": self.requant.symmetric}
+        if self.op in ("conv2d", "maxpool", "avgpool", "global_avgpool"):
             d.update(window=list(self.window), strides=list(self.strides), padding=list(self.padding))
+        if self.op == "zeropad":
+            d["padding"] = list(self.padding)
         return d
 
 
@@ -199,21 +206,13 @@ def _check_float32_exact(layer, fmt: FixedFormat) -> None:
 
 
 def requant_of(layer, quantizer) -> Requant:
-    """The Requant of a QKeras activation quantiser, or UnsupportedLayer naming the fix."""
-    kind = type(quantizer).__name__
-    if kind not in ("quantized_bits", "quantized_relu"):
-        raise UnsupportedLayer(layer, f"activation {getattr(quantizer, '__name__', kind)!r} is not supported; "
-                                      "use quantized_bits/quantized_relu, relu or linear")
-    if kind == "quantized_relu" and getattr(quantizer, "relu_upper_bound", None) is not None:
-        raise UnsupportedLayer(layer, "quantized_relu with relu_upper_bound is not supported; drop the bound")
-    if float(getattr(quantizer, "qnoise_factor", 1.0)) != 1.0:
-        raise UnsupportedLayer(layer, "a quantiser with qnoise_factor != 1 is not a fixed-point quantiser; use 1")
-    if getattr(quantizer, "use_stochastic_rounding", False):
-        raise UnsupportedLayer(layer, "stochastic rounding cannot be reproduced in hardware; turn it off")
+    """The Requant of a QKeras activation quantiser, or UnsupportedLayer naming the reason and the fix
+    (frontend/quantisers.py decides which are exact)."""
     try:
-        return Requant(qkeras_format(quantizer), relu=kind == "quantized_relu")
+        grid = activation_grid(quantizer)
     except ValueError as exc:
         raise UnsupportedLayer(layer, str(exc)) from None
+    return Requant(grid.fmt, relu=grid.relu, symmetric=grid.symmetric)
 
 
 def _activation(layer, act, acc: FixedFormat) -> tuple[Requant | None, FixedFormat]:
@@ -229,12 +228,14 @@ def _activation(layer, act, acc: FixedFormat) -> tuple[Requant | None, FixedForm
 
 
 def _quantised_weights(layer, weight, quantizer, what: str) -> np.ndarray:
+    """The values QKeras multiplies by: the quantiser applied to the float weights, which must lie on a
+    dyadic grid (any quantiser frontend/quantisers.py accepts puts them there)."""
     if quantizer is None:
-        raise UnsupportedLayer(layer, f"{what} has no quantiser; give it quantized_bits(..., alpha=1)")
-    try:
-        qkeras_format(quantizer)
-    except ValueError as exc:
-        raise UnsupportedLayer(layer, f"{what} quantiser: {exc}") from None
+        raise UnsupportedLayer(layer, f"{what} has no quantiser, so its float32 values are not a fixed-point "
+                                      "grid; give it quantized_bits(..., alpha=1)")
+    problem = weight_quantiser_problem(quantizer)
+    if problem:
+        raise UnsupportedLayer(layer, f"{what} quantiser: {problem}")
     values = np.asarray(quantizer(weight)).astype(np.float64)
     try:
         grid_frac(values)
@@ -357,18 +358,81 @@ def _maxpool(x: _In) -> LayerIR:
                 x.formats[0], **g)
 
 
+def mean_formats(layer, f: FixedFormat, area: int) -> tuple[FixedFormat, FixedFormat]:
+    """(sum format, mean format) of ``area`` values of ``f``: exact only for a power-of-two area."""
+    shift = area.bit_length() - 1
+    if area < 1 or 1 << shift != area:
+        raise UnsupportedLayer(layer, f"pool area {area} is not a power of two: TensorFlow rounds sum/{area} to "
+                                      f"float32 and hls4ml truncates it to its accumulator type, so no core matches "
+                                      "QKeras bit for bit; use a power-of-two area (2x2, 4x4 pools, or global "
+                                      "pooling over 2^k positions)")
+    out = FixedFormat(f.width + shift, f.frac + shift, f.signed)
+    _check_float32_exact(layer, out)
+    return FixedFormat(f.width + shift, f.frac, f.signed), out
+
+
 def _avgpool(x: _In) -> LayerIR:
     g = _pool_geometry(x)
-    n = g["window"][0] * g["window"][1]
-    shift = n.bit_length() - 1
-    if 1 << shift != n:
-        raise UnsupportedLayer(x.layer, f"pool area {n} is not a power of two, so the mean is not exact in fixed "
-                                        "point; use a 2x2 or 4x4 pool")
-    f = x.formats[0]
-    out = FixedFormat(f.width + shift, f.frac + shift, f.signed)
-    _check_float32_exact(x.layer, out)
+    acc, out = mean_formats(x.layer, x.formats[0], g["window"][0] * g["window"][1])
     return x.ir("avgpool", _conv_out(x.shapes[0], g["window"], g["strides"], (0, 0, 0, 0), x.shapes[0][2]), out,
-                acc_format=FixedFormat(f.width + shift, f.frac, f.signed), **g)
+                acc_format=acc, **g)
+
+
+def _global_avgpool(x: _In) -> LayerIR:
+    """GlobalAveragePooling2D: the exact mean over all H x W positions per channel; out (C,) or, with
+    keepdims, (1, 1, C)."""
+    _require_channels_last(x.layer)
+    h, w, c = x.shapes[0]
+    acc, out = mean_formats(x.layer, x.formats[0], h * w)
+    shape = (1, 1, c) if getattr(x.layer, "keepdims", False) else (c,)
+    return x.ir("global_avgpool", shape, out, acc_format=acc, window=(h, w), strides=(h, w))
+
+
+def _zeropad(x: _In) -> LayerIR:
+    """ZeroPadding2D: zero rows above/below and columns left/right; the format is the input's (zero is code 0)."""
+    _require_channels_last(x.layer)
+    (top, bottom), (left, right) = (tuple(int(v) for v in side) for side in x.layer.padding)
+    h, w, c = x.shapes[0]
+    return x.ir("zeropad", (h + top + bottom, w + left + right, c), x.formats[0], padding=(top, bottom, left, right))
+
+
+def _reshape(x: _In) -> LayerIR:
+    """Reshape: the C-order flatten of the input read back in the target shape (values and format unchanged)."""
+    shape = np.empty(x.shapes[0], dtype=np.int8).reshape(tuple(x.layer.target_shape)).shape
+    return x.ir("reshape", shape, x.formats[0])
+
+
+def _check_same_shapes(x: _In, what: str) -> None:
+    if len(x.shapes) < 2:
+        raise UnsupportedLayer(x.layer, f"{what} needs at least two inputs")
+    if len(set(x.shapes)) != 1:
+        raise UnsupportedLayer(x.layer, f"inputs of shapes {list(x.shapes)} differ; {what} needs equal shapes "
+                                        "(no broadcasting)")
+
+
+def _add(x: _In) -> LayerIR:
+    """Add: the exact sum. Each input's codes are aligned to the finest fraction (shifted left by
+    out.frac - in.frac); the output format covers the sum of the input ranges."""
+    _check_same_shapes(x, "Add")
+    frac = max(f.frac for f in x.formats)
+    out = covering_format(sum(f.min_value for f in x.formats), sum(f.max_value for f in x.formats), frac)
+    _check_float32_exact(x.layer, out)
+    return x.ir("add", x.shapes[0], out)
+
+
+def _concat(x: _In) -> LayerIR:
+    """Concatenate on the last axis (channels; the only axis of a vector): input 0's channels first, then
+    input 1's...; one format covering every input at the finest fraction."""
+    axis = int(x.layer.axis)
+    rank = len(x.shapes[0])
+    if axis not in (-1, rank):
+        raise UnsupportedLayer(x.layer, f"concatenation on axis {axis} is not supported; concatenate channels "
+                                        "(axis=-1)")
+    if len({s[:-1] for s in x.shapes}) != 1 or len(x.shapes) < 2:
+        raise UnsupportedLayer(x.layer, f"inputs of shapes {list(x.shapes)} cannot be joined on their last axis")
+    frac = max(f.frac for f in x.formats)
+    out = covering_format(min(f.min_value for f in x.formats), max(f.max_value for f in x.formats), frac)
+    return x.ir("concat", (*x.shapes[0][:-1], sum(s[-1] for s in x.shapes)), out)
 
 
 def _flatten(x: _In) -> LayerIR:
@@ -402,39 +466,61 @@ _relu.__name__ = "relu"
 _RELU = _relu
 
 
-def _reject_float_batchnorm(x: _In) -> LayerIR:
-    raise UnsupportedLayer(x.layer, "QKeras evaluates this batch-norm in float32 with an unquantised rsqrt "
-                                    "scale, which a fixed-point core cannot reproduce bit for bit; use "
-                                    "QConv2DBatchnorm/QDenseBatchnorm or fold it into the preceding layer")
+FLOAT_BATCH_NORM = ("QKeras evaluates this batch norm in float32 with an unquantised rsqrt scale, which a "
+                    "fixed-point core cannot reproduce bit for bit; use QConv2DBatchnorm, or put it right after a "
+                    "linear QConv2D/QDense (make synth folds it into that layer's weights)")
+
+
+def _float_weights(quantised: str) -> str:
+    return (f"float weights are not a fixed-point grid; use {quantised} with kernel_quantizer and "
+            "bias_quantizer quantized_bits(..., alpha=1)")
 
 
 @dataclass(frozen=True)
 class LayerSupport:
-    """One row of the supported-layer table."""
+    """One row of the supported-layer table: how a Keras class becomes an IR layer, or why it cannot."""
 
     keras_class: str
     op: str | None                       # None: passes its input through (e.g. Dropout at inference)
     build: Callable[[_In], LayerIR] | None
     note: str = ""
+    rejection: str | None = None         # the reason and the fix, for a class the table names to refuse it
 
 
 LAYER_TABLE: dict[str, LayerSupport] = {row.keras_class: row for row in (
     LayerSupport("InputLayer", None, None, "the stage input"),
     LayerSupport("Dropout", None, None, "identity at inference"),
-    LayerSupport("QActivation", "quant", _qactivation, "quantized_bits(alpha=1) / quantized_relu"),
+    LayerSupport("QActivation", "quant", _qactivation,
+                 "quantized_bits (alpha=1, symmetric or not) / quantized_relu; relu or linear"),
     LayerSupport("Activation", "quant", _activation_layer, "relu or linear (a trailing softmax is dropped)"),
     LayerSupport("ReLU", "quant", _relu_layer, "without max_value, negative_slope, threshold"),
-    LayerSupport("QDense", "dense", _dense, "quantised kernel and bias"),
-    LayerSupport("QConv2D", "conv2d", _qconv, "quantised kernel and bias, any stride, same/valid padding"),
+    LayerSupport("QDense", "dense", _dense,
+                 "weights: quantized_bits (alpha=1 or 'auto_po2', symmetric), binary, ternary, quantized_po2"),
+    LayerSupport("QConv2D", "conv2d", _qconv, "quantised weights (as QDense), any stride, same/valid padding"),
     LayerSupport("QConv2DBatchnorm", "conv2d", _qconv_batchnorm, "batch norm folded into quantised weights"),
     LayerSupport("MaxPooling2D", "maxpool", _maxpool, "valid padding, any stride"),
     LayerSupport("AveragePooling2D", "avgpool", _avgpool, "valid padding, power-of-two area"),
+    LayerSupport("GlobalAveragePooling2D", "global_avgpool", _global_avgpool, "power-of-two H x W"),
+    LayerSupport("ZeroPadding2D", "zeropad", _zeropad, "any padding"),
     LayerSupport("Flatten", "flatten", _flatten, "channels_last (raster order)"),
-    LayerSupport("BatchNormalization", None, _reject_float_batchnorm, "rejected: float batch norm"),
-    LayerSupport("QBatchNormalization", None, _reject_float_batchnorm, "rejected: float batch norm"),
+    LayerSupport("Reshape", "reshape", _reshape, "C-order"),
+    LayerSupport("Add", "add", _add, "two or more inputs of one shape (residual blocks)"),
+    LayerSupport("Concatenate", "concat", _concat, "on the channel axis"),
+    LayerSupport("BatchNormalization", None, None, "folded by make synth right after a linear QConv2D/QDense",
+                 rejection=FLOAT_BATCH_NORM),
+    LayerSupport("QBatchNormalization", None, None, "", rejection=FLOAT_BATCH_NORM),
+    LayerSupport("Dense", None, None, "", rejection=_float_weights("QDense")),
+    LayerSupport("Conv2D", None, None, "", rejection=_float_weights("QConv2D")),
 )}
 
-OPS = ("quant", "identity", "dense", "conv2d", "maxpool", "avgpool", "flatten")
+OPS = ("quant", "identity", "dense", "conv2d", "maxpool", "avgpool", "global_avgpool", "zeropad", "flatten",
+       "reshape", "add", "concat")
+FLOAT_BATCH_NORMS = tuple(name for name, row in LAYER_TABLE.items() if row.rejection == FLOAT_BATCH_NORM)
+
+
+def supported_layers() -> list[str]:
+    """The Keras classes a stage may hold (the table without its rejections), sorted."""
+    return sorted(name for name, row in LAYER_TABLE.items() if row.rejection is None)
 
 
 # ---------------------------------------------------------------- model walk
@@ -451,7 +537,7 @@ def input_quantiser_format(model) -> FixedFormat:
     inp = model.inputs[0]
     for node in nodes_in_order(model):
         if any(t is inp for t in node.keras_inputs) and type(node.layer).__name__ == "QActivation":
-            return qkeras_format(node.layer.quantizer)
+            return requant_of(node.layer, node.layer.quantizer).fmt
     raise ValueError(f"model {model.name!r} does not start with a QActivation input quantiser; "
                      "pass input_format explicitly")
 
@@ -476,7 +562,9 @@ def stage_ir(model, input_format: FixedFormat | None = None, has_logits: bool = 
             continue
         row = LAYER_TABLE.get(kind)
         if row is None:
-            raise UnsupportedLayer(layer, f"not supported; supported layers: {', '.join(sorted(LAYER_TABLE))}")
+            raise UnsupportedLayer(layer, f"not supported; supported layers: {', '.join(supported_layers())}")
+        if row.rejection:
+            raise UnsupportedLayer(layer, row.rejection)
         producers = tuple(names[id(t)] for t in node.keras_inputs)
         outs = node.outputs if isinstance(node.outputs, (list, tuple)) else [node.outputs]
         if row.build is None:  # pass-through: the output is the input tensor
@@ -513,7 +601,7 @@ def fuse_requantisers(ir: StageIR) -> StageIR:
         sole = src is not None and len(ir.consumers(layer.inputs[0])) == 1 and layer.inputs[0] not in (
             ir.logits, ir.forwarded)
         if layer.op == "quant" and len(layer.inputs) == 1 and layer.requant.fmt == layer.in_format and (
-                not layer.requant.relu or not layer.in_format.signed):
+                not layer.requant.relu or not layer.in_format.signed) and not layer.requant.symmetric:
             rename[layer.name] = src or INPUT    # a no-op quantiser
             continue
         if layer.op == "quant" and sole and prev is not None and prev.op in ("conv2d", "dense") and \
@@ -546,8 +634,10 @@ def layer_ir(layer, in_shape: tuple[int, ...], in_format: FixedFormat, requantis
     """The IR of one Keras layer on an input of ``in_shape``/``in_format``; ``requantiser`` (a following
     QActivation) is fused into a conv/dense as fuse_requantisers would."""
     row = LAYER_TABLE.get(type(layer).__name__)
+    if row is not None and row.rejection:
+        raise UnsupportedLayer(layer, row.rejection)
     if row is None or row.build is None:
-        raise UnsupportedLayer(layer, f"not supported; supported layers: {', '.join(sorted(LAYER_TABLE))}")
+        raise UnsupportedLayer(layer, f"not supported; supported layers: {', '.join(supported_layers())}")
     ir = row.build(_In(layer, (INPUT,), (tuple(in_shape),), (in_format,)))
     if requantiser is None:
         return ir

@@ -8,7 +8,7 @@ def layer_macs(layer) -> int:
     kind = type(layer).__name__
     if kind in ("QDense", "Dense"):
         return int(layer.input.shape[-1]) * int(layer.units)
-    if kind in ("QConv2D", "Conv2D"):
+    if kind in ("QConv2D", "Conv2D", "QConv2DBatchnorm"):
         _, out_h, out_w, filters = layer.output.shape
         k_h, k_w = layer.kernel_size
         return int(out_h * out_w * filters * k_h * k_w * layer.input.shape[-1])
@@ -17,12 +17,14 @@ def layer_macs(layer) -> int:
 
 def stage_macs(stage) -> tuple[int, int]:
     """(backbone MACs, exit head MACs) of one stage; the last stage's head is its final classifier."""
-    model = stage.model
     head_names = set(stage.plan.head)
+    if getattr(stage, "ir", None) is not None:   # the stage IR counts every conv/dense, batch-norm ones too
+        counts = [(layer.name, layer.macs) for layer in stage.ir.layers]
+    else:
+        counts = [(layer.name, layer_macs(layer)) for layer in stage.model.layers]
     backbone = head = 0
-    for layer in model.layers:
-        macs = layer_macs(layer)
-        if layer.name in head_names:
+    for name, macs in counts:
+        if name in head_names:
             head += macs
         else:
             backbone += macs

@@ -6,10 +6,11 @@ stage model stands alone for hls4ml and the RTL tracer.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from .fixedpoint import FixedFormat, qkeras_format
+from .fixedpoint import FixedFormat
 from .graph import PASS_THROUGH, GraphError, StagePlan, plan_stages, read_graph
+from .ir import StageIR, stage_ir
 
 
 @dataclass
@@ -17,7 +18,8 @@ class Stage:
     plan: StagePlan
     model: object            # keras.Model
     input_format: FixedFormat | None  # None for stage 1: its first layer quantises the input
-    logit_format: FixedFormat
+    logit_format: FixedFormat         # the exit's logits: their quantiser's format, or the exact accumulator's
+    ir: StageIR | None = field(default=None, repr=False)   # the stage IR (frontend/ir.py), unfused
 
     @property
     def index(self) -> int:
@@ -29,10 +31,13 @@ class Stage:
 
 
 def split_model(model) -> list[Stage]:
+    """The stages of ``model``, each with its IR: every layer option is checked here (one line naming the
+    layer, the option and the fix), and stage k's input format is stage k-1's exact forwarded format."""
     plans = plan_stages(model)
     _check_input_quantised(model)
     classes = None
     stages = []
+    entry_format = None
     for plan in plans:
         logits_layer = model.get_layer(plan.logits)
         width = logits_layer.output.shape[-1]
@@ -42,60 +47,38 @@ def split_model(model) -> list[Stage]:
         if classes is not None and width != classes:
             raise GraphError(f"exit {plan.index} has {width} classes but exit 1 has {classes}; all exits classify the same classes")
         classes = width
-        stages.append(Stage(plan, _stage_model(model, plan), _entry_format(model, plan), logit_format(model, plan)))
+        stage_model = _stage_model(model, plan)
+        ir = stage_ir(stage_model, entry_format, name=f"stage_{plan.index}")
+        stages.append(Stage(plan, stage_model, entry_format, logit_format(ir, plan), ir))
+        if ir.forwarded is not None:
+            entry_format = ir.layer(ir.forwarded).out_format
     return stages
 
 
-def logit_format(model, plan: StagePlan) -> FixedFormat:
-    layer = model.get_layer(plan.logits)
-    quantizer = _output_quantizer(layer)
-    if quantizer is None:
-        raise GraphError(f"exit {plan.index} logits ({plan.logits!r}) are not quantised; end the exit with "
-                         "QActivation(quantized_bits(16, 6, alpha=1)) so the exit unit has a fixed width")
-    try:
-        return qkeras_format(quantizer)
-    except ValueError as exc:
-        raise GraphError(f"exit {plan.index} logits ({plan.logits!r}): {exc}") from None
+def logit_format(ir: StageIR, plan: StagePlan) -> FixedFormat:
+    """The format of exit ``plan.index``'s logits, from the stage IR: a quantiser's format, or, for
+    unquantised logits (a QDense with quantised inputs and weights), its exact accumulator format."""
+    from exit_unit.reference import MAX_LOGIT_WIDTH
+
+    fmt = ir.layer(ir.logits).out_format
+    if not 2 <= fmt.width <= MAX_LOGIT_WIDTH:
+        raise GraphError(f"exit {plan.index} logits ({plan.logits!r}) need {fmt.width} bits ({fmt}), outside the "
+                         f"2..{MAX_LOGIT_WIDTH} bits an exit unit takes; pass LOGIT_BITS=16 to round them")
+    return fmt
 
 
-def _entry_format(model, plan: StagePlan) -> FixedFormat | None:
-    """Fixed-point format of the tensor entering the stage, from the quantiser that produced it."""
-    if plan.entry is None:
-        return None
-    graph = read_graph(model)
-    name = plan.entry
-    while True:  # pooling, flatten and dropout keep their input's grid (max) or are checked by the tracer (avg)
-        layer = model.get_layer(name)
-        quantizer = _output_quantizer(layer)
-        if quantizer is not None:
-            return qkeras_format(quantizer)
-        if graph.classes[name] not in ("MaxPooling2D", "Flatten", "Dropout"):
-            return None  # a grid the RTL tracer derives itself (e.g. after average pooling)
-        name = graph.inbound[name][0]
-
-
-def _output_quantizer(layer):
-    kind = type(layer).__name__
-    if kind == "QActivation":
-        return layer.quantizer
-    if kind in ("QDense", "QConv2D"):
-        act = layer.activation
-        return act if type(act).__name__ in ("quantized_bits", "quantized_relu") else None
-    return None
+def logits_quantised(stage: Stage) -> bool:
+    """Whether the model itself quantises the exit's logits (else the flow takes the exact accumulator)."""
+    layer = stage.ir.layer(stage.ir.logits)
+    return layer.op == "quant" or layer.requant is not None
 
 
 def _check_input_quantised(model) -> None:
     graph = read_graph(model)
     consumers = [n for n in graph.order if graph.inputs[0] in graph.inbound[n]]
-    ok = len(consumers) == 1 and graph.classes[consumers[0]] == "QActivation"
-    if ok:
-        try:
-            qkeras_format(model.get_layer(consumers[0]).quantizer)
-        except ValueError:
-            ok = False
-    if not ok:
-        raise GraphError("the model input is not quantised: put QActivation(quantized_bits(...)) or "
-                         "QActivation(quantized_relu(...)) right after the Input")
+    if not (len(consumers) == 1 and graph.classes[consumers[0]] == "QActivation"):
+        raise GraphError("the model input is not quantised: make synth adds an input quantiser (the data's own "
+                         "grid, or INPUT_BITS=); in Python, frontend.prepare.add_input_quantiser does it")
 
 
 def _stage_model(model, plan: StagePlan):

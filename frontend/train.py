@@ -10,6 +10,7 @@ variables train and which loss each exit gets:
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -55,8 +56,23 @@ def train(model, x: np.ndarray, y: np.ndarray, spec: TrainingSpec, progress=None
     loss = float("nan")
     for phase, variables in phases:
         steps = spec.epochs * -(-len(x) // spec.batch_size)
-        loss = _fit(_train_step(model, variables, phase, weights, spec, steps), x, y, spec, on_epoch)
+        with _frozen(model, _non_head_layers(model) if phase == "heads" else []):
+            loss = _fit(_train_step(model, variables, phase, weights, spec, steps), x, y, spec, on_epoch)
     return TrainingResult(spec.mode, spec.epochs, loss, time.perf_counter() - start)
+
+
+@contextmanager
+def _frozen(model, layers: list):
+    """Layers set non-trainable for a phase: a frozen batch norm (QConv2DBatchnorm too) then runs on its
+    moving statistics and updates none, so training the heads leaves the backbone exactly as it was."""
+    saved = [(layer, layer.trainable) for layer in layers]
+    for layer, _ in saved:
+        layer.trainable = False
+    try:
+        yield
+    finally:
+        for layer, trainable in saved:
+            layer.trainable = trainable
 
 
 def _fit(step, x, y, spec: TrainingSpec, on_epoch) -> float:
@@ -129,6 +145,12 @@ def _head_variables(model) -> list:
     plans = plan_stages(model)
     heads = {name for plan in plans[:-1] for name in plan.head}
     return [v for name in heads for v in model.get_layer(name).trainable_variables]
+
+
+def _non_head_layers(model) -> list:
+    plans = plan_stages(model)
+    heads = {name for plan in plans[:-1] for name in plan.head}
+    return [layer for layer in model.layers if layer.name not in heads]
 
 
 def _final_path_variables(model) -> list:

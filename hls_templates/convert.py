@@ -1,8 +1,10 @@
 """Convert one stage model into an hls4ml project and check it bit for bit.
 
 Each stage is converted on its own (hls4ml's MultiModelGraph only splits plain
-chains; our stages have two outputs, [exit logits, forwarded tensor]). The
-precisions come from ``precision.hls_layer_config``. The project is written
+chains; our stages have two outputs, [exit logits, forwarded tensor]). What hls4ml
+converts is the stage IR written back as a plain Keras model with exact weights,
+and its precisions, both from ``precision.hls_view``; the C simulation is checked
+against the QKeras stage itself. The project is written
 into a temporary sibling folder and renamed into place when complete; it is
 compiled there (the C-simulation library embeds its own path) and, if that
 fails, removed again and any previous project restored, so a failure never
@@ -21,8 +23,7 @@ import numpy as np
 
 from flows.errors import VerificationFailed
 from frontend.fixedpoint import FixedFormat
-from hls_templates.precision import (UnsupportedLayer, hls_layer_config, logit_format,
-                                     output_formats, stage_input_format)
+from hls_templates.precision import UnsupportedLayer, hls_view, logit_format, output_formats, stage_input_format
 
 BACKENDS = ("Vitis", "Vivado")
 IO_TYPES = ("io_parallel", "io_stream")
@@ -99,11 +100,16 @@ def stage_io_type(requested: str, input_shape: tuple[int, ...]) -> str:
 def hls_config(stage_model, backend: str = "Vitis", reuse_factor: int = 1,
                input_format: FixedFormat | None = None, strategy: str = "Latency") -> dict:
     """The full hls4ml config of a stage: hls4ml's skeleton with our exact precisions."""
+    return _hls_model_and_config(stage_model, backend, reuse_factor, input_format, strategy)[1]
+
+
+def _hls_model_and_config(stage_model, backend: str, reuse_factor: int, input_format: FixedFormat | None,
+                          strategy: str) -> tuple[object, dict]:
     from hls4ml.utils.config import config_from_keras_model
 
-    layers = hls_layer_config(stage_model, input_format, reuse_factor)  # raises UnsupportedLayer first
+    model, layers = hls_view(stage_model, input_format, reuse_factor)  # raises UnsupportedLayer first
     try:
-        config = config_from_keras_model(stage_model, granularity="name", backend=backend,
+        config = config_from_keras_model(model, granularity="name", backend=backend,
                                          default_reuse_factor=reuse_factor)
     except Exception as exc:  # hls4ml raises bare Exceptions for layers it cannot parse
         raise UnsupportedLayer(f"hls4ml cannot parse stage '{stage_model.name}': {exc}") from exc
@@ -116,7 +122,7 @@ def hls_config(stage_model, backend: str = "Vitis", reuse_factor: int = 1,
         entry.setdefault("Precision", {}).update(layers[name]["Precision"])
         entry["ReuseFactor"] = reuse_factor
         entry["Strategy"] = strategy
-    return config
+    return model, config
 
 
 def convert_stage(stage_model, out_dir: Path, part: str, backend: str = "Vitis",
@@ -137,13 +143,13 @@ def convert_stage(stage_model, out_dir: Path, part: str, backend: str = "Vitis",
     _check_choices(backend, io_type, reuse_factor, strategy)
     out_dir = Path(out_dir).resolve()
     in_fmt = stage_input_format(stage_model, input_format)
-    config = hls_config(stage_model, backend, reuse_factor, in_fmt, strategy)
-    logits, outputs = logit_format(stage_model), tuple(output_formats(stage_model, in_fmt))
+    hls_input, config = _hls_model_and_config(stage_model, backend, reuse_factor, in_fmt, strategy)
+    logits, outputs = logit_format(stage_model, in_fmt), tuple(output_formats(stage_model, in_fmt))
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp_dir = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     try:
         hls_model = hls4ml.converters.convert_from_keras_model(
-            stage_model, hls_config=config, output_dir=str(tmp_dir), project_name=project_name,
+            hls_input, hls_config=config, output_dir=str(tmp_dir), project_name=project_name,
             backend=backend, io_type=io_type, part=part, clock_period=clock_period_ns)
         hls_model.write()
         hls_types = [v.type.precision for v in hls_model.get_output_variables()]

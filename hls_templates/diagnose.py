@@ -1,9 +1,10 @@
 """Name the first layer where an hls4ml stage departs from its QKeras stage.
 
-Used only after ``check_bit_exact`` found a difference: the stage is converted
-again, with the same hls4ml configuration plus tracing, into a throwaway folder
-(the real project is left untouched), one sample is traced, and each traced
-layer is compared with the matching Keras layer output in graph order.
+Used only after ``check_bit_exact`` found a difference: the model hls4ml converted
+(the stage IR written back as Keras, layers named as in the QKeras stage) is
+converted again, with the same hls4ml configuration plus tracing, into a throwaway
+folder (the real project is left untouched), one sample is traced, and each traced
+layer is compared with the matching QKeras layer output in graph order.
 """
 from __future__ import annotations
 
@@ -38,8 +39,9 @@ def first_differing_layer(hls_model, stage_model, sample: np.ndarray) -> str | N
     value = hls_model.config.get_config_value
     x = np.ascontiguousarray(np.asarray(sample, dtype=np.float32)[None])
     with tempfile.TemporaryDirectory(prefix="exitflow_trace_") as tmp:
+        converted = hls_model.config.config.get("KerasModel", stage_model)
         traced = hls4ml.converters.convert_from_keras_model(
-            stage_model, hls_config=config, output_dir=tmp, project_name=value("ProjectName"),
+            converted, hls_config=config, output_dir=tmp, project_name=value("ProjectName"),
             backend=value("Backend"), io_type=value("IOType"), part=value("Part"),
             clock_period=value("ClockPeriod"))
         _, trace = traced.trace(x.astype(np.float64))

@@ -37,6 +37,7 @@ class DesignPoint:
     predicted: dict | None          # the model on the split the point was selected on (calibration)
     predicted_test: dict | None = None   # the model with the test split routed: what a build is compared with
     selected_on: str | None = None
+    model_options: dict | None = None   # how make dse prepared the model file (exits, input_bits, ...)
 
 
 def load_point(path: str | Path) -> DesignPoint:
@@ -64,7 +65,8 @@ def load_point(path: str | Path) -> DesignPoint:
         raise PointError(f"design file {path}: exits, thresholds, parallelism and fifo_depth must be integers") \
             from None
     return DesignPoint(path.stem, path, str(doc["model"]), str(doc["board"]), doc.get("policy"), design, fifo,
-                       doc.get("predicted"), doc.get("predicted_test"), doc.get("selected_on"))
+                       doc.get("predicted"), doc.get("predicted_test"), doc.get("selected_on"),
+                       doc.get("model_options"))
 
 
 def check_point(point: DesignPoint, stages, exit_configs) -> None:

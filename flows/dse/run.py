@@ -55,14 +55,15 @@ def _energy_basis(platform, board, simulated: bool) -> dict:
                 f"energy.{k}": str(v.get("source", "")) for k, v in (board.extra.get("energy") or {}).items()}}}
 
 
-def _front_end(build_root: Path, model: str, board: str):
+def _front_end(build_root: Path, model: str, board: str, model_options: dict):
     from rich.console import Console
 
-    from flows.synth import Build, SynthOptions, calibrate_exits, load_inputs, split_stages, train_model
+    from flows.synth import (Build, SynthOptions, calibrate_exits, load_inputs, prepare_model, split_stages,
+                             train_model)
 
-    build = Build(options=SynthOptions(model=model, board=board, build_root=Path(build_root), hls=False),
-                  console=Console(quiet=True))
-    for step in (load_inputs, train_model, split_stages, calibrate_exits):
+    build = Build(options=SynthOptions(model=model, board=board, build_root=Path(build_root), hls=False,
+                                       **model_options), console=Console(quiet=True))
+    for step in (load_inputs, prepare_model, train_model, split_stages, calibrate_exits):
         step(build)
     return build
 
@@ -73,7 +74,8 @@ def _budget(board, lut_budget: int | None) -> dict:
             "dsp": int(res.get("dsp", 0)), "bram": float(res.get("bram36", res.get("bram", 0)))}
 
 
-def _write_points(out: Path, result: Exploration, model: str, board: str, policy: str) -> None:
+def _write_points(out: Path, result: Exploration, model: str, board: str, policy: str,
+                  model_options: dict) -> None:
     """One buildable file per front point and the chosen one (``make synth DESIGN=<file>``)."""
     import yaml
 
@@ -86,6 +88,8 @@ def _write_points(out: Path, result: Exploration, model: str, board: str, policy
         spec = {"id": p["id"], "model": model, "board": board, "policy": p.get("policy") or policy, "design": design,
                 "selected_on": p["predicted_on"], "predicted": p["predicted"],
                 "predicted_test": p["predicted_test"]}  # what a build over the test set is compared with
+        if model_options:   # how the model file was prepared (EXITS=, INPUT_BITS=, ...): the point's exits need it
+            spec["model_options"] = dict(model_options)
         (points / f"{p['id']}.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
 
 
@@ -258,11 +262,13 @@ def _markdown(doc: dict) -> str:
 def run_dse(build_root: Path, model: str, board: str, objective: str = "throughput",
             min_accuracy: float | None = None, max_latency_us: float | None = None, lut_budget: int | None = None,
             scheduler: str | None = None, progress: Callable[[str], None] | None = None,
-            validate: bool = True, tick: Callable[[str, int, int, str | None], None] | None = None) -> Path:
+            validate: bool = True, tick: Callable[[str, int, int, str | None], None] | None = None,
+            model_options: dict | None = None) -> Path:
     """Explore exits, thresholds and folding of ``model`` on ``board``; returns the path of front.json.
 
     validate: build and measure the chosen point, two other front points and the baselines.
     tick(phase, done, total, best so far): progress of each phase ("yosys", "model", "validate").
+    model_options: how a model file is prepared (SynthOptions exits, input_bits, logit_bits, exit_epochs).
     """
     from .jobs import dask_client
 
@@ -272,7 +278,8 @@ def run_dse(build_root: Path, model: str, board: str, objective: str = "throughp
     start = time.perf_counter()
     with dask_client(scheduler) as client:  # an unreachable scheduler fails here, before any work
         return _explore(build_root, model, board, objective, min_accuracy, max_latency_us, lut_budget, client,
-                        say, start, validate, tick or (lambda phase, done, total, best: None))
+                        say, start, validate, tick or (lambda phase, done, total, best: None),
+                        {k: v for k, v in (model_options or {}).items() if v is not None})
 
 
 def _other_front_points(result: Exploration, count: int) -> list[dict]:
@@ -287,7 +294,7 @@ def _other_front_points(result: Exploration, count: int) -> list[dict]:
 
 
 def _explore(build_root, model, board, objective, min_accuracy, max_latency_us, lut_budget, client, say,
-             start, validate, tick) -> Path:
+             start, validate, tick, model_options) -> Path:
     from frontend.calibrate import logit_codes
     from frontend.macs import cumulative_exit_macs
 
@@ -298,7 +305,7 @@ def _explore(build_root, model, board, objective, min_accuracy, max_latency_us, 
     from .point import fifo_depth_for
 
     say("front end: model, stages, calibration")
-    build = _front_end(build_root, model, board)
+    build = _front_end(build_root, model, board, model_options)
     out = build.out_dir / "dse"
     n = len(build.stages)
     records = lambda: flow_records(build.out_dir, build.stages, build.exit_configs, build.board.family)  # noqa: E731
@@ -308,7 +315,7 @@ def _explore(build_root, model, board, objective, min_accuracy, max_latency_us, 
         say(f"{missing}: running the open flow (make synth) for {model} on {board} first")
         from flows.synth import SynthOptions, run_synth
 
-        run_synth(SynthOptions(model=model, board=board, build_root=Path(build_root), flow="open"))
+        run_synth(SynthOptions(model=model, board=board, build_root=Path(build_root), flow="open", **model_options))
         full, units, latency = records()
     say("folded stage cores at two parallelisms per conv stage")
     probes = fold_probes(build.stages, out / "rtl", build.board.family)
@@ -389,7 +396,7 @@ def _explore(build_root, model, board, objective, min_accuracy, max_latency_us, 
            "validation": validation, "notes": notes,
            "seconds": round(time.perf_counter() - start, 2)}
     out.mkdir(parents=True, exist_ok=True)
-    _write_points(out, result, model, board, build.exit_configs[0].policy)
+    _write_points(out, result, model, board, build.exit_configs[0].policy, model_options)
     _plot(out / "front.png", result)
     (out / "dse.md").write_text(_markdown(doc))
     path = out / "front.json"

@@ -26,14 +26,20 @@ def kif(fmt: FixedFormat) -> tuple[int, int, int]:
     return signed, fmt.width - fmt.frac - signed, fmt.frac
 
 
-def round_half_even_sat(v: FixedVariable, fmt: FixedFormat, relu: bool = False) -> FixedVariable:
-    """One traced value quantised like QKeras to ``fmt`` (optionally relu first)."""
+def round_half_even_sat(v: FixedVariable, fmt: FixedFormat, relu: bool = False,
+                        symmetric: bool = False) -> FixedVariable:
+    """One traced value quantised like QKeras to ``fmt`` (optionally relu first; ``symmetric``: saturated
+    to +-max, as quantized_bits(symmetric=1))."""
     if v.low == v.high:  # constant: fold with the shared numpy semantics
         value = float(v.low)
         if relu:
             value = max(value, 0.0)
         code = int(fmt.quantize(value))
+        if symmetric:
+            code = max(code, -fmt.max_code)
         return FixedVariable.from_const(code * fmt.lsb, hwconf=v.hwconf)
+    if symmetric and fmt.signed:  # saturating to the symmetric range first leaves nothing else to clip
+        v = v.max_of(-fmt.max_value)
     if relu and v.low < 0:
         v = v.relu()
         if v.low == v.high:
@@ -50,9 +56,10 @@ def round_half_even_sat(v: FixedVariable, fmt: FixedFormat, relu: bool = False) 
     return v.quantize(k, i, f, overflow_mode="SAT", round_mode="TRN")
 
 
-def quantize_array(x: FixedVariableArray, fmt: FixedFormat, relu: bool = False) -> FixedVariableArray:
+def quantize_array(x: FixedVariableArray, fmt: FixedFormat, relu: bool = False,
+                   symmetric: bool = False) -> FixedVariableArray:
     """Element-wise :func:`round_half_even_sat` over a traced array."""
-    flat = [round_half_even_sat(v, fmt, relu) for v in x._vars.ravel()]
+    flat = [round_half_even_sat(v, fmt, relu, symmetric) for v in x._vars.ravel()]
     out = np.empty(len(flat), dtype=object)
     out[:] = flat
     return FixedVariableArray(out.reshape(x.shape), x.solver_options)

@@ -109,7 +109,7 @@ def _windows(x: FixedVariableArray, layer: LayerIR):
 def _requantize(x: FixedVariableArray, layer: LayerIR) -> FixedVariableArray:
     if layer.requant is None:
         return x
-    return quantize_array(x, layer.requant.fmt, relu=layer.requant.relu)
+    return quantize_array(x, layer.requant.fmt, relu=layer.requant.relu, symmetric=layer.requant.symmetric)
 
 
 def _trace_conv(x: FixedVariableArray, layer: LayerIR) -> FixedVariableArray:
@@ -175,6 +175,34 @@ def mean_format(fmt: FixedFormat, area: int) -> FixedFormat:
     return FixedFormat(fmt.width + shift, fmt.frac + shift, fmt.signed)
 
 
+def _trace_global_avgpool(x: FixedVariableArray, layer: LayerIR) -> FixedVariableArray:
+    cells = x._vars.reshape(-1, x.shape[-1])   # (H*W, channels)
+    out = np.empty(x.shape[-1], dtype=object)
+    for c in range(x.shape[-1]):
+        out[c] = window_mean(list(cells[:, c]))
+    return _array(out.reshape(layer.out_shape))
+
+
+def _trace_zeropad(x: FixedVariableArray, layer: LayerIR) -> FixedVariableArray:
+    top, bottom, left, right = layer.padding
+    h, w, _ = x.shape
+    out = np.empty(layer.out_shape, dtype=object)
+    out.ravel()[:] = [FixedVariable.from_const(0.0, hwconf=HWCONF) for _ in range(out.size)]
+    out[top:top + h, left:left + w, :] = x._vars
+    return _array(out)
+
+
+def _trace_add(xs: list[FixedVariableArray], layer: LayerIR) -> FixedVariableArray:
+    out = np.empty(layer.out_shape, dtype=object)
+    flat = [x._vars.ravel() for x in xs]
+    out.ravel()[:] = [_tree(lambda a, b: a + b, list(terms)) for terms in zip(*flat)]
+    return _array(out)
+
+
+def _trace_concat(xs: list[FixedVariableArray], layer: LayerIR) -> FixedVariableArray:
+    return _array(np.concatenate([x._vars for x in xs], axis=-1))
+
+
 IR_TRACERS: dict[str, Callable[[FixedVariableArray, LayerIR], FixedVariableArray]] = {
     "quant": lambda x, layer: _requantize(x, layer),
     "identity": lambda x, layer: x,
@@ -182,7 +210,15 @@ IR_TRACERS: dict[str, Callable[[FixedVariableArray, LayerIR], FixedVariableArray
     "dense": _trace_dense,
     "maxpool": _trace_pool,
     "avgpool": _trace_pool,
+    "global_avgpool": _trace_global_avgpool,
+    "zeropad": _trace_zeropad,
     "flatten": lambda x, layer: x.reshape(-1),   # C-order, as Keras Flatten on channels_last
+    "reshape": lambda x, layer: x.reshape(layer.out_shape),
+}
+# ops joining several tensors (skip connections): the tracer takes the producers' arrays in input order
+JOIN_TRACERS: dict[str, Callable[[list[FixedVariableArray], LayerIR], FixedVariableArray]] = {
+    "add": _trace_add,
+    "concat": _trace_concat,
 }
 
 
@@ -197,6 +233,9 @@ def trace_ir(ir: StageIR) -> StageTrace:
     inputs = traced_input(shape, ir.input_format)
     tensors: dict[str, FixedVariableArray] = {INPUT: inputs}
     for layer in ir.layers:
+        if layer.op in JOIN_TRACERS:
+            tensors[layer.name] = JOIN_TRACERS[layer.op]([tensors[i] for i in layer.inputs], layer)
+            continue
         tracer = IR_TRACERS.get(layer.op)
         if tracer is None:
             raise ValueError(f"layer {layer.name!r}: the fully parallel tracer has no '{layer.op}' op")

@@ -157,6 +157,23 @@ def _requant(layer: LayerIR) -> tuple[FixedFormat, bool]:
     return (layer.out_format, bool(layer.requant and layer.requant.relu))
 
 
+STREAM_OPS = ("conv2d", "maxpool", "avgpool", "dense", "quant", "flatten", "identity")
+_PARALLEL = "build this model's stages as fully parallel cores (IO_TYPE=io_parallel, stages small enough)"
+
+
+def _check_streamable(layer: LayerIR) -> None:
+    """The streaming cores build a chain of these ops, each layer reading one stream (checked before any
+    block is written, so a stage fails whole)."""
+    if len(layer.inputs) != 1:
+        raise PlanError(f"layer {layer.name!r} ({layer.op}) has {len(layer.inputs)} inputs; the streaming cores "
+                        f"do not join streams yet: {_PARALLEL}")
+    if layer.op not in STREAM_OPS:
+        raise PlanError(f"layer {layer.name!r} ({layer.op}) has no streaming block yet (streaming: "
+                        f"{', '.join(STREAM_OPS)}): {_PARALLEL}")
+    if layer.requant is not None and layer.requant.symmetric:
+        raise PlanError(f"layer {layer.name!r}: a symmetric quantiser has no streaming requantiser yet: {_PARALLEL}")
+
+
 class _Builder:
     def __init__(self, ir: StageIR, plans: dict[str, LayerPlan], out_dir: Path, name: str, parallelism: int):
         self.ir, self.plans, self.p = ir, plans, parallelism
@@ -211,6 +228,8 @@ class _Builder:
     def build(self) -> None:
         ir = self.ir
         for layer in ir.layers:
+            _check_streamable(layer)
+        for layer in ir.layers:
             for src in layer.inputs:
                 self.readers.setdefault(src, []).append(layer.name)
         for port, src in (("m_logits", ir.logits), ("m_fwd", ir.forwarded)):
@@ -218,9 +237,6 @@ class _Builder:
                 self.readers.setdefault(src, []).append(port)
         self.streams[INPUT] = _stream("s_axis", ir.input_shape, ir.input_format, self.p)
         for layer in ir.layers:
-            if len(layer.inputs) != 1:
-                raise PlanError(f"layer {layer.name!r} ({layer.op}) has {len(layer.inputs)} inputs; the streaming "
-                                "cores do not join streams yet")
             src = self.reader_stream(layer.inputs[0], layer.name)
             self.streams[layer.name] = getattr(self, f"_{layer.op}")(layer, src)
 

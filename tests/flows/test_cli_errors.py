@@ -89,6 +89,23 @@ def with_lstm(x):
     return [_head(h, "exit_1"), _head(h, "exit_2")]
 
 
+def with_conv_transpose(x):
+    from tensorflow import keras
+
+    h = keras.layers.Conv2DTranspose(2, 3, name="upsample")(_conv(_q(x, "in_q", "quantized_relu(5, 1)"), "c1"))
+    return [_head(h, "exit_1"), _head(_conv(h, "c2"), "exit_2")]
+
+
+def float_scaled_weights(x):
+    from qkeras import QDense
+    from tensorflow import keras
+
+    h = _conv(_q(x, "in_q", "quantized_relu(5, 1)"), "c1")
+    d = QDense(10, kernel_quantizer="quantized_bits(4, 0, alpha='auto')", bias_quantizer="quantized_bits(4, 0, alpha=1)",
+               name="auto_dense")(keras.layers.Flatten(name="f")(h))
+    return [_head(h, "exit_1"), d]
+
+
 def batch_norm_after_pooling(x):
     from tensorflow import keras
 
@@ -109,9 +126,17 @@ BAD_INPUTS = [
     ("corrupt .h5", lambda t: ["synth", "--model", str(_bytes(t / "broken.h5", CORRUPT_H5))],
      "cannot read model file", 1),
     ("single-output model", lambda t: ["synth", "--model", str(_h5(t, "single", ((8, 8, 1), single_output)))],
-     "has a single output, so no early exit; add early-exit heads", 1),
+     "has a single output, so no early exit; pass EXITS=auto", 1),
     ("an LSTM", lambda t: ["synth", "--model", str(_h5(t, "recurrent", ((8, 8), with_lstm)))],
      "layer 'lstm' (LSTM) is not supported", 1),
+    ("a Conv2DTranspose", lambda t: ["synth", "--model", str(_h5(t, "transposed", ((8, 8, 1), with_conv_transpose)))],
+     "layer 'upsample' (Conv2DTranspose) is not supported", 1),
+    ("alpha='auto' weights", lambda t: ["synth", "--model", str(_h5(t, "auto_alpha", ((8, 8, 1), float_scaled_weights)))],
+     "layer 'auto_dense' (QDense): kernel quantiser: quantized_bits with alpha='auto' scales by a float", 1),
+    ("EXITS naming a missing layer", lambda t: ["synth", "--exits", "nowhere", "--model",
+                                               str(_h5(t, "single", ((8, 8, 1), single_output)))],
+     "EXITS names layer 'nowhere', which model 'single' does not have", 1),
+    ("EXITS on a spec", lambda t: ["synth", "--exits", "auto"], "EXITS=auto attaches exit heads to a one-output", 1),
     ("wrong-shape data", lambda t: ["synth", "--data", str(_npz(t, x_train=np.zeros((10, 5)), y_train=np.zeros(10),
                                                                 x_test=np.zeros((4, 5)), y_test=np.zeros(4)))],
      "x_train samples have shape (5,) but the model input is (8, 8, 1)", 1),

@@ -105,10 +105,28 @@ def test_an_unsupported_layer_is_named_with_the_supported_ones():
         stage_ir(model)
 
 
-def test_layer_table_is_what_the_ir_builder_accepts():
-    """Every class the table names builds (or is explicitly a pass-through / a rejection)."""
-    from frontend.ir import LAYER_TABLE, OPS
+def test_the_one_layer_table_is_what_every_step_accepts():
+    """frontend/ir.py LAYER_TABLE is the one place: the graph check, the HLS view and the fully parallel tracer
+    all derive from it, and the README lists exactly its supported classes."""
+    from pathlib import Path
 
-    assert {row.op for row in LAYER_TABLE.values() if row.op} <= set(OPS)
-    rejected = {name for name, row in LAYER_TABLE.items() if row.note.startswith("rejected")}
-    assert rejected == {"BatchNormalization", "QBatchNormalization"}
+    from frontend import graph
+    from frontend.ir import LAYER_TABLE, OPS, supported_layers
+    from hardware.stage.trace import IR_TRACERS, JOIN_TRACERS
+    from hls_templates.precision import HLS_OPS
+
+    accepted = {name for name, row in LAYER_TABLE.items() if row.rejection is None}
+    assert set(supported_layers()) == accepted == set(graph.SUPPORTED_LAYERS)
+    assert {"QConv2DBatchnorm", "Add", "Concatenate", "ZeroPadding2D", "GlobalAveragePooling2D", "Reshape",
+            "ReLU"} <= accepted
+    assert set(graph.FOLD_FIRST) == {"BatchNormalization", "QBatchNormalization"}
+    assert all(LAYER_TABLE[name].rejection for name in graph.FOLD_FIRST)
+    ops = {row.op for row in LAYER_TABLE.values() if row.op}
+    assert ops <= set(OPS) and set(OPS) - ops == {"identity"}          # identity: a linear activation
+    assert set(HLS_OPS) == set(OPS) == set(IR_TRACERS) | set(JOIN_TRACERS)
+    assert graph.PASS_THROUGH == {"Dropout"}
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme[readme.index("## Accepted models"):]
+    section = section[:section.index("\n## ", 4)]
+    listed = {name for name in accepted | {row for row in LAYER_TABLE} if f"`{name}`" in section}
+    assert accepted - {"InputLayer"} <= listed, f"README does not list {accepted - listed - {'InputLayer'}}"

@@ -75,7 +75,7 @@ def test_stages_of_a_user_model_are_inferred_from_its_branches():
 def test_model_without_early_exit_is_rejected():
     model = _user_model()
     single = keras.Model(model.input, model.outputs[-1])
-    with pytest.raises(GraphError, match="has a single output, so no early exit; add early-exit heads"):
+    with pytest.raises(GraphError, match="has a single output, so no early exit; pass EXITS=auto"):
         plan_stages(single)
 
 
@@ -94,10 +94,24 @@ def test_exit_that_is_not_a_classifier_is_rejected():
         split_model(odd)
 
 
-def test_unquantised_logits_are_rejected_with_the_fix():
+def test_unquantised_logits_take_the_exact_accumulator_format():
+    """QDense logits without a quantiser: every value QKeras computes is a code of the stage's logit format,
+    which is no wider than the interval bound of the actual weight codes (one bit less fails on the bound)."""
+    from frontend.fixedpoint import FixedFormat
+    from frontend.ir import accumulator_format
+
     model = _user_model(softmax=False, quantise_logits=False)
-    with pytest.raises(GraphError, match="logits .*'early_dense'.* are not quantised; end the exit with QActivation"):
-        split_model(model)
+    model.get_layer("early_dense").set_weights([np.full((108, 10), 0.875, np.float32), np.full(10, -1.0, np.float32)])
+    stages = split_model(model)
+    fmt = stages[0].logit_format
+    relu = FixedFormat(4, 3, signed=False)
+    assert fmt == accumulator_format(relu, np.full((108, 10), 0.875), np.full(10, -1.0))
+    x = np.random.default_rng(2).random((256, 8, 8, 1)).astype(np.float32)
+    early = keras.Model(model.input, model.get_layer("early_dense").output).predict(x, verbose=0)
+    fmt.to_codes(early)
+    extreme = 108 * 0.875 * relu.max_value - 1.0        # every relu at its maximum
+    with pytest.raises(ValueError):
+        FixedFormat(fmt.width - 1, fmt.frac, fmt.signed).to_codes([extreme])
 
 
 def test_unsupported_layer_is_named():
@@ -124,7 +138,7 @@ def test_unquantised_input_is_rejected():
         split_model(keras.Model(inp, [e, f]))
 
 
-def test_merge_layers_such_as_skip_connections_are_rejected():
+def test_an_exit_inside_a_skip_connection_is_rejected():
     inp = keras.Input((16,))
     q = QActivation(quantized_bits(8, 0, alpha=1), name="q")(inp)
     h = QActivation(quantized_relu(4, 1), name="h")(QDense(8, kernel_quantizer=quantized_bits(4, 0, alpha=1),
@@ -134,5 +148,5 @@ def test_merge_layers_such_as_skip_connections_are_rejected():
     skip = keras.layers.Concatenate(name="cat")([h, q])
     f = QActivation(quantized_bits(8, 3, alpha=1), name="f")(
         QDense(4, kernel_quantizer=quantized_bits(4, 0, alpha=1), bias_quantizer=quantized_bits(4, 0, alpha=1), name="fh")(skip))
-    with pytest.raises(UnsupportedLayer, match="'cat' \\(Concatenate\\)"):
+    with pytest.raises(GraphError, match="exit 1 branches at 'h', inside a skip connection"):
         plan_stages(keras.Model(inp, [e, f]))

@@ -33,14 +33,14 @@ def _q(bits=6, integer=0):
 
 
 @pytest.mark.parametrize("layer, expected", [
-    (keras.layers.Conv2DTranspose(2, 3, name="up"), r"layer 'up' \(Conv2DTranspose\)"),
-    (keras.layers.Dense(4, name="plain"), r"layer 'plain' \(Dense\): float Dense has no quantisers.*QDense"),
-    (keras.layers.BatchNormalization(name="bn"), r"layer 'bn' \(BatchNormalization\).*fold it"),
+    (keras.layers.Conv2DTranspose(2, 3, name="up"), r"layer 'up' \(Conv2DTranspose\): not supported"),
+    (keras.layers.Dense(4, name="plain"), r"layer 'plain' \(Dense\): float weights are not a fixed-point grid.*QDense"),
+    (keras.layers.BatchNormalization(name="bn"), r"layer 'bn' \(BatchNormalization\).*QConv2DBatchnorm"),
     (keras.layers.AveragePooling2D(3, name="avg3"), r"layer 'avg3' \(AveragePooling2D\).*power of two"),
-    (QDense(4, kernel_quantizer=quantized_bits(6, 0, alpha="auto_po2"), bias_quantizer=quantized_bits(6, 0),
-            name="po2"), r"layer 'po2' \(QDense\): kernel quantiser.*alpha=1"),
+    (QDense(4, kernel_quantizer=quantized_bits(6, 0, alpha="auto"), bias_quantizer=quantized_bits(6, 0),
+            name="auto"), r"layer 'auto' \(QDense\): kernel quantiser.*alpha='auto_po2'"),
     (QDense(4, kernel_quantizer=quantized_bits(6, 0, alpha=1), name="nobias"),
-     r"layer 'nobias' \(QDense\): no bias quantiser"),
+     r"layer 'nobias' \(QDense\): bias has no quantiser"),
     (QDense(4, activation="softmax", **_q(), name="soft"), r"layer 'soft' \(QDense\): activation 'softmax'"),
 ])
 def test_unsupported_layer_error_names_layer_and_fix(layer, expected):
@@ -49,10 +49,13 @@ def test_unsupported_layer_error_names_layer_and_fix(layer, expected):
         hls_layer_config(_chain(shape, layer))
 
 
-def test_dropout_as_a_stage_output_is_rejected():
+def test_a_dropout_stage_output_is_the_tensor_before_it():
+    """hls4ml skips Dropout and would lose an output with it; the model hls4ml gets has no Dropout at all."""
+    from hls_templates.precision import hls_view
+
     model = _chain((64,), QDense(4, **_q(), name="d"), keras.layers.Dropout(0.5, name="drop"))
-    with pytest.raises(UnsupportedLayer, match=r"layer 'drop' \(Dropout\): a Dropout cannot be a stage output"):
-        hls_layer_config(model)
+    converted, config = hls_view(model)
+    assert converted.outputs[0].name.startswith("d/") and "drop" not in config
 
 
 def test_recurrent_layer_is_unsupported():
@@ -64,10 +67,17 @@ def test_recurrent_layer_is_unsupported():
     assert issubclass(UnsupportedLayer, ValueError)
 
 
-def test_unquantised_exit_logits_are_rejected_before_writing(tmp_path):
-    with pytest.raises(UnsupportedLayer, match=r"layer 'd' \(QDense\): the exit logits must come out of a quantiser"):
-        convert_stage(_chain((64,), QDense(4, **_q(), name="d")), tmp_path / "p", "xc7z020clg400-1")
-    assert list(tmp_path.iterdir()) == []
+def test_unquantised_exit_logits_are_typed_with_their_exact_accumulator():
+    from frontend.ir import accumulator_format
+    from hls_templates.precision import logit_format
+
+    dense = QDense(4, **_q(), name="d")
+    model = _chain((64,), dense)
+    kernel, bias = (np.asarray(q(w), np.float64) for q, w in zip(
+        (dense.kernel_quantizer_internal, dense.bias_quantizer_internal), dense.get_weights()))
+    fmt = accumulator_format(FixedFormat(6, 5, False), kernel, bias)
+    assert logit_format(model) == fmt
+    assert hls_layer_config(model)["d"]["Precision"]["result"] == fmt.hls_type("AP_TRN", "AP_WRAP")
 
 
 def test_stage_without_input_quantiser_needs_the_forwarded_format():
@@ -79,11 +89,27 @@ def test_stage_without_input_quantiser_needs_the_forwarded_format():
 
 
 def test_quantiser_result_types_round_half_even_and_saturate():
-    model = _chain((64,), QDense(4, **_q(), name="d"), QActivation(quantized_bits(8, 0, keep_negative=False), name="u"))
+    model = _chain((64,), QDense(4, **_q(), name="d"), QActivation(quantized_bits(8, 0, keep_negative=False), name="u"),
+                   QActivation(quantized_bits(6, 2, symmetric=1, alpha=1), name="s"))
     config = hls_layer_config(model)
     assert config["x"]["Precision"]["result"] == "ufixed<6,1,AP_RND_CONV,AP_SAT>"
     assert config["u"]["Precision"]["result"] == "ufixed<8,0,AP_RND_CONV,AP_SAT>"
-    assert config["d"]["Precision"]["weight"] == "fixed<6,1,AP_TRN,AP_WRAP>"
+    assert config["s"]["Precision"]["result"] == "fixed<6,3,AP_RND_CONV,AP_SAT_SYM>"
+
+
+def test_weight_types_hold_the_quantised_values_exactly_and_no_wider():
+    from hls_templates.precision import derive_formats
+
+    dense = QDense(4, **_q(), name="d")
+    model = _chain((64,), dense)
+    fmt = derive_formats(model)["d"].weight
+    assert hls_layer_config(model)["d"]["Precision"]["weight"] == fmt.hls_type("AP_TRN", "AP_WRAP")
+    kernel = np.asarray(dense.kernel_quantizer_internal(dense.kernel))
+    fmt.to_codes(kernel)
+    for narrower in (FixedFormat(fmt.width - 1, fmt.frac, fmt.signed), FixedFormat(fmt.width - 1, fmt.frac - 1,
+                                                                                   fmt.signed)):
+        with pytest.raises(ValueError):
+            narrower.to_codes(kernel)
 
 
 def test_accumulator_holds_every_partial_sum_exactly():
