@@ -125,6 +125,13 @@ endmodule
 """
 
 
+# A register layer every 3 adder levels, not the fully parallel cores' 4: LeNet's conv1 kernel (150
+# weights) at 4 levels had a 10.5 ns register-to-register path (7 LUTs, 11 CARRY4; flows/timing.py's
+# estimate, 95 MHz), below the PYNQ-Z2's 100 MHz; at 3 levels 118 MHz. A streaming kernel's latency costs nothing in
+# throughput, only a few flip-flops per level.
+WINDOW_ADDER_LEVELS = 3
+
+
 def emit_window_kernel(name: str, kind: str, inputs, out: Traced, window: PortTensor, out_dir: Path,
                        parallelism: int) -> WindowKernel:
     """Write a traced window kernel (``inputs`` -> ``out``, one window) as P copies in a stream shell."""
@@ -133,7 +140,8 @@ def emit_window_kernel(name: str, kind: str, inputs, out: Traced, window: PortTe
     comb = comb_trace(inputs._vars.ravel(), out.vars._vars.ravel())
     pixel = PortTensor("pixel", (out.vars.size,), out.fmt)
     out_dir = Path(out_dir)
-    emitted = emit_stage(comb, window, [pixel], out_dir, f"{name}_kernel", stream_top=False)
+    emitted = emit_stage(comb, window, [pixel], out_dir, f"{name}_kernel", adder_levels=WINDOW_ADDER_LEVELS,
+                         stream_top=False)
     top = out_dir / f"{name}.v"
     top.write_text(lanes_top(name, emitted.top, window.bits, pixel.bits, parallelism, emitted.latency_cycles))
     return WindowKernel(name, name, kind, [*emitted.files, *SHELL_LIBRARY, top], window, pixel, parallelism,
