@@ -127,8 +127,8 @@ endmodule
 
 # A register layer every 3 adder levels, not the fully parallel cores' 4: LeNet's conv1 kernel (150
 # weights) at 4 levels had a 10.5 ns register-to-register path (7 LUTs, 11 CARRY4; flows/timing.py's
-# estimate, 95 MHz), below the PYNQ-Z2's 100 MHz; at 3 levels 118 MHz. A streaming kernel's latency costs nothing in
-# throughput, only a few flip-flops per level.
+# estimate: 95 MHz, below the PYNQ-Z2's 100 MHz), at 3 levels 118 MHz. A streaming kernel's latency
+# costs nothing in throughput, only a few flip-flops per level.
 WINDOW_ADDER_LEVELS = 3
 
 
