@@ -67,10 +67,15 @@ def run_cocotb(sources: list[Path], toplevel: str, test_module: str, test_dir: P
     env.setdefault("PYTHONPATH", os.pathsep.join([str(test_dir), *(p or os.getcwd() for p in sys.path)]))
     results = build_dir / "results.xml"
     results.unlink(missing_ok=True)
+    test_args = list(test_args or [])
+    if simulator == "verilator" and waves and "--trace-file" not in test_args:
+        # a traced run with no file of its own would write dump.* into test_dir, i.e. the source tree
+        trace = "dump.saif" if "--trace-saif" in args else "dump.fst" if "--trace-fst" in args else "dump.vcd"
+        test_args += ["--trace-file", str(build_dir / trace)]
     try:
         runner.test(test_module=test_module, hdl_toplevel=toplevel, test_dir=test_dir, build_dir=build_dir,
                     parameters=parameters or {}, extra_env=env, waves=waves, testcase=testcase,
-                    test_args=list(test_args or []), plusargs=list(plusargs or []),
+                    test_args=test_args, plusargs=list(plusargs or []),
                     hdl_toplevel_lang=None if build else "verilog",
                     results_xml=str(results), log_file=build_dir / "sim.log")
     except SystemExit:
