@@ -252,6 +252,21 @@ def _forward_block(k: int, depth: int) -> str:
 """
 
 
+def top_ports(in_width: int, tlast: bool, out_width: int, units: list, p: PipelineParams) -> str:
+    """The port list every pipeline top shares after clk/rst: s_axis (with tlast for frame streams),
+    m_axis, one threshold write port per kept exit, the per-exit enable (when asked) and exits_enable."""
+    m = len([u for u in units if u is not None])
+    lines = [f"input [{in_width - 1}:0] s_axis_tdata", "input s_axis_tvalid", "output s_axis_tready"]
+    lines += ["input s_axis_tlast"] if tlast else []
+    lines += [f"output [{out_width - 1}:0] m_axis_tdata", "output m_axis_tvalid", "input m_axis_tready"]
+    for k, u in enumerate(units, start=1):
+        if u is not None:
+            lines += [f"input thr{k}_we", f"input [{u.cfg.confidence_format.width - 1}:0] thr{k}_data"]
+    lines += [f"input [{m - 1}:0] exit_enable"] if p.per_exit_enable else []
+    lines.append("input exits_enable")
+    return ",\n".join(f"    {line}" for line in lines)
+
+
 def result_fields(units: list, n: int, p: PipelineParams) -> tuple[dict, int, int, int, int]:
     """The result lane layout shared by every pipeline top: (fields, RES_W, confidence width, class bits,
     exit-index bits); a lane is {valid, confidence, class, exit index, id}, the id in the low bits."""
@@ -302,8 +317,6 @@ def _top(stages: list[StageRtl], units: list[GeneratedUnit | None], p: PipelineP
     fields, res_w, conf_max, cls_w, exit_w = result_fields(units, n, p)
     lanes = 1 if p.reorder else m
     exit_list = ", ".join(str(k) for k, u in enumerate(units, start=1) if u is not None)
-    thr_ports = "".join(f"    input thr{k}_we,\n    input [{u.cfg.confidence_format.width - 1}:0] thr{k}_data,\n"
-                        for k, u in enumerate(units, start=1) if u is not None)
     body = []
     lane = 0
     for k, (st, eu) in enumerate(zip(stages, units), start=1):
@@ -323,13 +336,7 @@ def _top(stages: list[StageRtl], units: list[GeneratedUnit | None], p: PipelineP
 module {TOP} (
     input clk,
     input rst,
-    input [{stages[0].in_width - 1}:0] s_axis_tdata,
-    input s_axis_tvalid,
-    output s_axis_tready,
-    output [{lanes * (res_w + 1) - 1}:0] m_axis_tdata,
-    output m_axis_tvalid,
-    input m_axis_tready,
-{thr_ports}{f"    input [{m - 1}:0] exit_enable,{chr(10)}" if p.per_exit_enable else ""}    input exits_enable
+{top_ports(stages[0].in_width, False, lanes * (res_w + 1), units, p)}
 );
     localparam ID_W = {p.id_width};
     localparam CLS_W = {cls_w};

@@ -27,7 +27,7 @@ from hardware.exit_unit.generate import GeneratedUnit
 from hardware.stream_stage import StreamStage
 
 from .generate import (FIFO_SOURCE, RTL_DIR, TOP, PipelineParams, PipelineRtl, _check_thresholds, output_block,
-                       result_fields)
+                       result_fields, top_ports)
 
 ROUTER_SOURCE = RTL_DIR / "pl_frame_route.v"
 IDS_DEPTH = 16           # frames in flight inside one streaming core, with room to spare
@@ -180,8 +180,6 @@ def _top(stages: list[StreamStage], units: list[GeneratedUnit | None], p: Pipeli
     m = len(kept)
     fields, res_w, conf_max, cls_w, exit_w = result_fields(units, n, p)
     lanes = 1 if p.reorder else m
-    thr_ports = "".join(f"    input thr{k}_we,\n    input [{u.cfg.confidence_format.width - 1}:0] thr{k}_data,\n"
-                        for k, u in enumerate(units, start=1) if u is not None)
     body, lane = [], 0
     for k, (st, eu) in enumerate(zip(stages, units), start=1):
         body.append(_wires(k, st))
@@ -209,14 +207,7 @@ def _top(stages: list[StreamStage], units: list[GeneratedUnit | None], p: Pipeli
 module {TOP} (
     input clk,
     input rst,
-    input [{stages[0].in_width - 1}:0] s_axis_tdata,
-    input s_axis_tvalid,
-    output s_axis_tready,
-    input s_axis_tlast,
-    output [{lanes * (res_w + 1) - 1}:0] m_axis_tdata,
-    output m_axis_tvalid,
-    input m_axis_tready,
-{thr_ports}{f"    input [{m - 1}:0] exit_enable,{chr(10)}" if p.per_exit_enable else ""}    input exits_enable
+{top_ports(stages[0].in_width, True, lanes * (res_w + 1), units, p)}
 );
     // some FIFO status outputs mirror others and the last router's forward outputs go nowhere
     // verilator lint_off UNUSEDSIGNAL
