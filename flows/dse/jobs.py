@@ -32,17 +32,19 @@ class SynthJob:
     files: tuple[str, ...]
     top: str
     family: str = "xc7"
+    params: tuple[tuple[str, int], ...] = ()    # top-level parameters (a parametric primitive)
 
     def key(self) -> str:
         from flows.yosys import synth_key
 
-        return synth_key([Path(f) for f in self.files], self.top, self.family)
+        return synth_key([Path(f) for f in self.files], self.top, self.family, params=dict(self.params) or None)
 
 
 def _run_synth(job: SynthJob, work_dir: str) -> dict:
     from flows.yosys import synth_xilinx
 
-    return synth_xilinx([Path(f) for f in job.files], job.top, family=job.family, work_dir=Path(work_dir)).to_dict()
+    return synth_xilinx([Path(f) for f in job.files], job.top, family=job.family, params=dict(job.params) or None,
+                        work_dir=Path(work_dir)).to_dict()
 
 
 def _with_retry(fn: Callable, job: SynthJob, work_dir: str) -> dict:

@@ -306,6 +306,12 @@ def _explore(build_root, model, board, objective, min_accuracy, max_latency_us, 
 
     say("front end: model, stages, calibration")
     build = _front_end(build_root, model, board, model_options)
+    from flows.synth import rtl_io
+
+    if rtl_io(build) == "stream":   # streaming stage cores (a real-size CNN): the rate-aware streaming DSE
+        from .streaming.run import run_streaming_dse
+
+        return run_streaming_dse(build, model, board, lut_budget, client, say, tick, validate, start, model_options)
     out = build.out_dir / "dse"
     n = len(build.stages)
     records = lambda: flow_records(build.out_dir, build.stages, build.exit_configs, build.board.family)  # noqa: E731

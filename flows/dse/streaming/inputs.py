@@ -1,0 +1,118 @@
+"""What the streaming DSE model is built from: stage IRs per variant, fitted stage costs, Yosys runs of
+the exit units and conditional buffers (Dask jobs, content-cached), and the splits' logit codes.
+
+``build_model(build, out, client, tick)`` -> StreamModel. Stage k's variants:
+
+* with its exit head (the exit kept), headless (dropped: only the forwarded tensor), or logits-only
+  (a subnet's last stage: nothing forwarded);
+* at any input P and target II: the planner (flows/dse/stream_costs) folds each layer to the II, the
+  fitted cost models price it.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from .evaluate import CoreFigures, Routing, StreamModel
+
+POLICIES = ("max_prob", "entropy", "margin")
+
+
+def _frame_pixels(ir) -> int:
+    shape = ir.input_shape
+    return int(shape[0] * shape[1]) if len(shape) == 3 else 1
+
+
+def stage_irs(stages) -> tuple[list, list, list]:
+    """(with head, headless, logits-only) fused IR per stage; headless None for the last stage."""
+    from frontend.ir import fuse_requantisers, stage_ir
+    from frontend.stages import headless_model
+
+    full, headless, logits_only, fmt = [], [], [], None
+    for stage in stages:
+        k = stage.index
+        ir = fuse_requantisers(stage_ir(stage.model, fmt, name=f"stage_{k}"))
+        full.append(ir)
+        logits_only.append(replace(ir, forwarded=None) if ir.forwarded else ir)
+        if stage.is_last:
+            headless.append(None)
+        else:
+            headless.append(fuse_requantisers(stage_ir(headless_model(stage), fmt, has_logits=False,
+                                                       name=f"stage_{k}")))
+            fmt = ir.layer(ir.forwarded).out_format
+    return full, headless, logits_only
+
+
+def _ram36(record: dict) -> float:
+    return float(record.get("ramb36", 0)) + float(record.get("ramb18", 0)) / 2
+
+
+def _figures(record: dict, **extra) -> CoreFigures:
+    if record.get("error"):
+        raise RuntimeError(f"Yosys failed twice on {record.get('top')}: {record['error']}")
+    return CoreFigures(lut=float(record["lut"]), ff=float(record["ff"]), bram=_ram36(record),
+                       dsp=float(record.get("dsp", 0)), **extra)
+
+
+def build_model(build, out: Path, client, say, tick) -> tuple[StreamModel, dict]:
+    """The prediction model of ``build``'s model on its board, and a record of how it was made."""
+    from frontend.calibrate import exit_configs, logit_codes
+    from hardware.cond_buffer import CondBuffer
+    from hardware.exit_unit.generate import write_unit
+    from flows.dse.costs import exit_unit_latency
+    from flows.dse.jobs import SynthJob, run_jobs
+    from flows.dse.stream_costs import fit_costs, plan_stage_with_costs, predict_stage
+
+    family = build.board.family
+    full, headless, logits_only = stage_irs(build.stages)
+    say("cost models of the streaming primitives (Yosys probes, fitted, cached)")
+    costs = fit_costs(out / "costs" / family, client=client, family=family,
+                      progress=lambda done, total: tick("probes", done, total, None))
+
+    def stage_core(k: int, is_headless: bool, is_logits_only: bool, p_in: int, target_ii: int) -> CoreFigures:
+        ir = headless[k - 1] if is_headless else logits_only[k - 1] if is_logits_only else full[k - 1]
+        plans = plan_stage_with_costs(ir, target_ii, costs, parallelism=p_in)
+        pred = predict_stage(ir, plans, p_in, costs)
+        return CoreFigures(lut=pred.lut, ff=pred.ff, bram=pred.bram, dsp=pred.dsp, ii_cycles=pred.ii_cycles,
+                           latency_cycles=pred.latency_cycles, forwarded_beats=pred.forwarded_beats,
+                           forwarded_bits=pred.forwarded_bits, forwarded_parallelism=pred.forwarded_parallelism,
+                           plans={name: plan.to_dict() for name, plan in plans.items()})
+
+    configs = {p: exit_configs(build.stages, p) for p in POLICIES}
+    unit_jobs = {}
+    for policy, cfgs in configs.items():
+        for k, cfg in enumerate(cfgs, start=1):
+            unit = write_unit(cfg, "parallel", out / "rtl" / f"exit_unit_{policy}_{k}")
+            unit_jobs[(policy, k)] = SynthJob(tuple(str(f) for f in unit.files), unit.top, family)
+    say(f"exit units: {len(unit_jobs)} Yosys jobs (3 policies x {len(build.stages)} exits), cached")
+    units = run_jobs(list(unit_jobs.values()), out / "cache", client,
+                     tick=lambda done, total: tick("exit units", done, total, None))
+    unit_figures = {key: _figures(units.results[job.key()], latency_cycles=exit_unit_latency(configs[key[0]][key[1] - 1]))
+                    for key, job in unit_jobs.items()}
+    buffers: dict[tuple[int, int, int], tuple[CoreFigures, int]] = {}
+
+    def cond_buffer(width: int, beats: int, frames: int) -> tuple[CoreFigures, int]:
+        key = (width, beats, frames)
+        if key not in buffers:
+            depth = 1 << max(1, (frames * beats + 2 - 1).bit_length())   # as hardware/pipeline/stream.py sizes it
+            buf = CondBuffer(width, beats, depth)
+            job = SynthJob(tuple(str(f) for f in buf.files), buf.top, family, tuple(sorted(buf.parameters.items())))
+            record = run_jobs([job], out / "cache", client).results[job.key()]
+            buffers[key] = (_figures(record), (depth - 2) // beats)
+        return buffers[key]
+
+    data = build.dataset
+    routing = Routing(configs,
+                      {"selection": logit_codes(build.model, build.stages, data.x_cal),
+                       "test": logit_codes(build.model, build.stages, data.x_test)},
+                      {"selection": data.y_cal, "test": data.y_test})
+    power = build.board.extra.get("power") or {}
+    figure = (lambda key: float(power[key]["value"]) if isinstance(power.get(key), dict) else None)  # noqa: E731
+    model = StreamModel(n_exits=len(build.stages), frame_pixels=_frame_pixels(full[0]),
+                        clock_mhz=float(build.board.clock_mhz), routing=routing, stage_core=stage_core,
+                        exit_unit=lambda policy, k: unit_figures[(policy, k)], cond_buffer=cond_buffer,
+                        decision_cycles=lambda policy, k: unit_figures[(policy, k)].latency_cycles,
+                        w_per_klut=figure("w_per_klut"), pl_static_w=figure("pl_static_w"))
+    record = {"cost_models": getattr(costs, "summary", lambda: {})(),
+              "exit_unit_jobs": {"evaluated": units.evaluated, "cached": units.cached}}
+    return model, record

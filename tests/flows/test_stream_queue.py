@@ -1,0 +1,88 @@
+"""The conditional buffer as a queue (flows/dse/streaming/queue.py) against independent references:
+a cycle-by-cycle simulation of the same buffer, and a Monte Carlo M/D/1/K loss queue."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from flows.dse.streaming.queue import md1k, smallest_buffer, tandem_trace
+
+
+def cycle_stepped(exits: np.ndarray, s1: int, s2: int, slots: int) -> np.ndarray:
+    """Start cycle of each frame, stepping one cycle at a time: stage 1 starts a frame when s1 cycles have
+    passed since its last and a slot is free; a dropped frame frees its slot s1 cycles after it started, a
+    kept one when stage 2 has read it (s2 cycles after stage 2 took it, at the earliest s1 after it started)."""
+    starts, occupied, waiting = [], [], []          # occupied: release cycle (None while still waiting)
+    next_start, stage2_busy_until, i, cycle = 0, 0, 0, 0
+    while i < len(exits) or waiting:
+        # stage 2 takes the oldest kept frame whose last beat is in
+        if waiting and cycle >= stage2_busy_until and cycle >= waiting[0][1]:
+            slot, _ = waiting.pop(0)
+            occupied[slot] = cycle + s2
+            stage2_busy_until = cycle + s2
+        live = [r for r in occupied if r is None or r > cycle]
+        if i < len(exits) and cycle >= next_start and len(live) < slots:
+            starts.append(cycle)
+            if exits[i] == 2:
+                occupied.append(None)
+                waiting.append((len(occupied) - 1, cycle + s1))
+            else:
+                occupied.append(cycle + s1)
+            next_start = cycle + s1
+            i += 1
+        cycle += 1
+    return np.asarray(starts, dtype=float)
+
+
+@pytest.mark.parametrize("s2,slots", [(8, 1), (16, 2), (40, 3), (20, 4)])
+def test_trace_matches_a_cycle_by_cycle_simulation_of_the_buffer(s2, slots):
+    rng = np.random.default_rng(s2 + slots)
+    exits = np.where(rng.random(300) < 0.25, 2, 1)
+    exits[100:115] = 2      # a burst of hard samples
+    trace = tandem_trace(exits, [4, s2], [slots])
+    assert np.array_equal(trace.start_cycles, cycle_stepped(exits, 4, s2, slots))
+
+
+def test_directly_coupled_stages_run_at_the_slower_stage():
+    everyone = np.full(200, 2)
+    assert tandem_trace(everyone, [50, 120], [0]).samples_per_cycle == pytest.approx(1 / 120)
+    assert tandem_trace(everyone, [120, 50], [0]).samples_per_cycle == pytest.approx(1 / 120)
+
+
+def test_a_deep_enough_buffer_lets_stage_1_run_at_its_own_rate_when_few_go_on():
+    exits = np.where(np.arange(4000) % 10 == 0, 2, 1)       # one in ten goes on, evenly spaced
+    assert tandem_trace(exits, [10, 80], [2]).samples_per_cycle == pytest.approx(1 / 10)
+    # stage 2 bound: one kept frame per 150 cycles is ten samples per 150 (once the 8 frames have filled)
+    assert tandem_trace(exits, [10, 150], [8]).samples_per_cycle == pytest.approx(1 / 15, rel=0.01)
+
+
+def monte_carlo_md1k(q: float, s1: float, s2: float, k: int, n: int = 200_000, seed: int = 0) -> float:
+    """Fraction of Poisson arrivals (rate q/s1) that find k in an M/D/1/K system (lost)."""
+    rng = np.random.default_rng(seed)
+    arrivals = np.cumsum(rng.exponential(s1 / q, n))
+    departures: list[float] = []
+    lost = 0
+    for t in arrivals:
+        departures = [d for d in departures if d > t]
+        if len(departures) >= k:
+            lost += 1
+            continue
+        departures.append(max(t, departures[-1] if departures else t) + s2)
+    return lost / n
+
+
+@pytest.mark.parametrize("q,s2,k", [(0.05, 3136, 4), (0.1, 1568, 2), (0.3, 700, 6)])
+def test_md1k_blocking_matches_a_monte_carlo_queue(q, s2, k):
+    assert md1k(q, 196, s2, k).blocking == pytest.approx(monte_carlo_md1k(q, 196, s2, k), abs=0.01)
+
+
+def test_smallest_buffer_meets_the_blocking_target():
+    k = smallest_buffer(0.05, 196, 3136, 32, blocking_target=0.01)
+    assert md1k(0.05, 196, 3136, k).blocking <= 0.01 < md1k(0.05, 196, 3136, k - 1).blocking
+
+
+def test_bad_queue_inputs_are_refused():
+    with pytest.raises(ValueError, match="buffer depths"):
+        tandem_trace([1, 2, 1], [4, 8], [])
+    with pytest.raises(ValueError, match="q="):
+        md1k(1.5, 4, 8, 2)
