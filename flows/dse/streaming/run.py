@@ -18,7 +18,8 @@ import time
 from pathlib import Path
 
 from .design import StreamDesign
-from .search import ACCURACY_POINTS, ENUMERATE_LIMIT, SELECTION_SPLIT, Space, best, budget_sweep, evaluate_space, pareto
+from .search import (ACCURACY_POINTS, ENUMERATE_LIMIT, SELECTION_SPLIT, Space, best, budget_sweep, evaluate_space,
+                     pareto, within)
 
 SWEEP_DROPS = (0.0, 0.5, 1.0, 2.0, 4.0, 8.0)
 BUDGET_FRACTIONS = (0.125, 0.1875, 0.25, 0.375, 0.5)     # of the device's LUTs, for the README front
@@ -39,7 +40,9 @@ def threshold_sets(routing, n: int, exit_macs, policies=("max_prob", "entropy", 
     for exits in subsets:
         deciding = exits[:-1]
         for pols in itertools.product(policies, repeat=len(deciding)):
-            chosen = (*pols, policies[0])   # the last kept exit decides nothing: its unit's policy is the model's
+            # the last kept exit decides nothing; its unit runs the first deciding exit's policy (one policy per
+            # point file today), the model's own when it is alone
+            chosen = (*pols, pols[0] if pols else policies[0])
             configs = [routing.configs[p][k - 1] for k, p in zip(exits, chosen)]
             found = []
             for drop in SWEEP_DROPS:
@@ -69,13 +72,18 @@ def _row(p: dict | None) -> dict | None:
     return out
 
 
-def _point_doc(p: dict, model: str, board: str, model_options: dict) -> dict:
+def _point_doc(p: dict, model: str, board: str, n_exits: int, model_options: dict) -> dict:
+    """The point file ``make synth DESIGN=`` builds (flows/dse/point.py, ``io: stream``)."""
     d: StreamDesign = p["design"]
-    design = {"io": "stream", "exits": list(d.exits), "thresholds": list(d.thresholds), "policies": list(d.policies),
-              "parallelism": [d.parallelism], "target_ii": list(d.stage_ii),
+    if len(set(d.policies[:-1])) > 1:
+        raise ValueError(f"bug: per-exit policies {d.policies} do not fit a point file's one policy")
+    design = {"io": "stream", "exits": list(d.exits), "thresholds": list(d.thresholds), "parallelism": [d.parallelism],
+              "target_ii": list(d.stage_ii),
               "folding": {f"stage_{k}": plans for k, plans in enumerate(p["predicted"]["plans"], start=1)},
-              "buffer_frames": list(d.buffer_frames)}
-    doc = {"id": design_id(d), "model": model, "board": board, "policy": d.policies[-1], "design": design,
+              "mode": "subnet" if d.mode(n_exits) == "subnet" else "anytime", "policy": d.policies[0]}
+    if any(d.buffer_frames):
+        design["buffer_frames"] = [f or 1 for f in d.buffer_frames]
+    doc = {"id": design_id(d), "model": model, "board": board, "policy": d.policies[0], "design": design,
            "selected_on": SELECTION_SPLIT, "predicted": _summary(p["predicted"]),
            "predicted_test": _summary(p.get("predicted_test") or p["predicted"])}
     if model_options:
@@ -111,15 +119,15 @@ def run_streaming_dse(build, model: str, board: str, lut_budget: int | None, cli
     designs = space.designs()
     if len(designs) > ENUMERATE_LIMIT:
         raise RuntimeError(f"bug: {len(designs)} streaming designs exceed the enumeration limit {ENUMERATE_LIMIT}")
-    say(f"search: {len(designs):,} designs predicted on the {SELECTION_SPLIT} split")
-    points = evaluate_space(smodel, designs, tick=lambda done, total: tick("model", done, total, None))
-    refused = dict(getattr(evaluate_space, "refused", {}))
     res = build.board.resources
     device = {"lut": int(res["lut"]), "ff": int(res["ff"]), "dsp": int(res.get("dsp", 0)),
               "bram": float(res.get("bram36", 0))}
     budget = {**device, "lut": int(lut_budget or device["lut"])}
     final = smodel.routing.route(StreamDesign((n,), (0,), ("max_prob",), 1, (1,) * n, (0,) * (n - 1)), "selection")
     final_accuracy = float(final[1].mean())
+    say(f"search: {len(designs):,} designs predicted on the {SELECTION_SPLIT} split")
+    points, refused = evaluate_space(smodel, designs, tick=lambda done, total, lead: tick("model", done, total, lead),
+                                     feasible=lambda p: within(p, budget, final_accuracy))
     chosen = best(points, "adaptive", budget, final_accuracy)
     baseline = best(points, "single", budget, final_accuracy)
     subnet = best(points, "subnet", budget, final_accuracy)
@@ -155,7 +163,7 @@ def run_streaming_dse(build, model: str, board: str, lut_budget: int | None, cli
             continue
         p["role"] = role if "role" not in p else p["role"]
         path = points_dir / f"{design_id(p['design'])}.yaml"
-        path.write_text(yaml.safe_dump(_point_doc(p, model, board, model_options), sort_keys=False))
+        path.write_text(yaml.safe_dump(_point_doc(p, model, board, n, model_options), sort_keys=False))
         p["point_file"] = str(path)
     validation = None
     if validate:

@@ -72,26 +72,30 @@ def pareto(points: Sequence[dict]) -> list[bool]:
     return on
 
 
-def evaluate_space(model: StreamModel, designs: Sequence[StreamDesign], tick: Callable | None = None) -> list[dict]:
-    """Every design predicted on the selection split; designs the hardware cannot build are dropped with
-    the reason counted (e.g. a P the line buffers cannot split a row into)."""
+def evaluate_space(model: StreamModel, designs: Sequence[StreamDesign], tick: Callable | None = None,
+                   feasible: Callable[[dict], bool] = lambda point: True) -> tuple[list[dict], dict[str, int]]:
+    """Every design predicted on the selection split, and the designs the hardware cannot build, by reason
+    (e.g. a P the line buffers cannot split a row into). tick(done, total, best so far) reports progress
+    with the fastest feasible adaptive design yet."""
     from hardware.stream_stage import PlanError
 
-    points, refused = [], {}
-    for i, d in enumerate(designs):
+    points, refused, leader = [], {}, None
+    for i, d in enumerate(designs, start=1):
         try:
             pred = model.predict(d, "selection")
         except PlanError as exc:
-            refused[str(exc)[:120]] = refused.get(str(exc)[:120], 0) + 1
+            reason = str(exc).split(";")[0][:160]
+            refused[reason] = refused.get(reason, 0) + 1
             continue
-        points.append({"design": d, "mode": d.mode(model.n_exits), "predicted": pred,
-                       "accuracy_selection": pred["accuracy"]})
-        if tick and i % 200 == 0:
-            tick(i + 1, len(designs))
-    if tick:
-        tick(len(designs), len(designs))
-    evaluate_space.refused = refused
-    return points
+        point = {"design": d, "mode": d.mode(model.n_exits), "predicted": pred, "accuracy_selection": pred["accuracy"]}
+        points.append(point)
+        if point["mode"] == "adaptive" and feasible(point) and (
+                leader is None or pred["throughput_samples_per_s"] > leader["predicted"]["throughput_samples_per_s"]):
+            leader = point
+        if tick and (i % 100 == 0 or i == len(designs)):
+            tick(i, len(designs), None if leader is None else
+                 f"{leader['predicted']['throughput_samples_per_s']:,.0f} samples/s, {leader['predicted']['lut']:,.0f} LUT")
+    return points, refused
 
 
 def within(point: dict, budget: dict, final_accuracy: float) -> bool:
