@@ -160,11 +160,11 @@ def _exit(k: int, st: StreamStage, eu: GeneratedUnit, last: bool, lane: int, con
 """
 
 
-def conditional_buffer(st: StreamStage, params: PipelineParams) -> CondBuffer:
-    """The conditional buffer after stage ``st``: ``params.buffer_frames`` of its forwarded frames, plus the
-    two beats the decision takes to arrive."""
+def conditional_buffer(st: StreamStage, params: PipelineParams, k: int = 1) -> CondBuffer:
+    """The conditional buffer after stage k (core ``st``): ``params.frames_after(k)`` of its forwarded
+    frames, plus the two beats the decision takes to arrive, rounded up to a power of two."""
     return CondBuffer(st.forwarded.bits, st.forwarded_beats,
-                      _pow2_at_least(params.buffer_frames * st.forwarded_beats + 2))
+                      _pow2_at_least(params.frames_after(k) * st.forwarded_beats + 2))
 
 
 def _wires(k: int, st: StreamStage) -> str:
@@ -195,7 +195,7 @@ def _top(stages: list[StreamStage], units: list[GeneratedUnit | None], p: Pipeli
     assign ids{k}_m_ready = fid{k + 1}_ready;
 """)
             continue
-        depth = conditional_buffer(st, p).depth if st.forwarded is not None else 0
+        depth = conditional_buffer(st, p, k).depth if st.forwarded is not None else 0
         body.append(_exit(k, st, eu, k == n, lane, conf_max, thresholds[k - 1], depth, p.per_exit_enable))
         lane += 1
     exit_list = ", ".join(str(k) for k, u in enumerate(units, start=1) if u is not None)
@@ -254,6 +254,9 @@ def write_stream_pipeline(stages: list[StreamStage], units: list[GeneratedUnit |
     thresholds[k-1]: the code exit k's threshold register resets to (None: the unit's own default)."""
     _check_chain(stages, units)
     thresholds = _check_thresholds(units, thresholds)
+    if not isinstance(params.buffer_frames, int) and len(params.buffer_frames) != len(stages) - 1:
+        raise ValueError(f"buffer_frames={list(params.buffer_frames)}: give one value per stage boundary "
+                         f"({len(stages) - 1} for {len(stages)} stages), or one for all")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     text, fields, lanes = _top(stages, units, params, thresholds)
