@@ -1,6 +1,8 @@
 """Generate the multi-exit pipeline top from streaming stage cores (hardware/stream_stage) and exit units.
 
-A sample is a frame of beats (hls4ml io_stream: one pixel per beat, tlast on the frame's last). Per
+A sample is a frame of beats (hls4ml io_stream: P pixels per beat, stage 1's P on s_axis, each later
+stage reading the P its predecessor forwards; tlast on the frame's last). Stages may run at different
+IIs: a slow stage back-pressures through its conditional buffer into the stage before. Per
 stage k the top instantiates (instance names are what the energy model reads in SAIF):
 
 * ``u_stage{k}``: the streaming core; its input takes the first beat of a frame only when the
@@ -8,7 +10,8 @@ stage k the top instantiates (instance names are what the energy model reads in 
 * ``u_eu{k}``: the exit unit on the core's logits (one beat per frame), its threshold register
   reset to the calibrated code (THRESHOLD_INIT); ``u_side{k}``: the ids queued beside it;
 * ``u_route{k}`` (pl_frame_route.v): the sample leaves as a result, or goes on;
-* ``u_cbuf{k}`` (cond_buffer.v, ATHEENA's conditional buffer): holds the forwarded frame in
+* ``u_cbuf{k}`` (cond_buffer.v, ATHEENA's conditional buffer, ``PipelineParams.frames_after(k)`` frames
+  deep: ``buffer_frames``, one value or one per boundary): holds the forwarded frame in
   BRAM/LUTRAM until the router's decision, then passes it to stage k+1 or drops it; the ids of kept
   samples wait in ``u_fwdid{k+1}`` until stage k+1 takes their frame;
 * a stage whose exit the design drops (unit None, core headless) has no unit, router or buffer:
