@@ -34,8 +34,11 @@ module stream_pool #(
     localparam integer BPR = IN_W / P;            // beats per input row
     localparam integer CW = BPR > 1 ? $clog2(BPR) : 1;
     localparam integer RW = $clog2(K);
-    localparam [CW-1:0] LAST_COL = CW'(BPR - 1);
-    localparam [RW-1:0] LAST_ROW = RW'(K - 1);
+    // verilator lint_off WIDTHTRUNC
+    // (constants below 2**CW and 2**RW, cut to their counters' widths)
+    localparam [CW-1:0] LAST_COL = BPR - 1;
+    localparam [RW-1:0] LAST_ROW = K - 1;
+    // verilator lint_on WIDTHTRUNC
 
     reg [OW-1:0] group [0:BPR-1];   // max over the group's rows so far, per beat position of a row
     reg [CW-1:0] col;
