@@ -40,14 +40,15 @@ def write_board_files(top, out: Path) -> dict[str, str]:
 
 def build_wrapped_top(build, out: Path):
     """The pipeline of this build with a per-exit enable, wrapped for the board: (top, stage cores, units)."""
+    from dataclasses import replace
+
     from hardware.axi_top import write_axi_top
-    from hardware.pipeline.generate import PipelineParams
+    from flows.synth import pipeline_params
     from sim.pipeline.simulate import build_rtl
 
-    fifo = {"fifo_depth": build.point.fifo_depth} if build.point is not None and build.point.fifo_depth else {}
     models = build.core_models or [s.model for s in build.stages]
     pipeline, stage_rtls, units = build_rtl(models, build.exit_configs, out / "rtl", stage_rtls=build.stage_rtls,
-                                            params=PipelineParams(per_exit_enable=True, **fifo))
+                                            params=replace(pipeline_params(build), per_exit_enable=True))
     tensor = frame_tensor(stage_rtls[0])
     desc = {"shape": list(tensor.shape), "width": tensor.fmt.width, "frac": tensor.fmt.frac,
             "signed": tensor.fmt.signed}

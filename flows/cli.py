@@ -86,6 +86,10 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--simulator", default="verilator", choices=["verilator", "icarus"])
     synth.add_argument("--rtl-random", default=10_000, type=int, help="random input vectors per stage core")
     synth.add_argument("--deadline", default=None, type=float, help="p99 latency bound (s) for the PR schedule")
+    synth.add_argument("--pipeline-scenarios", default=None, type=str,
+                       help="comma list of pipeline scenarios to simulate (nominal, exits_off, extremes, "
+                            "back_pressure, idle_input, bursty); default: all but bursty. A DSE validation build: "
+                            "nominal,bursty")
     _model_arguments(synth)
 
     sub.add_parser("boards", help="list the known boards")
@@ -189,6 +193,7 @@ def _synth(args, console) -> int:
                            hls=not args.no_hls, flow=args.flow, cosim=args.cosim, rtl=not args.no_rtl,
                            sim=not args.no_sim, board_top=not args.no_board_top, pr=not args.no_pr,
                            simulator=args.simulator, rtl_random_vectors=args.rtl_random, deadline_s=args.deadline,
+                           pipeline_scenarios=args.pipeline_scenarios,
                            **_model_options(args))
     build = run_synth(options, console)
     print_report(build.report, console)

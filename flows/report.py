@@ -63,6 +63,7 @@ class StageRecord:
     rtl_io: str | None = None                 # "parallel" (one beat per sample) or "stream" (pixels per beat)
     rtl_ii_cycles: int | None = None          # streaming: the slowest block's cycles per frame
     rtl_folding: dict | None = None           # streaming: how each conv/dense layer is built (kernel or MVAU)
+    rtl_parallelism: int | None = None        # streaming: pixels per beat of the stage input
 
 
 @dataclass
@@ -267,7 +268,10 @@ def design_lines(design: dict) -> list[str]:
     """Predicted vs measured for a DSE point; a metric off by more than its tolerance is marked red."""
     lines = [f"Point `{design['id']}` from `{design['file']}`: exits {design['exits']}, thresholds "
              f"{design['thresholds']} ({design['policy'] or 'spec policy'}), P per stage {design['parallelism']}, "
-             f"mode {design['mode']}, FIFO depth {design['fifo_depth'] or 'default'}.", "",
+             f"mode {design['mode']}, " + (f"streaming: target II {design['target_ii']} cycles per frame, conditional "
+                                           f"buffers {design['buffer_frames'] or 'default'} frames."
+                                           if design.get("io") == "stream" else
+                                           f"FIFO depth {design['fifo_depth'] or 'default'}."), "",
              f"| metric | predicted ({design.get('predicted_on', 'model')} split) | measured (test split) | error |",
              "|---|---|---|---|"]
     predicted = design["predicted"] or {}
@@ -368,7 +372,9 @@ def print_report(report: Report, console=None) -> None:
         console.print(f"The design {'fits' if fits else '[red]does NOT fit[/red]'} the {report.board} "
                       f"({report.resources['utilisation_pct']['lut']:.1f}% of its LUTs).")
     if report.sim:
-        on, off = report.sim["early_exit"], report.sim["exits_off"]
+        on, off = report.sim["early_exit"], report.sim.get("exits_off")
+        if off is None:   # PIPELINE_SCENARIOS without exits_off: the early-exit run alone
+            off = {"energy_nj_per_sample": float("nan"), "mean_latency_cycles": float("nan")}
         energy = (f"{on['energy_nj_per_sample']:.2f} vs {off['energy_nj_per_sample']:.2f} nJ/sample modelled "
                   f"(SAIF toggles x estimated coefficients, {report.sim['energy_model']['coefficients']})"
                   if on.get("energy_nj_per_sample") is not None else "no energy figures (see the report's notes)")
@@ -377,7 +383,7 @@ def print_report(report: Report, console=None) -> None:
         per_s = "/".join("-" if r.get("throughput_samples_per_s") is None else
                          f"{r['throughput_samples_per_s']:,.0f}" for r in (on, off))
         console.print(f"RTL pipeline: mean latency {on['mean_latency_cycles']:.1f} cycles with early exits vs "
-                      f"{off['mean_latency_cycles']:.1f} without ({report.sim['speedup']:.2f}x), "
+                      f"{off['mean_latency_cycles']:.1f} without ({report.sim['speedup'] or float('nan'):.2f}x), "
                       f"{rate} samples/cycle in steady state ({per_s} samples/s at {report.clock_mhz:g} MHz), "
                       f"{energy}; "
                       f"{report.sim['mismatches']} mismatches, {report.sim['lost']} lost, "

@@ -50,6 +50,9 @@ class SynthOptions:
     input_bits: int = 16              # an unquantised input off every grid of at most this many bits is quantised
     logit_bits: int | None = None     # round unquantised exit logits to this many bits (None: exact accumulator)
     exit_epochs: int = 30             # epochs of attached exit heads (trained exits only, on the frozen backbone)
+    # pipeline scenarios to simulate (sim.pipeline.simulate.SCENARIO_NAMES), a comma string or a list; None: all
+    # but bursty. A DSE validation build: "nominal,bursty" (the test order, and exit-2 samples in bursts)
+    pipeline_scenarios: str | list[str] | None = None
 
 
 @dataclass
@@ -453,9 +456,9 @@ def build_stage_cores(build: Build) -> None:
     in the vendor flow the cores of the AXI-wrapped board top)."""
     if not build.options.rtl or (build.flow != "open" and not build.options.board_top):
         return
-    if build.point is not None:
+    if build.point is not None and not build.point.streaming:
         return build_design_point_cores(build)
-    if rtl_io(build) == "stream":
+    if build.point is not None or rtl_io(build) == "stream":
         return build_stream_cores(build)
     from sim.stage.verify import build_and_verify_chain
 
@@ -500,38 +503,48 @@ KERNEL_LUTS_PER_WEIGHT = 10.0
 
 
 def build_stream_cores(build: Build) -> None:
-    """Open flow, streaming: each stage's IR balanced to the input's frame rate (one pixel per cycle), built
-    from the hardware library's primitives and checked against QKeras on the test set and random inputs."""
+    """Open flow, streaming: each stage's IR balanced to the input's frame rate (one pixel per cycle), or for
+    a streaming design point to its target II at its stage-1 P with its fixed layer plans; built from the
+    hardware library's primitives and checked against QKeras on the test set and random inputs."""
     import numpy as np
 
     from frontend.ir import fuse_requantisers, stage_ir
     from hardware.stream_stage import PlanError, build_stream_stage, plan_stage
     from sim.stage.stream import port_tensors, stage_codes, verify_stream_stage
 
-    opts = build.options
+    opts, design = build.options, build.point.design if build.point is not None else None
     x = build.dataset.x_test
     target = None
     fmt, samples, cores = None, None, []
+    p = design.parallelism[0] if design else 1
     for stage, record in zip(build.stages, build.stage_records):
         k = stage.index
-        ir = fuse_requantisers(stage_ir(stage.model, fmt, name=f"stage_{k}"))
+        model = build.core_models[k - 1] if build.core_models else stage.model   # a point's own (headless) core
+        has_logits = build.exit_configs[k - 1] is not None
+        ir = fuse_requantisers(stage_ir(model, fmt, has_logits=has_logits, name=f"stage_{k}"))
         if target is None:   # the input-bound rate: stage 1's frame of pixels, one per cycle
             target = int(np.prod(ir.input_shape[:-1])) if len(ir.input_shape) == 3 else 1
-        plans = plan_stage(ir, target, kernel_luts=lambda layer: KERNEL_LUTS_PER_WEIGHT * np.count_nonzero(layer.kernel))
-        with build.console.status(f"stage {k}: streaming core, then its RTL against QKeras "
-                                  f"({len(x)} test samples + {opts.rtl_random_vectors:,} random inputs)"):
+        goal = design.target_ii[k - 1] if design else target
+        try:
+            plans = plan_stage(ir, goal, parallelism=p, overrides=design.folding.get(k) if design else None,
+                               kernel_luts=lambda layer: KERNEL_LUTS_PER_WEIGHT * np.count_nonzero(layer.kernel))
+        except PlanError as exc:
+            raise FlowError(f"stage {k}: {exc}") from None
+        with build.console.status(f"stage {k}: streaming core (P={p}, target II {goal}), then its RTL against "
+                                  f"QKeras ({len(x)} test samples + {opts.rtl_random_vectors:,} random inputs)"):
             try:
-                core = build_stream_stage(ir, plans, build.out_dir / "rtl" / f"stage_{k}", f"stage_{k}")
+                core = build_stream_stage(ir, plans, build.out_dir / "rtl" / f"stage_{k}", f"stage_{k}", parallelism=p)
             except PlanError as exc:   # a layer the streaming blocks cannot build yet: the user picks the cores
                 raise FlowError(f"stage {k}: {exc}") from None
             if samples is None:
                 samples = core.input_format.quantize(x).reshape((len(x),) + core.input_shape)
-            check = verify_stream_stage(stage.model, core, samples, opts.rtl_random_vectors,
+            check = verify_stream_stage(model, core, samples, opts.rtl_random_vectors,
                                         build.out_dir / "rtl" / f"stage_{k}" / "sim", simulator=opts.simulator, seed=k)
         record.rtl_bit_exact, record.rtl_samples = check.bit_exact, check.samples
         record.rtl_random_vectors, record.rtl_dir = check.random_vectors, str(build.out_dir / "rtl" / f"stage_{k}")
         record.rtl_io, record.rtl_ii_cycles = "stream", core.ii_cycles
         record.rtl_folding = {name: plan.to_dict() for name, plan in plans.items()}
+        record.rtl_parallelism = p
         if not check.bit_exact:
             raise VerificationFailed(f"stage {k} RTL differs from its QKeras stage: {check.mismatch()}; "
                                      f"vectors and outputs in {build.out_dir / 'rtl' / f'stage_{k}' / 'sim'}")
@@ -539,11 +552,18 @@ def build_stream_cores(build: Build) -> None:
             json.dumps(core.to_dict(), indent=2, allow_nan=False))
         cores.append(core)
         if core.forwarded is not None:
-            samples = stage_codes(stage.model, core.input_format, port_tensors(core), samples)[-1]
+            samples = stage_codes(model, core.input_format, port_tensors(core), samples)[-1]
             fmt = core.forwarded.fmt
+            p = core.forwarded_parallelism
     build.stage_rtls = cores
-    build.notes.append(f"stage cores streaming (one pixel per beat), every stage balanced to {target} cycles per "
-                       f"frame, the input's rate: {', '.join(f'stage {c.name[6:]} II {c.ii_cycles}' for c in cores)}")
+    built = ", ".join(f"stage {c.name[6:]} P {c.parallelism} II {c.ii_cycles}" for c in cores)
+    if design:
+        build.notes.append(f"stage cores streaming as design point {build.point.id} asks: stage 1 reads "
+                           f"{design.parallelism[0]} pixels per beat, target II {list(design.target_ii)} cycles per "
+                           f"frame; built: {built}")
+    else:
+        build.notes.append(f"stage cores streaming (one pixel per beat), every stage balanced to {target} cycles per "
+                           f"frame, the input's rate: {built}")
 
 
 def build_design_point_cores(build: Build) -> None:
@@ -654,13 +674,19 @@ def simulate_multi_exit_pipeline(build: Build) -> None:
         return
     from sim.pipeline.simulate import simulate_build
 
-    options = {}
-    if build.point is not None and build.point.fifo_depth:
-        from hardware.pipeline.generate import PipelineParams
+    from sim.pipeline.simulate import DEFAULT_SCENARIOS, ScenarioError, check_scenarios
 
-        options["params"] = PipelineParams(fifo_depth=build.point.fifo_depth)
-    with build.console.status("multi-exit pipeline in cocotb: exits on, exits off, back-pressure, extremes"):
-        result = simulate_build(build, simulator=build.options.simulator, **options)
+    chosen = build.options.pipeline_scenarios
+    try:
+        names = check_scenarios(DEFAULT_SCENARIOS if chosen is None else chosen)
+    except ScenarioError as exc:
+        raise FlowError(str(exc)) from None
+    with build.console.status(f"multi-exit pipeline in cocotb: {', '.join(names)}"):
+        try:
+            result = simulate_build(build, simulator=build.options.simulator, params=pipeline_params(build),
+                                    scenarios=names)
+        except ScenarioError as exc:
+            raise FlowError(str(exc)) from None
     build.sim, build.sim_markdown = result.to_dict(), result.to_markdown()
     fault = result.first_fault()
     if fault:
@@ -718,14 +744,26 @@ def evaluate_partial_reconfiguration(build: Build) -> None:
                         stage_manifests=manifests or None, exit_unit=unit, board=build.board)
 
 
+def pipeline_params(build: Build):
+    """The pipeline's parameters: the defaults, or a design point's FIFO depth and conditional-buffer frames."""
+    from hardware.pipeline.generate import PipelineParams
+
+    point, options = build.point, {}
+    if point is not None and point.fifo_depth:
+        options["fifo_depth"] = point.fifo_depth
+    if point is not None and point.streaming and point.design.buffer_frames is not None:
+        # one per boundary of the deployed stages; a dropped exit's boundary has no buffer
+        options["buffer_frames"] = tuple(point.design.buffer_frames) or 2
+    return PipelineParams(**options)
+
+
 def conditional_buffers(build: Build) -> dict:
     """Exit k -> the conditional buffer (hardware/cond_buffer) the streaming pipeline puts after stage k."""
     from hardware.pipeline.generate import PipelineParams
     from hardware.pipeline.stream import conditional_buffer
 
-    params = PipelineParams(fifo_depth=build.point.fifo_depth) if build.point is not None and build.point.fifo_depth \
-        else PipelineParams()
-    return {k: conditional_buffer(rtl, params) for k, (rtl, cfg) in enumerate(zip(build.stage_rtls, build.exit_configs),
+    params = pipeline_params(build)
+    return {k: conditional_buffer(rtl, params, k) for k, (rtl, cfg) in enumerate(zip(build.stage_rtls, build.exit_configs),
                                                                           start=1)
             if hasattr(rtl, "input_beats") and cfg is not None and rtl.forwarded is not None}
 

@@ -10,15 +10,116 @@ front promises is what the flow builds. File layout::
     design: {exits: [1, 3], thresholds: [755, 8191], parallelism: [18, 1, 1], mode: anytime,
              fifo_depth: 8}
     predicted: {lut: ..., throughput_samples_per_s: ..., ...}
+
+A streaming point (``io: stream``) is built from the streaming cores (hardware/stream_stage) joined by
+conditional buffers; stage 1 reads ``parallelism[0]`` pixels per beat, every later stage the P its
+predecessor forwards; each deployed stage is balanced to its ``target_ii`` (cycles per frame) by
+plan_stage, except the layers ``folding`` fixes (IR layer names, as the stage's report lists them)::
+
+    design: {io: stream, exits: [1, 2], thresholds: [30000, 0], parallelism: [4], target_ii: [196, 3136],
+             folding: {stage_2: {conv2d_1: {impl: mvau, simd: 25, pe: 2}}}, buffer_frames: [4]}
+
+``buffer_frames``: frames of the conditional buffer after stage k, one per stage boundary (optional:
+PipelineParams' default). A dropped exit's stage is built headless and forwards straight on.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from flows.errors import UserError
 
-from .model import Design
+from .model import MODES, Design
+
+STREAM_KEYS = ("io", "exits", "thresholds", "parallelism", "target_ii", "folding", "buffer_frames", "mode", "policy")
+
+
+@dataclass(frozen=True)
+class StreamDesign:
+    """A streaming design: kept exits and their threshold codes, stage 1's input P, a target II per deployed
+    stage, fixed layer plans per stage (hardware.stream_stage.LayerPlan), conditional-buffer frames per
+    boundary (None: the pipeline's default)."""
+
+    exits: tuple[int, ...]
+    thresholds: tuple[int, ...]
+    parallelism: tuple[int, ...]          # (P of stage 1's input,)
+    target_ii: tuple[int, ...]            # cycles per frame, one per deployed stage
+    folding: dict = field(default_factory=dict)     # {stage index: {IR layer name: LayerPlan}}
+    buffer_frames: tuple[int, ...] | None = None    # one per boundary of the deployed stages
+    mode: str = "anytime"
+    policy: str | None = None
+    io: str = "stream"
+
+    def validate(self, n_exits: int) -> None:
+        Design(self.exits, self.thresholds, (1,) * n_exits, self.mode, self.policy).validate(n_exits)
+        if len(self.parallelism) != 1 or self.parallelism[0] < 1:
+            raise ValueError(f"parallelism {list(self.parallelism)}: a streaming design gives one P >= 1, stage 1's "
+                             "input pixels per beat (later stages read what the one before forwards)")
+        n = self.deployed_stages
+        if len(self.target_ii) != n or min(self.target_ii) < 1:
+            raise ValueError(f"target_ii {list(self.target_ii)} needs one value >= 1 (cycles per frame) per deployed "
+                             f"stage ({n})")
+        bad = sorted(k for k in self.folding if not 1 <= k <= n)
+        if bad:
+            raise ValueError(f"folding names stage(s) {bad}, but the design deploys stages 1..{n}; use stage_1.."
+                             f"stage_{n}")
+        if self.buffer_frames is not None and (len(self.buffer_frames) != n - 1 or min(self.buffer_frames, default=1) < 1):
+            raise ValueError(f"buffer_frames {list(self.buffer_frames)} needs one value >= 1 per stage boundary "
+                             f"({n - 1} for {n} deployed stages)")
+
+    @property
+    def deployed_stages(self) -> int:
+        return self.exits[-1]
+
+    def to_dict(self) -> dict:
+        out = {"io": "stream", "exits": list(self.exits), "thresholds": list(self.thresholds),
+               "parallelism": list(self.parallelism), "target_ii": list(self.target_ii),
+               "folding": {f"stage_{k}": {name: plan.to_dict() for name, plan in plans.items()}
+                           for k, plans in sorted(self.folding.items())},
+               "buffer_frames": None if self.buffer_frames is None else list(self.buffer_frames), "mode": self.mode}
+        return out if self.policy is None else {**out, "policy": self.policy}
+
+
+def _stream_design(d: dict, path: Path) -> StreamDesign:
+    """The ``design:`` block of a streaming point, shape-checked (PointError naming the key)."""
+    from hardware.stream_stage import LayerPlan
+
+    where = f"design file {path}"
+    unknown = sorted(set(d) - set(STREAM_KEYS))
+    if unknown:
+        raise PointError(f"{where}: unknown design key(s) {', '.join(unknown)}; a streaming design takes "
+                         f"{', '.join(STREAM_KEYS)}")
+    missing = [k for k in ("exits", "thresholds", "parallelism", "target_ii") if k not in d]
+    if missing:
+        raise PointError(f"{where}: a streaming design needs {', '.join(f'design.{k}' for k in missing)}")
+    try:
+        ints = {k: tuple(int(v) for v in d[k]) for k in ("exits", "thresholds", "parallelism", "target_ii")}
+        frames = None if d.get("buffer_frames") is None else tuple(int(v) for v in d["buffer_frames"])
+    except (TypeError, ValueError):
+        raise PointError(f"{where}: exits, thresholds, parallelism, target_ii and buffer_frames must be lists of "
+                         "integers") from None
+    folding = {}
+    for key, layers in (d.get("folding") or {}).items():
+        if not (isinstance(key, str) and key.startswith("stage_") and key[6:].isdigit()) or not isinstance(layers, dict):
+            raise PointError(f"{where}: folding key {key!r} must be stage_<k> with a mapping of layer: "
+                             "{impl: kernel|mvau, simd, pe, multiplier}")
+        plans = {}
+        for name, plan in layers.items():
+            extra = set(plan or {}) - {"impl", "simd", "pe", "multiplier"} if isinstance(plan, dict) else {"?"}
+            if extra:
+                raise PointError(f"{where}: folding {key}.{name} must be a mapping of impl, simd, pe, multiplier; "
+                                 f"got {plan!r}")
+            try:
+                plans[str(name)] = LayerPlan(str(plan.get("impl", "kernel")), int(plan.get("simd", 1)),
+                                             int(plan.get("pe", 1)), str(plan.get("multiplier", "lut")))
+            except (TypeError, ValueError):
+                raise PointError(f"{where}: folding {key}.{name}: simd and pe must be integers") from None
+        folding[int(key[6:])] = plans
+    mode = str(d.get("mode", "anytime"))
+    if mode not in MODES[:2]:
+        raise PointError(f"{where}: mode {mode!r}: a streaming design is anytime (final exit kept) or subnet")
+    return StreamDesign(ints["exits"], ints["thresholds"], ints["parallelism"], ints["target_ii"], folding, frames,
+                        mode, d.get("policy"))
 
 
 class PointError(UserError):
@@ -32,12 +133,17 @@ class DesignPoint:
     model: str
     board: str
     policy: str | None
-    design: Design
+    design: Design | StreamDesign
     fifo_depth: int | None
     predicted: dict | None          # the model on the split the point was selected on (calibration)
     predicted_test: dict | None = None   # the model with the test split routed: what a build is compared with
     selected_on: str | None = None
     model_options: dict | None = None   # how make dse prepared the model file (exits, input_bits, ...)
+
+    @property
+    def streaming(self) -> bool:
+        """Built from streaming cores (``design.io: stream``), not the folded / fully parallel ones."""
+        return isinstance(self.design, StreamDesign)
 
 
 def load_point(path: str | Path) -> DesignPoint:
@@ -53,6 +159,15 @@ def load_point(path: str | Path) -> DesignPoint:
     except yaml.YAMLError as exc:
         raise PointError(f"design file {path} is not valid YAML ({type(exc).__name__}); {hint}") from None
     d = doc.get("design") if isinstance(doc, dict) else None
+    if isinstance(d, dict) and d.get("io", "parallel") not in ("parallel", "stream"):
+        raise PointError(f"design file {path}: design.io {d['io']!r} is unknown; use stream (or leave it out for a "
+                         "folded design)")
+    if isinstance(d, dict) and d.get("io") == "stream":
+        if "model" not in doc or "board" not in doc:
+            raise PointError(f"design file {path} is not a DSE point (missing model/board); {hint}")
+        return DesignPoint(path.stem, path, str(doc["model"]), str(doc["board"]), doc.get("policy"),
+                           _stream_design(d, path), None, doc.get("predicted"), doc.get("predicted_test"),
+                           doc.get("selected_on"), doc.get("model_options"))
     missing = [k for k in ("exits", "thresholds", "parallelism", "mode") if not isinstance(d, dict) or k not in d]
     if not isinstance(doc, dict) or "model" not in doc or "board" not in doc or missing:
         what = ", ".join(f"design.{k}" for k in missing) or "model/board"
@@ -76,11 +191,9 @@ def check_point(point: DesignPoint, stages, exit_configs) -> None:
         point.design.validate(len(stages))
     except ValueError as exc:
         raise PointError(f"{where}: {exc}") from None
-    for k, thr in zip(point.design.exits, point.design.thresholds):
-        fmt = exit_configs[k - 1].confidence_format
-        if not fmt.min_code <= thr <= fmt.max_code:
-            raise PointError(f"{where}: threshold {thr} of exit {k} is outside its confidence codes "
-                             f"{fmt.min_code}..{fmt.max_code}; rerun make dse for this model")
+    _check_thresholds(point, exit_configs, where)
+    if point.streaming:
+        return _check_stream_point(point, stages, where)
     windows = stage_windows(stages)
     for k, p in enumerate(point.design.parallelism, start=1):
         if p > windows[k - 1]:
@@ -88,6 +201,39 @@ def check_point(point: DesignPoint, stages, exit_configs) -> None:
                              f"use P in 1..{windows[k - 1]}")
     if point.fifo_depth is not None and (point.fifo_depth < 2 or point.fifo_depth & (point.fifo_depth - 1)):
         raise PointError(f"{where}: fifo_depth {point.fifo_depth} must be a power of two >= 2")
+
+
+def _check_thresholds(point: DesignPoint, exit_configs, where: str) -> None:
+    for k, thr in zip(point.design.exits, point.design.thresholds):
+        fmt = exit_configs[k - 1].confidence_format
+        if not fmt.min_code <= thr <= fmt.max_code:
+            raise PointError(f"{where}: threshold {thr} of exit {k} is outside its confidence codes "
+                             f"{fmt.min_code}..{fmt.max_code}; rerun make dse for this model")
+
+
+def _check_stream_point(point: DesignPoint, stages, where: str) -> None:
+    """Stage 1's P against its input row; every folding entry against the layers of its stage's IR."""
+    from hardware.stream_stage import PlanError, plan_stage
+
+    shape = tuple(stages[0].ir.input_shape)
+    p = point.design.parallelism[0]
+    if len(shape) == 3 and shape[1] % p:
+        ok = [d for d in range(1, shape[1] + 1) if shape[1] % d == 0]
+        raise PointError(f"{where}: P={p} pixels per beat must divide stage 1's input width {shape[1]}; use P in {ok}")
+    for k, ir in enumerate(stream_irs(stages, point.design), start=1):
+        try:
+            plan_stage(ir, point.design.target_ii[k - 1], lambda layer: 0.0, overrides=point.design.folding.get(k))
+        except PlanError as exc:
+            raise PointError(f"{where}: stage {k}: {exc}") from None
+
+
+def stream_irs(stages, design: StreamDesign) -> list:
+    """The fused stage IR of each deployed stage as the point deploys it (headless where the exit is dropped)."""
+    from frontend.ir import fuse_requantisers, stage_ir
+
+    return [fuse_requantisers(stage_ir(deployed_model(stages, design, k), None if k == 1 else stages[k - 1].input_format,
+                                       has_logits=k in design.exits, name=f"stage_{k}"))
+            for k in range(1, design.deployed_stages + 1)]
 
 
 def stage_windows(stages) -> list[int]:
@@ -196,11 +342,18 @@ def measured_vs_predicted(point: DesignPoint, resources: dict | None, sim: dict 
     """The report's ``design`` block: the point, its predicted figures and what the build measured."""
     total = (resources or {}).get("total", {})
     on = (sim or {}).get("early_exit", {})
-    rate = acceptance_rate(Path(sim_dir) / "pipeline_records" / "early_exit.npz")
+    if point.streaming:   # frames of many beats: the steady-state rate (sim/pipeline/throughput.py)
+        throughput = on.get("throughput_samples_per_s")
+    else:
+        rate = acceptance_rate(Path(sim_dir) / "pipeline_records" / "early_exit.npz")
+        throughput = None if rate is None else rate * clock_mhz * 1e6
     measured = {"lut": total.get("lut"), "ff": total.get("ff"), "dsp": total.get("dsp"), "bram": total.get("bram"),
-                "throughput_samples_per_s": None if rate is None else rate * clock_mhz * 1e6,
+                "throughput_samples_per_s": throughput,
                 "mean_latency_cycles": on.get("mean_latency_cycles"),
                 "energy_nj_per_sample": on.get("energy_nj_per_sample"), "accuracy": on.get("accuracy")}
+    bursty = ((sim or {}).get("scenarios") or {}).get("bursty")
+    if bursty and bursty.get("throughput_samples_per_cycle") is not None:
+        measured["throughput_bursty_samples_per_s"] = bursty["throughput_samples_per_cycle"] * clock_mhz * 1e6
     # like with like: the model with the test split routed (older point files carry only the selection figures)
     predicted, on_split = ((point.predicted_test, "test") if point.predicted_test else
                            (point.predicted, point.selected_on or "the exploration's split"))
@@ -209,9 +362,12 @@ def measured_vs_predicted(point: DesignPoint, resources: dict | None, sim: dict 
             "fifo_depth": point.fifo_depth, "predicted": predicted, "predicted_on": on_split,
             "selected_on": point.selected_on, "measured": measured, "measured_on": "test", "errors": errors,
             "tolerances": dict(TOLERANCES), "flags": flags,
-            "measured_by": "Yosys synth_xilinx of every stage core and kept exit unit; the multi-exit pipeline "
-                           "RTL over the test set in its real order (throughput: the rate its input accepted "
-                           "samples, first to last); energy is modelled in both columns, not measured: "
+            "measured_by": "Yosys synth_xilinx of every stage core and kept exit unit" +
+                          (" and conditional buffer" if point.streaming else "") + "; the multi-exit pipeline "
+                          "RTL over the test set in its real order (throughput: " +
+                          ("the steady-state rate its input accepted frames, sim/pipeline/throughput.py; bursty: the "
+                           "same with the samples that pass exit 1 played in bursts" if point.streaming else
+                           "the rate its input accepted samples, first to last") + "); energy is modelled in both columns, not measured: "
                            "predicted from the board's power: estimates, simulated from the SAIF toggle counts "
                            "(Verilator) x the board's energy: estimates, the same estimated static power in both"}
 

@@ -54,18 +54,30 @@ class PipelineParams:
     reorder: bool = False       # deliver results in input order
     reorder_slots_log2: int = 7  # reorder buffer: at most 2**this samples in flight
     per_exit_enable: bool = False  # an ``exit_enable`` port, one bit per kept exit (lane order), beside exits_enable
-    buffer_frames: int = 2      # streaming pipelines: frames each conditional buffer holds (the queue)
+    # streaming pipelines: frames the conditional buffer after stage k holds (the queue): one value for every
+    # boundary, or one per boundary k = 1 .. stages-1 (a dropped exit's boundary has no buffer; its value is unused)
+    buffer_frames: int | tuple[int, ...] = 2
 
     def __post_init__(self) -> None:
         for name in ("fifo_depth", "output_fifo_depth"):
             v = getattr(self, name)
             if v < 2 or v & (v - 1):
                 raise ValueError(f"{name}={v} must be a power of two >= 2")
-        if self.buffer_frames < 1:
-            raise ValueError(f"buffer_frames={self.buffer_frames} must be >= 1: the exit head decides on a whole "
-                             "frame, so its buffer must hold one")
+        frames = (self.buffer_frames,) if isinstance(self.buffer_frames, int) else tuple(self.buffer_frames)
+        if not frames or any(not isinstance(f, int) or f < 1 for f in frames):
+            raise ValueError(f"buffer_frames={self.buffer_frames} must be >= 1 (one int, or one per stage boundary): "
+                             "the exit head decides on a whole frame, so its buffer must hold one")
         if not 1 <= self.reorder_slots_log2 < self.id_width:
             raise ValueError(f"reorder_slots_log2={self.reorder_slots_log2} must be 1..id_width-1")
+
+    def frames_after(self, k: int) -> int:
+        """Frames the conditional buffer after stage k holds."""
+        if isinstance(self.buffer_frames, int):
+            return self.buffer_frames
+        if not 1 <= k <= len(self.buffer_frames):
+            raise ValueError(f"buffer_frames={list(self.buffer_frames)} has no value for the boundary after stage "
+                             f"{k}; give one per stage boundary ({k} or more)")
+        return self.buffer_frames[k - 1]
 
 
 @dataclass

@@ -1,6 +1,8 @@
 """Generate the multi-exit pipeline top from streaming stage cores (hardware/stream_stage) and exit units.
 
-A sample is a frame of beats (hls4ml io_stream: one pixel per beat, tlast on the frame's last). Per
+A sample is a frame of beats (hls4ml io_stream: P pixels per beat, stage 1's P on s_axis, each later
+stage reading the P its predecessor forwards; tlast on the frame's last). Stages may run at different
+IIs: a slow stage back-pressures through its conditional buffer into the stage before. Per
 stage k the top instantiates (instance names are what the energy model reads in SAIF):
 
 * ``u_stage{k}``: the streaming core; its input takes the first beat of a frame only when the
@@ -8,7 +10,8 @@ stage k the top instantiates (instance names are what the energy model reads in 
 * ``u_eu{k}``: the exit unit on the core's logits (one beat per frame), its threshold register
   reset to the calibrated code (THRESHOLD_INIT); ``u_side{k}``: the ids queued beside it;
 * ``u_route{k}`` (pl_frame_route.v): the sample leaves as a result, or goes on;
-* ``u_cbuf{k}`` (cond_buffer.v, ATHEENA's conditional buffer): holds the forwarded frame in
+* ``u_cbuf{k}`` (cond_buffer.v, ATHEENA's conditional buffer, ``PipelineParams.frames_after(k)`` frames
+  deep: ``buffer_frames``, one value or one per boundary): holds the forwarded frame in
   BRAM/LUTRAM until the router's decision, then passes it to stage k+1 or drops it; the ids of kept
   samples wait in ``u_fwdid{k+1}`` until stage k+1 takes their frame;
 * a stage whose exit the design drops (unit None, core headless) has no unit, router or buffer:
@@ -160,11 +163,11 @@ def _exit(k: int, st: StreamStage, eu: GeneratedUnit, last: bool, lane: int, con
 """
 
 
-def conditional_buffer(st: StreamStage, params: PipelineParams) -> CondBuffer:
-    """The conditional buffer after stage ``st``: ``params.buffer_frames`` of its forwarded frames, plus the
-    two beats the decision takes to arrive."""
+def conditional_buffer(st: StreamStage, params: PipelineParams, k: int = 1) -> CondBuffer:
+    """The conditional buffer after stage k (core ``st``): ``params.frames_after(k)`` of its forwarded
+    frames, plus the two beats the decision takes to arrive, rounded up to a power of two."""
     return CondBuffer(st.forwarded.bits, st.forwarded_beats,
-                      _pow2_at_least(params.buffer_frames * st.forwarded_beats + 2))
+                      _pow2_at_least(params.frames_after(k) * st.forwarded_beats + 2))
 
 
 def _wires(k: int, st: StreamStage) -> str:
@@ -195,7 +198,7 @@ def _top(stages: list[StreamStage], units: list[GeneratedUnit | None], p: Pipeli
     assign ids{k}_m_ready = fid{k + 1}_ready;
 """)
             continue
-        depth = conditional_buffer(st, p).depth if st.forwarded is not None else 0
+        depth = conditional_buffer(st, p, k).depth if st.forwarded is not None else 0
         body.append(_exit(k, st, eu, k == n, lane, conf_max, thresholds[k - 1], depth, p.per_exit_enable))
         lane += 1
     exit_list = ", ".join(str(k) for k, u in enumerate(units, start=1) if u is not None)
@@ -254,6 +257,9 @@ def write_stream_pipeline(stages: list[StreamStage], units: list[GeneratedUnit |
     thresholds[k-1]: the code exit k's threshold register resets to (None: the unit's own default)."""
     _check_chain(stages, units)
     thresholds = _check_thresholds(units, thresholds)
+    if not isinstance(params.buffer_frames, int) and len(params.buffer_frames) != len(stages) - 1:
+        raise ValueError(f"buffer_frames={list(params.buffer_frames)}: give one value per stage boundary "
+                         f"({len(stages) - 1} for {len(stages)} stages), or one for all")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     text, fields, lanes = _top(stages, units, params, thresholds)

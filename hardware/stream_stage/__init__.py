@@ -3,11 +3,14 @@
 ``build_stream_stage(ir, plans, out_dir, name)`` turns every layer into blocks between two streams
 (hls4ml io_stream convention, hardware/README.md), each stream named after the layer producing it:
 
-  conv2d            swg -> window kernel (da4ml, one window per cycle)   | swg -> mvau (SIMD x PE)
-  maxpool, avgpool  swg -> window kernel (max / exact mean)
+  conv2d            swg -> window kernel (da4ml, P windows per cycle)    | swg -> mvau (SIMD x PE)
+  maxpool, avgpool  swg -> window kernel (max / exact mean)             | stream_pool (K x K, stride K, P > 1)
   dense             mvau on the stream (beats x elements per beat)       | [gather] -> 1x1 kernel
   quant             1x1 window kernel: identity kernel + the requantiser
   flatten, identity no block: raster order with channels inner is Keras' flatten order
+
+Pixels per beat follow plan.stream_layout: a layer that cannot read its stream's P gets a
+stream_split (hardware/dwc) in front and reads one pixel per beat.
 
 A stream read by more than one layer or port goes through a stream_fork, each branch into a small
 stream_fifo so one slow reader does not stall the fork for the others beat by beat; an MVAU reads
@@ -28,16 +31,18 @@ import numpy as np
 
 from frontend.fixedpoint import FixedFormat
 from frontend.ir import INPUT, LayerIR, StageIR
-from hardware.dwc import StreamGather
+from hardware.dwc import StreamGather, StreamSplit
 from hardware.fifo import StreamFifo
 from hardware.fork import StreamFork
 from hardware.mvau import build_mvau
+from hardware.pool import StreamPool
 from hardware.stage.emit import TIMESCALE
 from hardware.stage.packing import PortTensor
 from hardware.swg import build_swg
 from hardware.window_kernel import build_window_kernel
 
-from .plan import LayerPlan, PlanError, plan_stage, stream_geometry  # noqa: F401  (re-exported)
+from .plan import (Geometry, LayerPlan, LayerStream, PlanError, forwarded_parallelism, plan_stage,  # noqa: F401
+                   stage_ii, stream_geometry, stream_layout)   # (re-exported)
 
 READ_FIFO_DEPTH = 16   # beats in front of an MVAU and on each fork branch (LUTRAM)
 
@@ -91,6 +96,18 @@ class StreamStage:
         return self.logits is not None
 
     @property
+    def parallelism(self) -> int:
+        """Pixels per input beat (1 for a vector input)."""
+        return self.input.size // self.input_shape[-1] if len(self.input_shape) == 3 else 1
+
+    @property
+    def forwarded_parallelism(self) -> int | None:
+        """Pixels per beat of the forwarded stream: the next stage's input P (None: last stage)."""
+        if self.forwarded is None:
+            return None
+        return self.forwarded.size // self.forwarded_shape[-1] if len(self.forwarded_shape) == 3 else 1
+
+    @property
     def input_format(self) -> FixedFormat:
         return self.input.fmt
 
@@ -107,6 +124,7 @@ class StreamStage:
         port = (lambda t: None if t is None else {"shape": list(t.shape), "format": str(t.fmt), "bits": t.bits})
         return {"name": self.name, "top": self.top, "io": "stream", "verilog_files": [str(f) for f in self.verilog_files],
                 "input": port(self.input), "input_shape": list(self.input_shape), "input_beats": self.input_beats,
+                "parallelism": self.parallelism, "forwarded_parallelism": self.forwarded_parallelism,
                 "logits": port(self.logits), "forwarded": port(self.forwarded),
                 "forwarded_shape": list(self.forwarded_shape) if self.forwarded_shape else None,
                 "forwarded_beats": self.forwarded_beats, "ii_cycles": self.ii_cycles,
@@ -229,6 +247,7 @@ class _Builder:
         ir = self.ir
         for layer in ir.layers:
             _check_streamable(layer)
+        self.layout = stream_layout(ir, self.plans, self.p)
         for layer in ir.layers:
             for src in layer.inputs:
                 self.readers.setdefault(src, []).append(layer.name)
@@ -247,11 +266,27 @@ class _Builder:
         self.top.wires(s)
         return s
 
+    def _split(self, layer: LayerIR, src: Stream, pieces: int) -> Stream:
+        """One beat of P pixels -> ``pieces`` beats (pixel 0 first: raster order is kept)."""
+        if pieces == 1:
+            return src
+        split = StreamSplit(src.width // pieces, pieces)
+        out = Stream(f"{_ident(layer.name)}_split", src.elements // pieces, src.fmt, src.beats * pieces, src.shape)
+        t = self.top
+        t.wires(out)
+        t.add_files(split.files)
+        t.instance("stream_split", f"u_{out.name}", src, out, split.parameters,
+                   extra=f", .s_axis_tkeep({{{pieces}{{1'b1}}}})")
+        t.blocks.append(Block(f"u_{out.name}", "split", layer.name, out.beats, {"pieces": pieces}))
+        return out
+
     def _windowed(self, layer: LayerIR, src: Stream, kind: str) -> Stream:
-        p = src.elements // layer.in_shape[2]
+        ls = self.layout[layer.name]
         plan = self.plans.get(layer.name, LayerPlan("kernel"))
-        if plan.impl == "mvau" and p != 1:
-            raise PlanError(f"layer {layer.name!r}: an MVAU conv reads one pixel per beat, the stream has {p}")
+        if ls.block == "pool":
+            return self._pool(layer, src, ls)
+        src = self._split(layer, src, ls.split)
+        p = ls.read.pixels
         swg = build_swg(tuple(layer.in_shape), layer.in_format, layer.window, layer.strides, layer.padding, p)
         ident = _ident(layer.name)
         win = Stream(f"{ident}_win", swg.out_elements, layer.in_format, swg.out_beats, layer.out_shape)
@@ -276,6 +311,21 @@ class _Builder:
         t.instance(kernel.top, f"u_{ident}_kernel", win, out)
         t.blocks.append(Block(f"u_{ident}_kernel", "kernel", layer.name, win.beats,
                               {"lut_estimate": round(kernel.lut_estimate), "P": p}))
+        return out
+
+    def _pool(self, layer: LayerIR, src: Stream, ls: LayerStream) -> Stream:
+        """K x K max pool of stride K on P pixels per beat: P / K pooled pixels per beat (hardware/pool)."""
+        pool = StreamPool(tuple(layer.in_shape), layer.in_format.width, layer.window[0], ls.read.pixels,
+                          layer.in_format.signed)
+        if layer.out_format != layer.in_format:
+            raise AssertionError(f"bug: max pool {layer.name!r} changes the format {layer.in_format} -> "
+                                 f"{layer.out_format}")
+        ident = _ident(layer.name)
+        out = self._out(layer, elements=ls.out.elements, beats=ls.out.beats)
+        self.top.add_files(pool.files)
+        self.top.instance(pool.top, f"u_{ident}_pool", src, out, pool.parameters)
+        self.top.blocks.append(Block(f"u_{ident}_pool", "pool", layer.name, pool.frame_cycles,
+                                     {"window": list(layer.window), "P": ls.read.pixels}))
         return out
 
     def _conv2d(self, layer: LayerIR, src: Stream) -> Stream:

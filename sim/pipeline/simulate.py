@@ -45,6 +45,42 @@ from .throughput import TRIM, SteadyState, steady_state
 
 TB_DIR = Path(__file__).resolve().parent
 MEASURED = ("early_exit", "exits_off")
+# what PIPELINE_SCENARIOS= may name: nominal is the test set in its order at the given thresholds
+# (records: early_exit), extremes the two threshold extremes, bursty the samples that reach a later
+# stage played in bursts (bursty_order); default: every scenario but bursty, as before it existed
+SCENARIO_NAMES = ("nominal", "exits_off", "extremes", "back_pressure", "idle_input", "bursty")
+DEFAULT_SCENARIOS = ("nominal", "exits_off", "extremes", "back_pressure", "idle_input")
+BURST = 8      # samples per burst of the bursty scenario
+
+
+class ScenarioError(ValueError):
+    """A pipeline scenario list that names an unknown scenario; the message lists the names."""
+
+
+def check_scenarios(names) -> tuple[str, ...]:
+    """PIPELINE_SCENARIOS as a tuple of known names (nominal always runs: every figure is measured on it)."""
+    names = tuple(n.strip() for n in (names.split(",") if isinstance(names, str) else names) if n.strip())
+    unknown = [n for n in names if n not in SCENARIO_NAMES]
+    if unknown:
+        raise ScenarioError(f"unknown pipeline scenario(s) {', '.join(unknown)}; use a comma list of "
+                            f"{', '.join(SCENARIO_NAMES)}, e.g. PIPELINE_SCENARIOS=nominal,bursty")
+    return tuple(n for n in SCENARIO_NAMES if n in names or n == "nominal")
+
+
+def bursty_order(expected_exit: np.ndarray, burst: int = BURST) -> np.ndarray:
+    """A play order of the samples in which those that go past exit 1 come ``burst`` at a time, the
+    others spread evenly between the bursts (each kind keeps its test order): a queue's worst case
+    at the same exit rates as the test set's order."""
+    hard = np.flatnonzero(np.asarray(expected_exit) > 1)
+    easy = np.flatnonzero(np.asarray(expected_exit) <= 1)
+    if not len(hard) or not len(easy):
+        return np.arange(len(expected_exit))
+    bursts = -(-len(hard) // burst)
+    cuts = np.linspace(0, len(easy), bursts + 1).round().astype(int)
+    order = []
+    for b in range(bursts):
+        order += list(hard[b * burst:(b + 1) * burst]) + list(easy[cuts[b]:cuts[b + 1]])
+    return np.asarray(order, dtype=np.int64)
 DA4ML_PRIMITIVES = ("shift_adder", "negative", "mux", "multiplier", "lookup_table")
 
 
@@ -129,8 +165,10 @@ class SimResult:
         return sum(s.duplicated for s in self.scenarios.values())
 
     @property
-    def speedup(self) -> float:
-        return self.scenarios["exits_off"].mean_latency / self.scenarios["early_exit"].mean_latency
+    def speedup(self) -> float | None:
+        """Exits-off over early-exit mean latency (None when exits_off was not run)."""
+        off = self.scenarios.get("exits_off")
+        return off.mean_latency / self.scenarios["early_exit"].mean_latency if off else None
 
     def first_fault(self) -> str | None:
         """The first scenario's first differing, lost or duplicated sample, on one line (None: none)."""
@@ -140,7 +178,8 @@ class SimResult:
     @property
     def throughput_ratio(self) -> float | None:
         """Steady-state throughput with early exits over exits off (1.0 when both take a sample per cycle)."""
-        on, off = self.scenarios["early_exit"].throughput, self.scenarios["exits_off"].throughput
+        off = self.scenarios.get("exits_off")
+        on, off = self.scenarios["early_exit"].throughput, off.throughput if off else None
         return on / off if on is not None and off else None
 
     @property
@@ -149,12 +188,12 @@ class SimResult:
         return sum(s.samples for s in self.scenarios.values()) / wall if wall else 0.0
 
     def to_dict(self) -> dict:
-        on, off = self.scenarios["early_exit"], self.scenarios["exits_off"]
+        on, off = self.scenarios["early_exit"], self.scenarios.get("exits_off")
         hz = self.clock_mhz * 1e6
         return {
             "simulator": self.simulator, "samples": self.samples, "mismatches": self.mismatches,
             "lost": self.lost, "duplicated": self.duplicated, "exits": self.exits,
-            "early_exit": on.to_dict(hz), "exits_off": off.to_dict(hz),
+            "early_exit": on.to_dict(hz), "exits_off": off.to_dict(hz) if off else None,
             "speedup": self.speedup, "throughput_ratio": self.throughput_ratio,
             "throughput_definition": THROUGHPUT_DEFINITION, "saif": self.saif,
             "energy_model": self.energy_model,
@@ -190,6 +229,8 @@ class SimResult:
                   "samples/s | whole run (samples/cycle) | nJ/sample (modelled) | cycles | accuracy |",
                   "|---|---:|---:|---|---:|---:|---:|---:|---:|"]
         for name, r in (("early exits", on), ("exits off", off)):
+            if r is None:
+                continue
             per_exit = ", ".join(f"{k}: {v:.3f}" for k, v in (r["exit_throughput_samples_per_cycle"] or {}).items()
                                  if v) or "-"
             lines.append(f"| {name} | {r['mean_latency_cycles']:.2f} | {nj(r['throughput_samples_per_cycle'], '.3f')} | "
@@ -197,7 +238,9 @@ class SimResult:
                          f"{r['whole_run_samples_per_cycle']:.3f} | {nj(r['energy_nj_per_sample'])} | {r['cycles']} | "
                          f"{nj(r['accuracy'], '.4f')} |")
         ratio = d["throughput_ratio"]
-        lines += ["", f"Speedup (exits-off / early-exit mean latency): **{d['speedup']:.2f}x**; steady-state "
+        speedup = "not run (exits_off is not in PIPELINE_SCENARIOS)" if d["speedup"] is None else \
+            f"**{d['speedup']:.2f}x**"
+        lines += ["", f"Speedup (exits-off / early-exit mean latency): {speedup}; steady-state "
                   f"throughput ratio {nj(ratio, '.3f')}. {THROUGHPUT_DEFINITION} Simulation {d['sim_seconds']:.1f} s "
                   f"({d['sim_samples_per_second']:.0f} samples/s), build {d['build_seconds']:.1f} s.", "",
                   "| scenario | mismatches | lost | duplicated | steady state (samples/cycle) | whole run | "
@@ -475,7 +518,7 @@ def simulate_pipeline(stage_models: list, exit_configs: list, thresholds: list, 
                       simulator: str = "verilator", samples: int | None = None, seed: int = 0,
                       back_pressure: float = 0.3, idle_input: float = 0.3, extremes: bool = True,
                       labels: np.ndarray | None = None, params: PipelineParams = PipelineParams(),
-                      write_thresholds: bool = False) -> SimResult:
+                      write_thresholds: bool = False, scenarios=None) -> SimResult:
     """Build the pipeline for these stages and exit units and stream ``x`` (real inputs) through it.
 
     out_dir: ``build/<model>/<board>``: RTL goes to ``rtl/pipeline/``, simulator
@@ -490,7 +533,8 @@ def simulate_pipeline(stage_models: list, exit_configs: list, thresholds: list, 
     labels: true classes of x; adds the hardware's accuracy with exits on and off.
     back_pressure, idle_input: probability of an output stall / a source idle cycle in the scenarios of
     those names (0 leaves the scenario out). The exit units reset to ``thresholds``; scenarios at those
-    thresholds write no register unless ``write_thresholds``.
+    thresholds write no register unless ``write_thresholds``. scenarios: names of SCENARIO_NAMES to run
+    (a list or a comma string; None: DEFAULT_SCENARIOS; nominal always runs); bursty: streaming cores only.
     Raises ValueError on inconsistent inputs.
     """
     from exit_unit.reference import decide
@@ -509,6 +553,7 @@ def simulate_pipeline(stage_models: list, exit_configs: list, thresholds: list, 
                          "(None where the exit is dropped)")
     if simulator not in ("verilator", "icarus"):
         raise ValueError(f"unknown simulator {simulator!r}; use verilator or icarus")
+    wanted = check_scenarios(DEFAULT_SCENARIOS if scenarios is None else scenarios)
     x = np.asarray(x)[:samples] if samples else np.asarray(x)
     n = len(x)
     if n == 0:
@@ -530,17 +575,26 @@ def simulate_pipeline(stage_models: list, exit_configs: list, thresholds: list, 
     expected = {"early_exit": (exit_on, class_on),
                 "exits_off": (np.full(n, nstages), decide(exit_configs[-1], codes[-1], thresholds[-1]).cls),
                 "back_pressure": (exit_on, class_on), "idle_input": (exit_on, class_on)}
-    scenarios = [{"name": "early_exit", "exits_enable": True, "thresholds": thresholds, "out_pause": 0.0},
-                 {"name": "exits_off", "exits_enable": False, "thresholds": thresholds, "out_pause": 0.0}]
-    if extremes:
+    scenarios = [{"name": "early_exit", "exits_enable": True, "thresholds": thresholds, "out_pause": 0.0}]
+    if "exits_off" in wanted:
+        scenarios.append({"name": "exits_off", "exits_enable": False, "thresholds": thresholds, "out_pause": 0.0})
+    if "bursty" in wanted:
+        if not streaming:
+            raise ScenarioError("the bursty scenario plays frames in a new order, which only the streaming "
+                                "pipeline's harness does; drop bursty from PIPELINE_SCENARIOS for these cores")
+        order = bursty_order(exit_on)
+        scenarios.append({"name": "bursty", "exits_enable": True, "thresholds": thresholds, "out_pause": 0.0,
+                          "order": order})
+        expected["bursty"] = (exit_on[order], class_on[order])
+    if extremes and "extremes" in wanted:
         for name, thr in extreme_thresholds(exit_configs, codes, list(thresholds)).items():
             scenarios.append({"name": name, "exits_enable": True, "thresholds": thr, "out_pause": 0.0})
             expected[name] = route_kept(exit_configs, codes, thr)
     # after the extremes wrote their registers: back at the reset values (no write) under stalls
-    if back_pressure > 0:
+    if back_pressure > 0 and "back_pressure" in wanted:
         scenarios.append({"name": "back_pressure", "exits_enable": True, "thresholds": thresholds,
                           "out_pause": back_pressure, "seed": seed})
-    if idle_input > 0:
+    if idle_input > 0 and "idle_input" in wanted:
         scenarios.append({"name": "idle_input", "exits_enable": True, "thresholds": thresholds,
                           "out_pause": 0.0, "in_pause": idle_input, "seed": seed + 2})
     for sc in scenarios:
@@ -562,8 +616,9 @@ def simulate_pipeline(stage_models: list, exit_configs: list, thresholds: list, 
         results[sc["name"]].thresholds_written = sc["write_thresholds"]
     if labels is not None:
         y = np.asarray(labels)[:n]
-        for r in results.values():
-            r.accuracy = float(np.mean(r.predicted == y))
+        for sc in scenarios:
+            r = results[sc["name"]]
+            r.accuracy = float(np.mean(r.predicted == y[sc.get("order", slice(None))]))
     first_walls = sum(results[sc["name"]].wall_seconds for sc in runs[0][0])
     build_seconds = totals[0] - first_walls
     sim_seconds = sum(totals) - build_seconds
@@ -590,7 +645,7 @@ def simulate_pipeline(stage_models: list, exit_configs: list, thresholds: list, 
                      + ("from the caller's synthesis records" if cores else "estimated (da4ml cost model)")
                      + ", pipeline FIFOs estimated (LUTRAM)"
                      + f"; coefficients from boards/{board.name}.yaml energy:/power: (estimates)")
-        for name in MEASURED:
+        for name in (m for m in MEASURED if m in saif):
             act = read_saif(Path(saif[name]))
             top_path = act.find("u_stage1").rsplit("/", 1)[0]
             r = results[name]

@@ -65,7 +65,8 @@ def run_stream_scenarios(rtl: PipelineRtl, first_core, x_codes: np.ndarray, scen
             saif[sc["name"]] = str(sim_dir / f"{sc['name']}.saif")
             test_args = ["--trace-file", saif[sc["name"]]]
         start = time.perf_counter()
-        run = bench.run(sim_dir / "pipeline_stream", {"s_axis": frames}, {"m_axis": n}, name=sc["name"],
+        played = frames if sc.get("order") is None else [frames[i] for i in sc["order"]]
+        run = bench.run(sim_dir / "pipeline_stream", {"s_axis": played}, {"m_axis": n}, name=sc["name"],
                         idle={"s_axis": float(sc.get("in_pause", 0.0))}, stall={"m_axis": float(sc["out_pause"])},
                         statics=statics_of(rtl, sc), seed=int(sc.get("seed", 0)) + 1, simulator=simulator,
                         max_cycles=budget, build_args=build_args, test_args=test_args, waves=verilator)

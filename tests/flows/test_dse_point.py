@@ -114,3 +114,70 @@ def test_a_build_is_compared_with_the_model_on_the_test_split_it_streams(tmp_pat
     assert (block["predicted_on"], block["selected_on"], block["measured_on"]) == ("test", "calibration", "test")
     assert block["errors"]["lut"] == pytest.approx(0.0) and block["errors"]["accuracy"] == pytest.approx(0.0)
     assert "energy is modelled in both columns, not measured" in block["measured_by"]
+
+
+STREAM_POINT = {"model": "examples/lenet.yaml", "board": "pynq-z2", "policy": "max_prob",
+                "design": {"io": "stream", "exits": [1, 2], "thresholds": [700, 0], "parallelism": [2],
+                           "target_ii": [72, 288], "folding": {"stage_2": {"c2_q": {"impl": "mvau", "simd": 3}}},
+                           "buffer_frames": [1]},
+                "predicted": {"lut": 1000.0, "throughput_samples_per_s": 1e6, "mean_latency_cycles": 300.0,
+                              "accuracy": 0.9}}
+
+
+@pytest.fixture(scope="module")
+def small_stages():
+    keras = pytest.importorskip("tensorflow").keras
+    qk = pytest.importorskip("qkeras")
+    from frontend.calibrate import exit_configs
+    from frontend.stages import split_model
+
+    w4 = "quantized_bits(4,0,alpha=1)"
+    inp = keras.Input((12, 12, 1))
+    x = qk.QActivation("quantized_relu(8,0)", name="in_q")(inp)
+    x = qk.QConv2D(4, 5, kernel_quantizer=w4, bias_quantizer=w4, name="c1")(x)
+    x = keras.layers.MaxPooling2D(2, name="p1")(qk.QActivation("quantized_relu(4,2)", name="c1_q")(x))
+    h = qk.QDense(10, kernel_quantizer=w4, bias_quantizer=w4, name="e1")(keras.layers.Flatten(name="f1")(x))
+    y = qk.QActivation("quantized_relu(4,2)", name="c2_q")(qk.QConv2D(6, 3, kernel_quantizer=w4, bias_quantizer=w4,
+                                                                      name="c2")(x))
+    y = qk.QDense(10, kernel_quantizer=w4, bias_quantizer=w4, name="e2")(keras.layers.Flatten(name="f2")(y))
+    q = "quantized_bits(16,6,alpha=1)"
+    model = keras.Model(inp, [qk.QActivation(q, name="e1_q")(h), qk.QActivation(q, name="e2_q")(y)])
+    stages = split_model(model)
+    return stages, exit_configs(stages, "max_prob")
+
+
+def test_a_streaming_point_loads_and_checks_against_its_model(tmp_path, small_stages):
+    from flows.dse.point import StreamDesign, check_point
+    from hardware.stream_stage import LayerPlan
+
+    point = load_point(_write(tmp_path, STREAM_POINT, "s.yaml"))
+    assert point.streaming and isinstance(point.design, StreamDesign)
+    d = point.design
+    assert (d.exits, d.thresholds, d.parallelism, d.target_ii, d.buffer_frames) == ((1, 2), (700, 0), (2,),
+                                                                                      (72, 288), (1,))
+    assert d.folding == {2: {"c2_q": LayerPlan("mvau", 3, 1)}}
+    check_point(point, *small_stages)
+    assert d.to_dict()["folding"] == {"stage_2": {"c2_q": {"impl": "mvau", "simd": 3, "pe": 1, "multiplier": "lut"}}}
+    baseline = load_point(_write(tmp_path, {**STREAM_POINT, "design": {
+        "io": "stream", "exits": [2], "thresholds": [0], "parallelism": [4], "target_ii": [36, 288]}}, "b.yaml"))
+    check_point(baseline, *small_stages)          # exit 1 dropped: stage 1 headless, no buffer to size
+    assert baseline.design.buffer_frames is None and baseline.design.folding == {}
+
+
+@pytest.mark.parametrize("change, words", [
+    ({"parallelism": [5]}, r"P=5 pixels per beat must divide stage 1's input width 12; use P in \[1, 2, 3, 4, 6, 12\]"),
+    ({"target_ii": [72]}, r"target_ii \[72\] needs one value >= 1 \(cycles per frame\) per deployed stage \(2\)"),
+    ({"folding": {"stage_2": {"conv9": {"impl": "mvau"}}}}, r"stage 2: folding given for unknown layer\(s\) \['conv9'\]"),
+    ({"folding": {"stage_2": {"c2_q": {"impl": "mvau", "simd": 7}}}}, r"SIMD 7 must divide 36"),
+    ({"buffer_frames": [1, 2]}, r"buffer_frames \[1, 2\] needs one value >= 1 per stage boundary"),
+    ({"parallelism": [2, 1]}, r"one P >= 1, stage 1's input pixels per beat"),
+    ({"fifo": 3}, r"unknown design key\(s\) fifo"),
+    ({"io": "wide"}, r"design.io 'wide' is unknown"),
+])
+def test_a_bad_streaming_point_is_refused_in_one_line(tmp_path, small_stages, change, words):
+    from flows.dse.point import check_point
+
+    with pytest.raises(PointError, match=words) as info:
+        check_point(load_point(_write(tmp_path, {**STREAM_POINT, "design": {**STREAM_POINT["design"], **change}})),
+                    *small_stages)
+    assert "\n" not in str(info.value)

@@ -111,3 +111,67 @@ def test_the_streaming_pipeline_wrapped_for_the_board_matches_the_model_over_axi
     assert (res.mismatches, res.lost, res.duplicated) == (0, 0, 0), res.summary()
     assert res.counters_match_model, res.counter_failures
     assert res.driver["mismatches"] == 0 and res.driver["counters_match_model"], res.driver["failures"]
+
+
+def wide_two_exit_model(seed: int = 6):
+    """12x12 -> conv 5x5x4 -> pool 2 (exit 1: pool 2, flatten, dense 10) -> conv 3x3x6 -> flatten -> dense 10:
+    stage 1 reads 2 pixels per beat and forwards one (its stride-2 pool halves P)."""
+    init = keras.initializers.RandomUniform(-1, 1, seed=seed)
+
+    def dense(x, name):
+        x = qk.QDense(10, kernel_quantizer=W4, bias_quantizer=W4, kernel_initializer=init, name=name)(x)
+        return qk.QActivation("quantized_bits(16,6,alpha=1)", name=f"{name}_q")(x)
+
+    inp = keras.Input((12, 12, 1))
+    x = qk.QActivation("quantized_relu(8,0)", name="in_q")(inp)
+    x = qk.QConv2D(4, 5, kernel_quantizer=W4, bias_quantizer=W4, kernel_initializer=init, name="c1")(x)
+    x = qk.QActivation("quantized_relu(4,2)", name="c1_q")(x)
+    x = keras.layers.MaxPooling2D(2, name="p1")(x)
+    h = keras.layers.Flatten(name="f1")(keras.layers.MaxPooling2D(2, name="hp")(x))
+    y = qk.QConv2D(6, 3, kernel_quantizer=W4, bias_quantizer=W4, kernel_initializer=init, name="c2")(x)
+    y = qk.QActivation("quantized_relu(4,2)", name="c2_q")(y)
+    return keras.Model(inp, [dense(h, "e1"), dense(keras.layers.Flatten(name="f2")(y), "e2")])
+
+
+def test_a_p2_pipeline_with_a_slow_stage_2_behind_a_one_frame_buffer_loses_nothing(tmp_path):
+    """Stage 1 at 2 pixels per beat (72 cycles a frame), stage 2 planned to a 4x longer II: the one-frame
+    conditional buffer back-pressures stage 1 in bursts, and every sample still leaves once, as predicted."""
+    from sklearn.datasets import load_digits
+
+    from boards import load_board
+    from exit_unit.reference import confidence
+    from frontend.calibrate import exit_configs, logit_codes
+    from frontend.ir import fuse_requantisers, stage_ir
+    from frontend.stages import split_model
+    from hardware.pipeline.generate import PipelineParams
+    from hardware.stream_stage import build_stream_stage, plan_stage
+    from sim.pipeline.simulate import simulate_pipeline
+
+    model = wide_two_exit_model()
+    stages = split_model(model)
+    cores, fmt, p = [], None, 2
+    for s, target in zip(stages, (72, 4 * 72)):
+        ir = fuse_requantisers(stage_ir(s.model, fmt))
+        plans = plan_stage(ir, target, kernel_luts=lambda layer: 10 ** 6 if s.index == 2 else 0, parallelism=p)
+        cores.append(build_stream_stage(ir, plans, tmp_path / f"stage_{s.index}", f"wstage_{s.index}", parallelism=p))
+        fmt, p = cores[-1].forwarded.fmt if cores[-1].forwarded else None, cores[-1].forwarded_parallelism
+    assert (cores[0].parallelism, cores[0].ii_cycles, cores[1].parallelism, cores[1].ii_cycles) == (2, 72, 1, 288)
+    x = (np.kron(load_digits().images[:60], np.ones((2, 2)))[:, 2:14, 2:14] / 16.0).reshape(-1, 12, 12, 1)
+    configs = exit_configs(stages, "max_prob")
+    codes = logit_codes(model, stages, x)
+    # half the samples go on: stage 2 needs 0.5 x 288 = 144 cycles a sample, twice stage 1's 72
+    thresholds = [int(np.median(confidence(configs[0], codes[0]))), configs[1].confidence_format.min_code]
+    res = simulate_pipeline([st.model for st in stages], configs, thresholds, x, tmp_path, load_board("pynq-z2"),
+                            stage_rtls=cores, logit_codes=codes, simulator="icarus",
+                            params=PipelineParams(buffer_frames=(1,)), scenarios="nominal,bursty")
+    assert set(res.scenarios) == {"early_exit", "bursty"} and res.rtl.frame_beats == 72
+    for name, sc in res.scenarios.items():
+        assert (sc.mismatches, sc.lost, sc.duplicated) == (0, 0, 0), f"{name}: {sc.first_fault}"
+    q = float(np.mean(res.scenarios["early_exit"].exit_at == 2))
+    bound = min(1 / 72, 1 / (q * 288))              # the slower of stage 1 and stage 2's share
+    for name, sc in res.scenarios.items():
+        rate = sc.steady.samples_per_cycle
+        print(f"{name}: {rate:.5f} samples/cycle ({rate * 72:.2f} of stage 1's rate), q = {q:.2f}")
+        assert 0.5 * bound < rate <= 1.02 / 72
+    d = res.to_dict()
+    assert d["exits_off"] is None and d["speedup"] is None and "bursty" in d["scenarios"]
