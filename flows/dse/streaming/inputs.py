@@ -62,6 +62,7 @@ def build_model(build, out: Path, client, say, tick) -> tuple[StreamModel, dict]
     from flows.dse.costs import exit_unit_latency
     from flows.dse.jobs import SynthJob, run_jobs
     from flows.dse.stream_costs import fit_costs, plan_stage_with_costs, predict_stage
+    from hardware.stream_stage.plan import stream_layout
 
     family = build.board.family
     full, headless, logits_only = stage_irs(build.stages)
@@ -73,9 +74,11 @@ def build_model(build, out: Path, client, say, tick) -> tuple[StreamModel, dict]
         ir = headless[k - 1] if is_headless else logits_only[k - 1] if is_logits_only else full[k - 1]
         plans = plan_stage_with_costs(ir, target_ii, costs, parallelism=p_in)
         pred = predict_stage(ir, plans, p_in, costs)
+        fwd = None if ir.forwarded is None else stream_layout(ir, plans, p_in)[ir.forwarded].out  # as the builder wires it
+        bits = 0 if fwd is None else fwd.elements * ir.layer(ir.forwarded).out_format.width
         return CoreFigures(lut=pred.lut, ff=pred.ff, bram=pred.bram, dsp=pred.dsp, ii_cycles=pred.ii_cycles,
-                           latency_cycles=pred.latency_cycles, forwarded_beats=pred.forwarded_beats,
-                           forwarded_bits=pred.forwarded_bits, forwarded_parallelism=pred.forwarded_parallelism,
+                           latency_cycles=pred.latency_cycles, forwarded_beats=0 if fwd is None else fwd.beats,
+                           forwarded_bits=bits, forwarded_parallelism=1 if fwd is None else fwd.pixels,
                            plans={name: plan.to_dict() for name, plan in plans.items()})
 
     configs = {p: exit_configs(build.stages, p) for p in POLICIES}

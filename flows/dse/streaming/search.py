@@ -40,18 +40,21 @@ class Space:
     threshold_sets: dict[tuple, list[tuple[int, ...]]]    # (exits, policies) -> threshold candidates
     n_exits: int
     frame_pixels: int
+    stage1_multiples: tuple[int, ...] = II_MULTIPLES_STAGE1
+    later_multiples: tuple[int, ...] = II_MULTIPLES_LATER
+    buffer_frames: tuple[int, ...] = BUFFER_FRAMES
 
     def designs(self) -> list[StreamDesign]:
         out = []
         for (exits, policies), sets in self.threshold_sets.items():
             deployed = exits[-1]
-            for p, m1 in itertools.product(self.parallelisms, II_MULTIPLES_STAGE1):
+            for p, m1 in itertools.product(self.parallelisms, self.stage1_multiples):
                 ii1 = self.frame_pixels // p * m1
-                later = list(itertools.product(II_MULTIPLES_LATER, repeat=deployed - 1))
+                later = list(itertools.product(self.later_multiples, repeat=deployed - 1))
                 for mults in later:
                     iis = (ii1, *[ii1 * m for m in mults])
                     kept_boundaries = [k for k in range(1, deployed) if k in exits]
-                    depths = list(itertools.product(BUFFER_FRAMES, repeat=len(kept_boundaries)))
+                    depths = list(itertools.product(self.buffer_frames, repeat=len(kept_boundaries)))
                     for depth in depths:
                         frames = [0] * (deployed - 1)
                         for k, f in zip(kept_boundaries, depth):

@@ -1,0 +1,101 @@
+"""The streaming DSE's selection (flows/dse/streaming/search.py, run.threshold_sets) on a model of known
+figures: a synthetic two-exit classifier whose cores cost what an invented rule says, so the chosen
+design can be checked against a brute-force answer, and the test split shown not to steer it."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from exit_unit.reference import ExitUnitConfig
+from flows.dse.streaming.design import StreamDesign
+from flows.dse.streaming.evaluate import CoreFigures, Routing, StreamModel
+from flows.dse.streaming.run import threshold_sets
+from flows.dse.streaming.search import Space, best, budget_sweep, evaluate_space
+from frontend.fixedpoint import FixedFormat
+
+LOGIT = FixedFormat(16, 9, True)
+FRAME = 64          # pixels of stage 1's input frame
+POLICIES = ("max_prob", "margin")
+
+
+def _codes(rng, labels, sharpness):
+    """Logit codes whose true class leads by a per-sample margin (exit 1 is sure of some samples only)."""
+    z = rng.normal(0, 1, (len(labels), 4))
+    z[np.arange(len(labels)), labels] += sharpness
+    return LOGIT.quantize(z)   # integer codes
+
+
+def _split(rng, n):
+    y = rng.integers(0, 4, n)
+    easy = rng.random(n) < 0.8
+    return y, [_codes(rng, y, np.where(easy, 6.0, 0.3)), _codes(rng, y, np.full(n, 5.0))]
+
+
+def _model(seed: int = 0, test_labels_shuffled: bool = False) -> StreamModel:
+    rng = np.random.default_rng(seed)
+    y_cal, cal = _split(rng, 400)
+    y_test, test = _split(rng, 400)
+    if test_labels_shuffled:
+        y_test = rng.permutation(y_test)
+    configs = {p: [ExitUnitConfig(4, LOGIT, p), ExitUnitConfig(4, LOGIT, p)] for p in POLICIES}
+    routing = Routing(configs, {"selection": cal, "test": test}, {"selection": y_cal, "test": y_test})
+
+    def stage_core(k, headless, logits_only, p_in, target_ii):
+        # an invented rule: work per frame / II parallel lanes at 100 LUTs each, the head 300
+        work = FRAME * (1 if k == 1 else 8)
+        lanes = -(-work // target_ii)
+        lut = 200 + 100 * lanes + (0 if headless else 300)
+        return CoreFigures(lut=lut, ff=lut, ii_cycles=max(target_ii, FRAME // p_in), latency_cycles=target_ii,
+                           forwarded_beats=0 if k == 2 else 16 // p_in, forwarded_bits=8 * p_in, forwarded_parallelism=p_in)
+
+    return StreamModel(n_exits=2, frame_pixels=FRAME, clock_mhz=100.0, routing=routing, stage_core=stage_core,
+                       exit_unit=lambda policy, k: CoreFigures(lut=150 if policy == "max_prob" else 90, ff=100),
+                       cond_buffer=lambda width, beats, frames: (CoreFigures(lut=20 + 4 * frames, ff=30), frames),
+                       decision_cycles=lambda policy, k: 5)
+
+
+def _search(model, lut):
+    sets = threshold_sets(model.routing, 2, [10, 100], policies=POLICIES)
+    points, refused = evaluate_space(model, Space((1, 2), sets, 2, FRAME, (1, 2), (1, 4, 16), (1, 4)).designs())
+    device = {"lut": lut, "ff": 10**6, "bram": 100.0, "dsp": 0}
+    final = float(np.mean(model.routing.route(StreamDesign((2,), (0,), ("max_prob",), 1, (1, 1), (0,)),
+                                              "selection")[1]))
+    return points, device, final, refused
+
+
+def test_chosen_design_is_the_fastest_adaptive_one_within_budget_and_accuracy():
+    model = _model()
+    points, device, final, refused = _search(model, 2500)
+    assert not refused
+    chosen = best(points, "adaptive", device, final)
+    assert chosen["mode"] == "adaptive" and len(chosen["design"].exits) == 2
+    feasible = [p for p in points if p["mode"] == "adaptive" and p["predicted"]["lut"] <= 2500
+                and p["accuracy_selection"] >= final - 0.01]
+    assert chosen["predicted"]["throughput_samples_per_s"] == max(p["predicted"]["throughput_samples_per_s"]
+                                                                   for p in feasible)
+    baseline = best(points, "single", device, final)
+    assert baseline["design"].exits == (2,)
+    # the exits let stage 2 be slow and cheap: at this budget the adaptive design is faster
+    assert chosen["predicted"]["throughput_samples_per_s"] > baseline["predicted"]["throughput_samples_per_s"]
+
+
+def test_the_test_split_does_not_steer_the_choice():
+    picks = []
+    for shuffled in (False, True):
+        model = _model(test_labels_shuffled=shuffled)
+        points, device, final, _ = _search(model, 2500)
+        picks.append(best(points, "adaptive", device, final)["design"])
+    assert picks[0] == picks[1]
+
+
+def test_a_larger_budget_never_gives_a_slower_best_design():
+    model = _model()
+    points, device, final, _ = _search(model, 10**6)
+    rows = budget_sweep(points, [1200, 1800, 2500, 4000, 8000], device, final)
+    rates = [r["adaptive"]["predicted"]["throughput_samples_per_s"] for r in rows if r["adaptive"]]
+    assert rates == sorted(rates) and len(rates) >= 4
+
+
+def test_a_design_with_a_bad_shape_is_refused():
+    with pytest.raises(ValueError, match="stage IIs"):
+        StreamDesign((1, 2), (3, 0), ("max_prob", "max_prob"), 1, (64,), ())
