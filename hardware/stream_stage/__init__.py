@@ -388,7 +388,7 @@ class _Builder:
         ident = _ident(layer.name)
         elements = shape[2]
         if src.elements % elements == 0:
-            conv = StreamSplit(src.width, src.elements // elements)
+            conv = StreamSplit(elements * src.fmt.width, src.elements // elements)
             beats, kind, extra = src.beats * conv.pieces, "split", ""
         elif elements % src.elements == 0:
             conv = StreamGather(src.width, elements // src.elements, aligned=True)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
-from frontend.ir import LayerIR, StageIR
+from frontend.ir import INPUT, LayerIR, StageIR
 
 IMPLEMENTATIONS = ("kernel", "mvau")
 # MVAU LUTs ~ BASE + PER_PRODUCT * (weight bits x input bits / 16) * SIMD * PE (LUT shift-and-add products,
@@ -50,6 +50,23 @@ def stream_geometry(layer: LayerIR, parallelism: int = 1) -> tuple[int, int]:
     if len(shape) == 3:
         return shape[0] * shape[1] // parallelism, shape[2] * parallelism
     return 1, shape[0]
+
+
+def flattened_streams(ir: StageIR) -> dict[str, tuple[int, int]]:
+    """(beats, elements per beat) of each vector that is a flattened pixel stream (Flatten, Reshape to a
+    vector, and quantisers or joins of those): the builder keeps the pixel beats (H*W beats of C), so a
+    dense layer reading one takes its vector over many beats, not in one."""
+    shapes = {INPUT: tuple(ir.input_shape), **{layer.name: tuple(layer.out_shape) for layer in ir.layers}}
+    flat: dict[str, tuple[int, int]] = {}
+    for layer in ir.layers:
+        if len(layer.out_shape) != 1 or layer.op in ("dense", "global_avgpool") or not layer.inputs:
+            continue
+        src = layer.inputs[0]
+        if len(shapes[src]) == 3:
+            flat[layer.name] = (shapes[src][0] * shapes[src][1], shapes[src][2])
+        elif src in flat:
+            flat[layer.name] = flat[src]
+    return flat
 
 
 def windows_per_frame(layer: LayerIR) -> int:
@@ -105,10 +122,13 @@ def plan_stage(ir: StageIR, target_ii: int, kernel_luts, parallelism: int = 1,
                         f"its layers: {', '.join(layer.name for layer in ir.layers)}")
     plans: dict[str, LayerPlan] = {}
     p = parallelism
+    flat = flattened_streams(ir)
     for layer in ir.layers:
         if layer.op not in ("conv2d", "dense"):
             continue
         in_beats, in_elems = stream_geometry(layer, p if layer.inputs == ("input",) else 1)
+        if layer.op == "dense" and layer.inputs[0] in flat:
+            in_beats, in_elems = flat[layer.inputs[0]]
         if layer.name in overrides:
             plans[layer.name] = check_plan(layer, overrides[layer.name], in_beats, in_elems)
             continue

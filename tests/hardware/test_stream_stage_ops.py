@@ -54,6 +54,25 @@ def concat_stage():
     return keras.Model(inp, [logits, c])
 
 
+def reshape_stage():
+    """Reshapes that split beats: (6, 6, 2) -> (6, 12, 1) (each pixel into two) and a dense layer's one-beat
+    vector -> (4, 4, 1) pixels, each followed by a window (max pool, conv)."""
+    inp = keras.Input((8, 8, 1))
+    x = qk.QActivation("quantized_relu(6,0)", name="in_q")(inp)
+    x = _conv(x, 2, "c1")
+    fwd = keras.layers.MaxPooling2D(2, name="pool")(keras.layers.Reshape((6, 12, 1), name="rs_px")(x))
+    init = keras.initializers.RandomUniform(-1, 1, seed=7)
+    h = qk.QDense(16, kernel_quantizer=W4, bias_quantizer=W4, kernel_initializer=init, name="hd1_dense")(
+        keras.layers.Flatten(name="hf1")(fwd))
+    h = qk.QActivation("quantized_relu(4,2)", name="hd1")(h)
+    h = _conv(keras.layers.Reshape((4, 4, 1), name="rs_vec")(h), 2, "hc", seed=8)
+    logits = _head(keras.layers.Flatten(name="hf")(h))
+    return keras.Model(inp, [logits, fwd])
+
+
+STAGES = {"residual": residual_stage, "concat": concat_stage, "reshape": reshape_stage}
+
+
 def _build(model, plans, tmp_path):
     from frontend.ir import fuse_requantisers, stage_ir
     from hardware.stream_stage import LayerPlan, build_stream_stage
@@ -73,15 +92,17 @@ def _samples(fmt):
     ("residual", {"r_a": ("mvau", 9, 1), "r_b": ("mvau", 3, 1)}),      # a slow main branch: skip FIFO waits
     ("concat", {}),
     ("concat", {"a": ("mvau", 3, 1)}),                                 # the symmetric requantiser in an MVAU
+    ("reshape", {}),
 ])
-def test_stream_stage_with_skip_connections_matches_qkeras_on_every_frame_under_stalls(kind, plans, tmp_path):
+def test_stream_stage_with_skips_pads_reshapes_and_pools_matches_qkeras_on_every_frame_under_stalls(kind, plans, tmp_path):
     from sim.stage.stream import verify_stream_stage
 
-    model = residual_stage() if kind == "residual" else concat_stage()
+    model = STAGES[kind]()
     st = _build(model, plans, tmp_path)
     kinds = [b.kind for b in st.blocks]
-    assert "join" in kinds and kinds.count("mvau") == len(plans)
-    assert ("global_sum" in kinds) == (kind == "residual") and ("gather" in kinds) == (kind == "concat")
+    assert ("join" in kinds) == (kind != "reshape") and kinds.count("mvau") == len(plans)
+    assert ("global_sum" in kinds) == (kind == "residual") and ("gather" in kinds) == (kind != "residual")
+    assert kinds.count("split") == 2 * (kind == "reshape")
     check = verify_stream_stage(model, st, _samples(st.input_format), 30, tmp_path / "sim", simulator="icarus")
     assert check.sim.vectors == 50
     assert check.bit_exact, check.mismatch()
@@ -129,7 +150,24 @@ def test_with_plain_fork_fifos_the_residual_block_deadlocks(tmp_path):
 def test_generated_stream_stage_with_joins_is_lint_clean(tmp_path):
     from hardware.lint import lint
 
-    for kind, model in (("residual", residual_stage()), ("concat", concat_stage())):
-        st = _build(model, {}, tmp_path / kind)
+    for kind, stage in STAGES.items():
+        st = _build(stage(), {}, tmp_path / kind)
         warnings = lint(st.verilog_files, st.top)
         assert not warnings, "\n".join(warnings[:20])
+
+
+def test_a_dense_layer_on_a_flattened_stream_is_planned_over_its_pixel_beats(tmp_path):
+    """Flatten keeps the pixel beats (18 beats of 1 element into hd1): a plan for the input's rate (64 cycles)
+    folds that dense layer over the beats (SIMD 1), builds, meets the rate and stays bit-exact."""
+    from frontend.ir import fuse_requantisers, stage_ir
+    from hardware.stream_stage import build_stream_stage, plan_stage
+    from sim.stage.stream import verify_stream_stage
+
+    model = reshape_stage()
+    ir = fuse_requantisers(stage_ir(model))
+    plans = plan_stage(ir, 64, kernel_luts=lambda layer: 10 ** 6)     # kernels priced out: MVAUs everywhere
+    assert plans["hd1"].impl == "mvau" and plans["hd1"].simd == 1
+    st = build_stream_stage(ir, plans, tmp_path / "rtl", "sst")
+    assert max(b.cycles_per_frame for b in st.blocks if b.kind == "mvau") <= 64
+    check = verify_stream_stage(model, st, _samples(st.input_format), 10, tmp_path / "sim", simulator="icarus")
+    assert check.bit_exact, check.mismatch()
