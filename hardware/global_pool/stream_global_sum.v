@@ -35,7 +35,8 @@ module stream_global_sum #(
     output m_axis_tlast
 );
     localparam integer CNT_W = BEATS > 1 ? $clog2(BEATS) : 1;
-    localparam [CNT_W-1:0] LAST_BEAT = CNT_W'(BEATS - 1);
+    localparam integer LAST_BEAT_I = BEATS - 1;
+    localparam [CNT_W-1:0] LAST_BEAT = LAST_BEAT_I[CNT_W-1:0];
 
     reg [CNT_W-1:0] count;
     reg [C*OUT_W-1:0] acc;

@@ -26,3 +26,14 @@ def test_global_sum_is_the_exact_mean_under_stalls_at_one_beat_per_cycle(tmp_pat
 def test_global_sum_refuses_a_position_count_that_is_not_a_power_of_two():
     with pytest.raises(PrimitiveParameterError, match="over 12 positions.*power-of-two H x W"):
         StreamGlobalSum(FixedFormat(4, 2), 2, 6, 2)
+
+
+def test_global_sum_synthesises_to_two_registers_per_channel(tmp_path):
+    """Yosys (Verilog-2005 front end): the accumulator and the output register, C x OUT_W bits each, and a
+    beat counter; measured 133 LUTs, 165 FFs for 8 channels of ufixed<6,2> over 4x4."""
+    from flows.yosys import synth_xilinx
+
+    gap = StreamGlobalSum(FixedFormat(6, 4, False), 8, 16)
+    res = synth_xilinx(gap.files, gap.top, params=gap.parameters, work_dir=tmp_path)
+    out_w = gap.out_format.width
+    assert 2 * 8 * out_w <= res.ff <= 2 * 8 * out_w + 8, res

@@ -46,3 +46,13 @@ def test_stream_join_refuses_an_output_format_that_cannot_hold_the_sum():
         StreamJoin("add", (FixedFormat(3, 1, False), FixedFormat(3, 1, False)), (2, 2), FixedFormat(3, 1, False))
     with pytest.raises(PrimitiveParameterError, match="more fraction bits than the output"):
         StreamJoin("concat", (FixedFormat(4, 3), FixedFormat(4, 1)), (1, 1), FixedFormat(8, 1))
+
+
+def test_stream_join_synthesises_to_one_output_register_and_an_adder_per_element(tmp_path):
+    """Yosys: an add of 4 channels is the output register (4 x OUT_W + valid + last) and one adder per element;
+    measured 28 LUTs, 46 FFs, 12 CARRY4."""
+    from flows.yosys import synth_xilinx
+
+    join = StreamJoin("add", (FixedFormat(6, 4, False), FixedFormat(10, 5, True)), (4, 4), FixedFormat(11, 5, True))
+    res = synth_xilinx(join.files, join.top, params=join.parameters, work_dir=tmp_path)
+    assert res.ff == 4 * 11 + 2 and res.carry4 >= 4, res
