@@ -89,7 +89,8 @@ def _samples(fmt):
 
 @pytest.mark.parametrize("kind, plans", [
     ("residual", {}),                                                  # da4ml kernels on both branches
-    ("residual", {"r_a": ("mvau", 9, 1), "r_b": ("mvau", 3, 1)}),      # a slow main branch: skip FIFO waits
+    pytest.param("residual", {"r_a": ("mvau", 9, 1), "r_b": ("mvau", 3, 1)},   # a slow main branch
+                 marks=pytest.mark.slow),
     ("concat", {}),
     ("concat", {"a": ("mvau", 3, 1)}),                                 # the symmetric requantiser in an MVAU
     ("reshape", {}),
