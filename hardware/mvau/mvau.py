@@ -43,7 +43,7 @@ FIFO_SOURCE = hardware.source("fifo/pl_fifo.v")
 TIMESCALE = "`timescale 1ns / 1ps"
 MULTIPLIERS = ("lut", "dsp")
 
-Quantizer = tuple[FixedFormat, bool] | None   # (output format, relu first) or None = the exact accumulator
+Quantizer = tuple | None   # (output format, relu first[, symmetric]) or None = the exact accumulator
 
 
 @dataclass(frozen=True)
@@ -141,9 +141,9 @@ def _check(name: str, kernel: np.ndarray, bias, in_fmt, in_elems: int, quantizer
         raise MVAUConfigError(f"pe={pe} does not divide OUT={out}; use one of {_divisors(out)}")
     if multiplier not in MULTIPLIERS:
         raise MVAUConfigError(f"multiplier {multiplier!r} is unknown; use 'lut' or 'dsp'")
-    if quantizer is not None and not (isinstance(quantizer, tuple) and len(quantizer) == 2
+    if quantizer is not None and not (isinstance(quantizer, tuple) and len(quantizer) in (2, 3)
                                       and isinstance(quantizer[0], FixedFormat)):
-        raise MVAUConfigError(f"quantizer {quantizer!r} is not (FixedFormat, relu) or None")
+        raise MVAUConfigError(f"quantizer {quantizer!r} is not (FixedFormat, relu[, symmetric]) or None")
 
 
 def _rom_words(w_codes: np.ndarray, beats: int, in_elems: int, simd: int, pe: int, enc: WeightEncoding) -> list[int]:
@@ -363,7 +363,8 @@ def build_mvau(name: str, out_dir: Path, kernel: np.ndarray, bias: np.ndarray | 
 
     kernel: real values (VEC, OUT) on a fixed-point grid (a quantised Keras kernel, a Conv2D one reshaped
     to (kh*kw*cin, filters)); bias: (OUT,) real values or None; in_fmt: format of the input codes;
-    quantizer: (FixedFormat, relu) or None for the exact accumulator; simd | in_elems, pe | OUT.
+    quantizer: (FixedFormat, relu) or (FixedFormat, relu, symmetric) (saturating to +-max, quantized_bits
+    symmetric=1), or None for the exact accumulator; simd | in_elems, pe | OUT.
     """
     kernel = np.asarray(kernel, dtype=np.float64)
     _check(name, kernel, bias, in_fmt, in_elems, quantizer, simd, pe, multiplier)
@@ -382,11 +383,12 @@ def build_mvau(name: str, out_dir: Path, kernel: np.ndarray, bias: np.ndarray | 
     bias_shift = acc_frac - b_fmt.frac if b_fmt else 0
     acc_lo, acc_hi = accumulator_range(w_codes, product_shift, in_fmt, b_codes, bias_shift)
     acc_fmt = FixedFormat(width=signed_width(acc_lo, acc_hi), frac=acc_frac, signed=True)
-    out_fmt, relu = quantizer if quantizer is not None else (acc_fmt, False)
+    out_fmt, relu, *sym = quantizer if quantizer is not None else (acc_fmt, False)
 
     dot_text, dot, tree_stages = dot_module(f"{name}_dot", simd, in_fmt, enc, int(w_codes.min()),
                                             int(w_codes.max()), multiplier)
-    quant_text = quantizer_module(f"{name}_quant", acc_fmt, (acc_lo, acc_hi), out_fmt, relu, quantizer is None)
+    quant_text = quantizer_module(f"{name}_quant", acc_fmt, (acc_lo, acc_hi), out_fmt, relu, quantizer is None,
+                                  symmetric=bool(sym and sym[0]))
     rom_words = _rom_words(w_codes, beats, in_elems, simd, pe, enc)
     delay = (2 if len(rom_words) > 1 else 1) + tree_stages   # issue -> weight word and x slice -> dot -> accumulate
     cycles_per_beat = sf_count * nf_count

@@ -20,8 +20,9 @@ def _const(value: int, width: int) -> str:
 
 
 def quantizer_module(name: str, acc: FixedFormat, acc_range: tuple[int, int], out: FixedFormat, relu: bool,
-                     exact: bool) -> str:
-    """Verilog of combinational module ``name`` (acc -> q)."""
+                     exact: bool, symmetric: bool = False) -> str:
+    """Verilog of combinational module ``name`` (acc -> q); ``symmetric``: the low bound is -max_code
+    (quantized_bits symmetric=1), not min_code."""
     a_w, o_w = acc.width, out.width
     header = f"module {name} (\n    input [{a_w - 1}:0] acc,\n    output [{o_w - 1}:0] q\n);"
     if exact:
@@ -57,13 +58,15 @@ def quantizer_module(name: str, acc: FixedFormat, acc_range: tuple[int, int], ou
         value = f"{{{{{o_w - v_w}{{v[{v_w - 1}]}}}}, v}}"
     else:
         value = f"v[{o_w - 1}:0]"
-    over, under = v_hi > out.max_code, v_lo < out.min_code
+    low = -out.max_code if symmetric and out.signed else out.min_code
+    over, under = v_hi > out.max_code, v_lo < low
     if over:
         lines.append(f"    wire over = $signed(v) > $signed({_const(out.max_code, v_w)});")
         value = f"over ? {_const(out.max_code, o_w)} : {value}"
     if under:
-        lines.append(f"    wire under = $signed(v) < $signed({_const(out.min_code, v_w)});")
-        value = f"under ? {_const(out.min_code, o_w)} : {value}"
+        lines.append(f"    wire under = $signed(v) < $signed({_const(low, v_w)});")
+        value = f"under ? {_const(low, o_w)} : {value}"
     lines.append(f"    assign q = {value};")
-    return (f"// Output quantiser: {'relu, ' if relu else ''}round half to even {acc} -> {out}, saturate.\n"
+    return (f"// Output quantiser: {'relu, ' if relu else ''}round half to even {acc} -> {out}, saturate"
+            f"{' to +-max' if symmetric else ''}.\n"
             f"{header}\n" + "\n".join(lines) + "\nendmodule\n")

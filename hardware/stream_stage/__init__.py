@@ -8,6 +8,12 @@
   dense             mvau on the stream (beats x elements per beat)       | [gather] -> 1x1 kernel
   quant             1x1 window kernel: identity kernel + the requantiser
   flatten, identity no block: raster order with channels inner is Keras' flatten order
+  zeropad           swg with a 1x1 window and the padding (zero codes where the padding is)
+  reshape           no block when a beat stays one pixel (or the target is a vector), else a
+                    gather / split of whole pixels
+  global_avgpool    stream_global_sum: the per-channel frame sum, the exact mean's code
+  add, concat       stream_join of two streams (a chain for more), each input's FIFO on its fork
+                    branch deep enough for the other branch's lag (skip.py), so a block cannot deadlock
 
 Pixels per beat follow plan.stream_layout: a layer that cannot read its stream's P gets a
 stream_split (hardware/dwc) in front and reads one pixel per beat.
@@ -31,9 +37,12 @@ import numpy as np
 
 from frontend.fixedpoint import FixedFormat
 from frontend.ir import INPUT, LayerIR, StageIR
+from frontend.ir import covering_format
 from hardware.dwc import StreamGather, StreamSplit
 from hardware.fifo import StreamFifo
 from hardware.fork import StreamFork
+from hardware.global_pool import StreamGlobalSum
+from hardware.join import StreamJoin
 from hardware.mvau import build_mvau
 from hardware.pool import StreamPool
 from hardware.stage.emit import TIMESCALE
@@ -43,6 +52,7 @@ from hardware.window_kernel import build_window_kernel
 
 from .plan import (Geometry, LayerPlan, LayerStream, PlanError, forwarded_parallelism, plan_stage,  # noqa: F401
                    stage_ii, stream_geometry, stream_layout)   # (re-exported)
+from .skip import skip_fifo_depths
 
 READ_FIFO_DEPTH = 16   # beats in front of an MVAU and on each fork branch (LUTRAM)
 
@@ -169,27 +179,35 @@ def _stream(name: str, layer_out_shape, fmt: FixedFormat, parallelism: int = 1) 
     return Stream(name, shape[0], fmt, 1, shape)
 
 
-def _requant(layer: LayerIR) -> tuple[FixedFormat, bool]:
-    """The (format, relu) every block of a layer ends in: the IR's, so streams carry the IR's formats
-    (with no requantiser, the exact accumulator: saturation there never triggers)."""
-    return (layer.out_format, bool(layer.requant and layer.requant.relu))
+def _requant(layer: LayerIR) -> tuple[FixedFormat, bool, bool]:
+    """The (format, relu, symmetric) every block of a layer ends in: the IR's, so streams carry the IR's
+    formats (with no requantiser, the exact accumulator: saturation there never triggers)."""
+    return (layer.out_format, bool(layer.requant and layer.requant.relu),
+            bool(layer.requant and layer.requant.symmetric))
 
 
-STREAM_OPS = ("conv2d", "maxpool", "avgpool", "dense", "quant", "flatten", "identity")
+STREAM_OPS = ("conv2d", "maxpool", "avgpool", "dense", "quant", "flatten", "identity", "zeropad", "reshape",
+              "global_avgpool", "add", "concat")
+JOIN_OPS = ("add", "concat")
 _PARALLEL = "build this model's stages as fully parallel cores (IO_TYPE=io_parallel, stages small enough)"
 
 
 def _check_streamable(layer: LayerIR) -> None:
     """The streaming cores build a chain of these ops, each layer reading one stream (checked before any
     block is written, so a stage fails whole)."""
-    if len(layer.inputs) != 1:
-        raise PlanError(f"layer {layer.name!r} ({layer.op}) has {len(layer.inputs)} inputs; the streaming cores "
-                        f"do not join streams yet: {_PARALLEL}")
     if layer.op not in STREAM_OPS:
         raise PlanError(f"layer {layer.name!r} ({layer.op}) has no streaming block yet (streaming: "
                         f"{', '.join(STREAM_OPS)}): {_PARALLEL}")
-    if layer.requant is not None and layer.requant.symmetric:
-        raise PlanError(f"layer {layer.name!r}: a symmetric quantiser has no streaming requantiser yet: {_PARALLEL}")
+    if len(layer.inputs) != 1 and layer.op not in JOIN_OPS:
+        raise PlanError(f"layer {layer.name!r} ({layer.op}) has {len(layer.inputs)} inputs; the streaming cores "
+                        f"join streams only in Add and Concatenate: {_PARALLEL}")
+    if len(set(layer.inputs)) != len(layer.inputs):
+        raise PlanError(f"layer {layer.name!r} ({layer.op}) reads one tensor twice; the streaming join takes "
+                        f"distinct streams: {_PARALLEL}")
+    if layer.op == "reshape" and (len(layer.in_shape) not in (1, 3) or len(layer.out_shape) not in (1, 3)):
+        raise PlanError(f"layer {layer.name!r}: a stream carries (H, W, C) pixels or a vector; Reshape "
+                        f"{layer.in_shape} -> {layer.out_shape} is neither: reshape to (H, W, C) or flatten, or "
+                        f"{_PARALLEL}")
 
 
 class _Builder:
@@ -201,6 +219,7 @@ class _Builder:
         self.streams: dict[str, Stream] = {}
         self.readers: dict[str, list[str]] = {}     # stream -> its readers (layer names, 'm_logits', 'm_fwd')
         self.taken: dict[str, int] = {}
+        self.branch_depths = skip_fifo_depths(ir, READ_FIFO_DEPTH)   # (stream, reader) -> FIFO depth
 
     def reader_stream(self, src: str, reader: str) -> Stream:
         """The stream ``reader`` reads: ``src`` itself, or its fork branch when ``src`` has several readers."""
@@ -209,12 +228,12 @@ class _Builder:
         if len(readers) == 1:
             return s
         if src not in self.taken:
-            self._fork(s, len(readers))
+            self._fork(s, len(readers), [self.branch_depths.get((src, r), READ_FIFO_DEPTH) for r in readers])
             self.taken[src] = 0
         i = readers.index(reader)
         return Stream(f"{s.name}_r{i}", s.elements, s.fmt, s.beats, s.shape)
 
-    def _fork(self, s: Stream, n: int) -> None:
+    def _fork(self, s: Stream, n: int, depths: list[int] | None = None) -> None:
         fork = StreamFork(s.width, n)
         t = self.top
         t.add_files(fork.files)
@@ -234,7 +253,7 @@ class _Builder:
                            f"    assign {raw.name}_tvalid = {s.name}_fk_tvalid[{i}];\n"
                            f"    assign {raw.name}_tlast = {s.name}_fk_tlast[{i}];\n"
                            f"    assign {s.name}_fk_tready[{i}] = {raw.name}_tready;")
-            self.fifo(raw, out, s.name)
+            self.fifo(raw, out, s.name, depths[i] if depths else READ_FIFO_DEPTH)
 
     def fifo(self, src: Stream, dst: Stream, layer: str, depth: int = READ_FIFO_DEPTH) -> None:
         fifo = StreamFifo(src.width, depth)
@@ -398,6 +417,109 @@ class _Builder:
         self.top.blocks.append(Block(f"u_{ident}_mvau", "mvau", layer.name, vectors * mvau.cycles_per_vector,
                                      {"simd": plan.simd, "pe": plan.pe, "multiplier": plan.multiplier,
                                       "weight_bits": mvau.weight_bits}))
+
+    def _zeropad(self, layer: LayerIR, src: Stream) -> Stream:
+        """ZeroPadding2D: a sliding window of 1x1 over the padded image, zero codes in the padding."""
+        p = src.elements // layer.in_shape[2]
+        swg = build_swg(tuple(layer.in_shape), layer.in_format, 1, 1, layer.padding, p)
+        ident = _ident(layer.name)
+        out = self._out(layer, elements=swg.out_elements, beats=swg.out_beats)
+        self.top.add_files(swg.verilog_files)
+        self.top.instance("swg", f"u_{ident}_swg", src, out, swg.parameters)
+        self.top.blocks.append(Block(f"u_{ident}_swg", "swg", layer.name, swg.frame_cycles,
+                                     {"padding": list(layer.padding), "P": p}))
+        return out
+
+    def _reshape(self, layer: LayerIR, src: Stream) -> Stream:
+        """Beats in order are the C-order flatten, which Reshape keeps: only the pixel size can change."""
+        shape = tuple(layer.out_shape)
+        if len(shape) == 1 or src.elements == shape[2]:
+            return Stream(src.name, src.elements, src.fmt, src.beats, shape)
+        ident = _ident(layer.name)
+        elements = shape[2]
+        if src.elements % elements == 0:
+            conv = StreamSplit(elements * src.fmt.width, src.elements // elements)
+            beats, kind, extra = src.beats * conv.pieces, "split", ""
+        elif elements % src.elements == 0:
+            conv = StreamGather(src.width, elements // src.elements, aligned=True)
+            beats, kind, extra = src.beats // conv.pieces, "gather", ", .m_axis_tkeep(), .error()"
+        else:
+            raise PlanError(f"layer {layer.name!r}: Reshape {layer.in_shape} -> {shape} cuts a beat of {src.elements} "
+                            f"elements into pixels of {elements}; neither divides the other: {_PARALLEL}")
+        out = self._out(layer, elements=elements, beats=beats)
+        self.top.add_files(conv.files)
+        if kind == "split":
+            self.top.lines.append(f"    wire [{conv.pieces - 1}:0] {out.name}_keep = {{{conv.pieces}{{1'b1}}}};")
+            extra = f", .s_axis_tkeep({out.name}_keep)"
+        else:
+            self.top.lines.append("    // whole pixels per group (aligned): tkeep is all ones and error cannot rise\n"
+                                  "    // verilator lint_off PINCONNECTEMPTY")
+        self.top.instance(conv.top, f"u_{ident}_{kind}", src, out, conv.parameters, extra=extra)
+        if kind == "gather":
+            self.top.lines.append("    // verilator lint_on PINCONNECTEMPTY")
+        self.top.blocks.append(Block(f"u_{ident}_{kind}", kind, layer.name, max(src.beats, beats)))
+        return out
+
+    def _global_avgpool(self, layer: LayerIR, src: Stream) -> Stream:
+        p = src.elements // layer.in_shape[2]
+        gap = StreamGlobalSum(layer.in_format, layer.in_shape[2], src.beats, p)
+        self._check_format(layer, gap.out_format)
+        ident = _ident(layer.name)
+        out = self._out(layer, elements=layer.in_shape[2], beats=1)
+        self.top.add_files(gap.files)
+        self.top.instance(gap.top, f"u_{ident}_sum", src, out, gap.parameters)
+        self.top.blocks.append(Block(f"u_{ident}_sum", "global_sum", layer.name, src.beats))
+        return out
+
+    def _add(self, layer: LayerIR, src: Stream) -> Stream:
+        return self._join(layer, src, "add")
+
+    def _concat(self, layer: LayerIR, src: Stream) -> Stream:
+        return self._join(layer, src, "concat")
+
+    def _join(self, layer: LayerIR, first: Stream, op: str) -> Stream:
+        """Joins the layer's input streams two at a time; each partial result in the exact format of the
+        inputs joined so far (frontend/ir.py's rule for the layer), the last in the layer's."""
+        ident = _ident(layer.name)
+        streams = [first] + [self.reader_stream(i, layer.name) for i in layer.inputs[1:]]
+        shape = tuple(layer.in_shape)
+        pixels = 1 if len(shape) == 1 else first.elements // shape[-1]
+        if any(s.beats != first.beats or (len(shape) == 3 and s.elements // s.shape[-1] != pixels) for s in streams):
+            raise PlanError(f"layer {layer.name!r} ({op}): its inputs' streams differ in beats per frame or pixels "
+                            f"per beat ({', '.join(f'{s.beats} x {s.elements}' for s in streams)}): {_PARALLEL}")
+        if op == "concat" and len(shape) == 1 and first.beats != 1:
+            raise PlanError(f"layer {layer.name!r}: Concatenate of vectors split over {first.beats} beats; "
+                            f"concatenate (H, W, C) tensors or dense outputs: {_PARALLEL}")
+        acc = first
+        for k, s in enumerate(streams[1:], start=1):
+            last = k == len(streams) - 1
+            if last:
+                fmt = layer.out_format
+            else:
+                fmts = [t.fmt for t in streams[:k + 1]]
+                frac = max(f.frac for f in fmts)
+                lo, hi = ((sum(f.min_value for f in fmts), sum(f.max_value for f in fmts)) if op == "add" else
+                          (min(f.min_value for f in fmts), max(f.max_value for f in fmts)))
+                fmt = covering_format(lo, hi, frac)
+            join = StreamJoin(op, (acc.fmt, s.fmt), (acc.elements // pixels, s.elements // pixels), fmt, pixels)
+            if last:
+                out = self._out(layer, elements=pixels * join.out_channels, beats=first.beats)
+            else:
+                out = Stream(f"{ident}_j{k}", pixels * join.out_channels, fmt, first.beats, shape)
+                self.top.wires(out)
+            inst = f"u_{ident}_join{k}"
+            self.top.add_files(join.files)
+            params = ", ".join(f".{n}({v})" for n, v in join.parameters.items())
+            self.top.lines.append(
+                f"    stream_join #({params}) {inst} (.clk(clk), .rst(rst),\n" +
+                "".join(f"        .s{j}_axis_tdata({t.name}_tdata), .s{j}_axis_tvalid({t.name}_tvalid), "
+                        f".s{j}_axis_tready({t.name}_tready), .s{j}_axis_tlast({t.name}_tlast),\n"
+                        for j, t in enumerate((acc, s))) +
+                f"        .m_axis_tdata({out.name}_tdata), .m_axis_tvalid({out.name}_tvalid), "
+                f".m_axis_tready({out.name}_tready), .m_axis_tlast({out.name}_tlast));")
+            self.top.blocks.append(Block(inst, "join", layer.name, first.beats, {"op": op}))
+            acc = out
+        return acc
 
     def _check_format(self, layer: LayerIR, got: FixedFormat) -> None:
         if got != layer.out_format:

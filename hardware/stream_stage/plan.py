@@ -132,6 +132,22 @@ def layer_stream(layer: LayerIR, given: Geometry, plan: LayerPlan | None = None)
         return LayerStream(given, given, "vector", Geometry(1, layer.out_shape[0], 1), cycles)
     if op == "flatten":
         return LayerStream(given, given, "pass", given, 0)
+    if op == "zeropad":        # a 1x1 swg with the padding, at the stream's P
+        return LayerStream(given, given, "swg", _pixels(layer.out_shape, given.pixels), swg_cycles(layer, given.pixels))
+    if op == "reshape":        # a vector keeps the beats; a 3-D target is whole pixels (a split or gather)
+        if len(layer.out_shape) == 1:
+            return LayerStream(given, given, "pass", given, 0)
+        c = layer.out_shape[2]
+        return LayerStream(given, given, "pass", Geometry(given.beats * given.elements // c, c, 1), given.beats)
+    if op == "global_avgpool":
+        return LayerStream(given, given, "sum", Geometry(1, layer.out_shape[0], 1), given.beats)
+    if op == "concat" and len(layer.out_shape) == 3:
+        out = Geometry(given.beats, given.pixels * layer.out_shape[2], given.pixels)
+        return LayerStream(given, given, "join", out, given.beats)
+    if op == "concat":
+        return LayerStream(given, given, "join", Geometry(1, layer.out_shape[0], 1), given.beats)
+    if op == "add":
+        return LayerStream(given, given, "join", given, given.beats)
     return LayerStream(given, given, "pass", given, given.beats if op == "quant" else 0)
 
 

@@ -8,7 +8,7 @@ run in one stream_shell (fixed latency, one beat per cycle); tlast travels besid
 shift register. Every generated module is prefixed with ``<name>``.
 
 Kinds:
-- ``conv``: window @ kernel (+ bias), then the output quantiser (FixedFormat, relu) with QKeras
+- ``conv``: window @ kernel (+ bias), then the output quantiser (FixedFormat, relu[, symmetric]) with QKeras
   semantics (hardware/stage/quantize.py), or the exact accumulator (its covering format) for None;
 - ``max``: per-channel maximum (MaxPooling2D), in the input format;
 - ``avg``: per-channel mean of a power-of-two window area, exact (log2(area) more fraction bits).
@@ -163,8 +163,8 @@ def _conv(inputs, kernel, bias, output) -> Traced:
         y = y + bias
     if output is None:
         return Traced(y, covering_format(y))
-    fmt, relu = output
-    return Traced(quantize_array(y, fmt, relu=bool(relu)), fmt)
+    fmt, relu, *symmetric = output
+    return Traced(quantize_array(y, fmt, relu=bool(relu), symmetric=bool(symmetric and symmetric[0])), fmt)
 
 
 def _per_channel(inputs, channels: int, reduce) -> np.ndarray:
@@ -181,7 +181,8 @@ def build_window_kernel(name: str, kind: str, window: tuple[int, int, int], in_f
 
     conv: ``kernel`` real values of shape (K_H*K_W*C_in, C_out) on the weight quantiser's grid (a Keras
     kernel reshaped), ``bias`` (C_out,) or None, ``output`` (format, relu) as quantized_bits /
-    quantized_relu, or None for the exact accumulator. max/avg take no kernel, bias or output.
+    quantized_relu (a third element True: saturate to the symmetric range +-max, quantized_bits
+    symmetric=1), or None for the exact accumulator. max/avg take no kernel, bias or output.
     """
     if kind not in KINDS:
         raise WindowKernelError(f"kind {kind!r} is not a window kernel; use one of {', '.join(KINDS)}")
@@ -202,8 +203,8 @@ def build_window_kernel(name: str, kind: str, window: tuple[int, int, int], in_f
             bias = _on_grid(bias, "bias")
             if bias.shape != (kernel.shape[1],):
                 raise WindowKernelError(f"bias shape {bias.shape} does not match the kernel's {kernel.shape[1]} outputs")
-        if output is not None and (len(output) != 2 or not isinstance(output[0], FixedFormat)):
-            raise WindowKernelError(f"output must be (FixedFormat, relu) or None, got {output!r}")
+        if output is not None and (len(output) not in (2, 3) or not isinstance(output[0], FixedFormat)):
+            raise WindowKernelError(f"output must be (FixedFormat, relu[, symmetric]) or None, got {output!r}")
         out = _conv(inputs, kernel, bias, output)
     else:
         if kernel is not None or bias is not None or output is not None:

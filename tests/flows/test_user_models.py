@@ -172,6 +172,16 @@ def test_residual_and_quantiser_mix_models_are_bit_exact_through_the_whole_flow(
     _assert_bit_exact(report)
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["residual", "mix"])
+def test_residual_and_quantiser_mix_models_are_bit_exact_through_the_streaming_flow(saved, tmp_path, kind):
+    """IO_TYPE=io_stream: the Add, GlobalAveragePooling2D and symmetric quantisers in streaming cores."""
+    model, data = saved(kind, test_samples=120)
+    report = _report(run_synth(_options(model, data, tmp_path, io_type="io_stream"), Console(quiet=True)))
+    _assert_bit_exact(report)
+    assert all(stage["rtl_io"] == "stream" for stage in report["stages"]), report["stages"]
+
+
 def test_a_backbone_with_exits_auto_gets_early_exits_and_keeps_its_final_exit_exactly(saved, tmp_path):
     """EXITS=auto on a one-output CNN: heads after pool1 and pool2, trained exits-only on the frozen backbone;
     the final exit's weights and test accuracy are the file's, and early exits cut the average MACs."""

@@ -89,8 +89,9 @@ def test_a_two_input_layer_is_refused_in_one_line(tmp_path):
 
 
 @pytest.mark.parametrize("layer, expected", [
-    ("pad", r"layer 'pad' \(zeropad\) has no streaming block yet.*IO_TYPE=io_parallel"),
-    ("sym", r"layer 'sym': a symmetric quantiser has no streaming requantiser yet.*IO_TYPE=io_parallel"),
+    ("rank2", r"layer 'rank2': a stream carries \(H, W, C\) pixels or a vector; Reshape \(4, 4, 2\) -> \(16, 2\).*"
+              r"IO_TYPE=io_parallel"),
+    ("twice", r"layer 'twice' \(add\) reads one tensor twice.*IO_TYPE=io_parallel"),
 ])
 def test_a_layer_without_a_streaming_block_is_refused_before_any_block_is_written(tmp_path, layer, expected):
     """Layers the fully parallel cores take but the streaming blocks do not: one line, nothing written."""
@@ -99,10 +100,10 @@ def test_a_layer_without_a_streaming_block_is_refused_before_any_block_is_writte
     inp = keras.Input((6, 6, 1))
     x = qk.QActivation("quantized_relu(8,0)", name="in_q")(inp)
     x = qk.QConv2D(2, 3, kernel_quantizer=W4, bias_quantizer=W4, name="c1")(x)
-    if layer == "pad":
-        x = keras.layers.ZeroPadding2D(1, name="pad")(x)
+    if layer == "rank2":
+        x = keras.layers.Reshape((16, 2), name="rank2")(x)
     else:
-        x = qk.QActivation(qk.quantized_bits(4, 1, symmetric=1, alpha=1), name="sym")(x)
+        x = keras.layers.Add(name="twice")([x, x])
     x = qk.QDense(3, kernel_quantizer=W4, bias_quantizer=W4, name="d")(keras.layers.Flatten(name="f")(x))
     logits = qk.QActivation("quantized_bits(16,6,alpha=1)", name="logits")(x)
     with pytest.raises(PlanError, match=expected):
