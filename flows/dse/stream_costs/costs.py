@@ -15,7 +15,7 @@ from frontend.ir import LayerIR
 from hardware.stream_stage.plan import LayerPlan
 
 from .blocks import CondBufferKnobs, ExitUnitKnobs, input_stream, layer_blocks
-from .describe import describe
+from .describe import describe, finish
 from .features import KernelCostCache, describe_kernel
 from .fit import SCHEMA, KindFit
 from .models import METRICS, RULES
@@ -32,6 +32,9 @@ class StreamCosts:
 
     def block_cost(self, kind: str, knobs) -> dict[str, float]:
         """Predicted resources of one block (LUT includes its LUTRAM/SRL, as Yosys counts them)."""
+        if kind == "mvau" and knobs.multiplier != "lut":
+            raise KeyError(f"no fitted cost model for {knobs.multiplier!r}-multiplier MVAUs (the probes use LUT "
+                           "multipliers); plan MVAUs with multiplier='lut'")
         if kind not in self.fits:
             raise KeyError(f"no fitted cost model for {kind!r}; fitted: {', '.join(sorted(self.fits))}")
         return self.fits[kind].predict(self.features(kind, knobs))
@@ -61,8 +64,8 @@ class StreamCosts:
         if bound is not None and not all(self.kernels.known(b.knobs) for b in blocks if b.kind == "kernel"):
             screened = 0.0
             for b in blocks:
-                f = self.features(b.kind, b.knobs) if b.kind != "kernel" else describe_kernel(
-                    b.knobs, self.kernels.screen(b.knobs))
+                f = self.features(b.kind, b.knobs) if b.kind != "kernel" else finish(describe_kernel(
+                    b.knobs, self.kernels.screen(b.knobs)))
                 screened += self.fits[b.kind].predict(f)["lut"]
             if screened > bound:
                 return screened

@@ -30,6 +30,11 @@ def describe(kind: str, knobs, kernels: KernelCostCache) -> dict[str, float]:
         f = describe_exit_unit(knobs)
     else:
         raise ValueError(f"no cost model for block kind {kind!r}")
+    return finish(f)
+
+
+def finish(f: dict) -> dict[str, float]:
+    """Numbers only, plus the derived features every model may read."""
     f = {k: float(v) for k, v in f.items() if not isinstance(v, str)}
     f["lutram_luts"] = LUT_PER_LUTRAM_CELL * f.get("lutram_cells", 0.0)
     f.setdefault("dsp", 0.0)

@@ -229,6 +229,7 @@ def describe_fork(k: ForkKnobs) -> dict[str, float]:
 
 def describe_gather(k: GatherKnobs) -> dict[str, float]:
     return {"one": 1.0, "bits": k.width * k.pieces, "acc_bits": k.width * (k.pieces - 1), "count": clog2(k.pieces),
+            "bits_count": k.width * k.pieces * clog2(k.pieces),
             "lutram_cells": 0, "ramb18": 0, "ramb36": 0}
 
 
@@ -246,8 +247,10 @@ EXIT_POLICIES = ("max_prob", "entropy", "margin")
 
 def describe_exit_unit(k: ExitUnitKnobs) -> dict[str, float]:
     """Per policy (one-hot): a constant (its tables, the threshold register, control) and the logit bits
-    its scan and adder trees take (classes x logit width)."""
+    its scan and adder trees take (classes x logit width). Entropy multiplies the sum by a reciprocal
+    once per sample: one DSP48 whatever the class count."""
     f: dict[str, float] = {"one": 1.0, "lutram_cells": 0, "ramb18": 0, "ramb36": 0,
+                           "dsp": float(k.policy == "entropy"),
                            "classes": k.classes, "logit_bits": k.classes * k.logit.width}
     for policy in EXIT_POLICIES:
         on = float(k.policy == policy)

@@ -7,20 +7,23 @@ feature gives it, and every fit record compares the rule with Yosys on each prob
 
 Why these features (the hardware each coefficient stands for):
 
-- swg: LUTs = the column multiplexer that loads a window column from the line buffer, the input or
-  zeros (``column_bits``), LUTRAM cells (4 LUTs each) and the bank multiplexer of a buffer deeper than
-  64 words; FFs = the window registers, the RAM's read register when it is LUTRAM (a block RAM holds
+- swg: LUTs = the line buffer's data path (its width: the row shift between buffer rows and the
+  window column it feeds), a constant for LUTRAM control, the counters, LUTRAM cells (4 LUTs each);
+  FFs = the window registers, the RAM's read register when it is LUTRAM (a block RAM holds
   its own), counters.
 - kernel: LUTs = da4ml's adder cost of the P copies (carry-chain adders: about one LUT per adder
   bit) plus the stream_shell's result FIFO (LUTRAM) and control; FFs = the input register, the da4ml
   pipeline registers (which grow with the cost) and the output FIFO's register.
-- mvau: LUTs = the lanes' adder trees (bits summed over the generated tree's adders, which depend on
-  SIMD and the weight and input widths), the accumulators and quantisers, the weight ROM in LUTs
-  (one LUT6 per bit per 64 words, memory.py), the SIMD slice multiplexer of a beat; FFs = the held
-  beat, tree pipeline registers, accumulators and saved partial sums, the output gather.
+- mvau (LUT multipliers): LUTs = the lanes' adder trees (bits summed over the generated tree's
+  adders, which depend on SIMD and the weight and input widths), the accumulators with their
+  quantisers (per lane), the weight ROM in LUTs (one LUT6 per bit per 64 words, memory.py), the held
+  input beat and its SIMD slice select (``in_w``); FFs = tree pipeline registers, the SIMD slice,
+  the held beat, the output gather of the PE folds. DSP-multiplier MVAUs have no fit (no probes).
 - fifo, cond_buffer: LUTs = LUTRAM cells, bank multiplexer, pointer logic; FFs = read and output
   registers, pointers.
-- fork, gather: registers and their load enables.
+- fork: registers and their load enables. gather: per output bit, a select of the held piece, the
+  input or zero by the piece counter (``bits`` and ``bits x counter bits``: the select's inputs grow
+  with the counter).
 - exit_unit: per policy, a constant (its exp/ln/reciprocal tables, threshold register, control) and
   the logit bits (classes x width) its top-2 scan, subtractors and adder trees take.
 """
@@ -29,14 +32,14 @@ from __future__ import annotations
 LUT_PER_LUTRAM_CELL = 4
 
 MODELS: dict[str, dict[str, tuple[str, ...]]] = {
-    "swg": {"lut": ("one", "column_bits", "counter_bits", "lutram_luts", "lutram_read_mux"),
+    "swg": {"lut": ("lb_width", "lb_lutram", "counter_bits", "lutram_luts"),
             "ff": ("one", "window_bits", "lb_read_reg", "counter_bits"),
             "lut_as_memory": ("lutram_luts",)},
     "kernel": {"lut": ("one", "cost", "lutram_luts"),
                "ff": ("one", "cost", "in_bits", "out_bits"),
                "lut_as_memory": ("lutram_luts",)},
-    "mvau": {"lut": ("one", "tree", "acc", "rom_luts", "slice_mux"),
-             "ff": ("one", "in_w", "tree_regs", "acc", "saved", "out_w"),
+    "mvau": {"lut": ("tree", "acc", "rom_luts", "in_w"),
+             "ff": ("tree_regs", "slice", "in_w", "gather"),
              "lut_as_memory": ("one", "saved")},
     "fifo": {"lut": ("one", "lutram_luts", "lutram_read_mux"),
              "ff": ("one", "read_regs", "ptr"),
@@ -45,7 +48,7 @@ MODELS: dict[str, dict[str, tuple[str, ...]]] = {
                     "ff": ("one", "read_regs", "ptr"),
                     "lut_as_memory": ("lutram_luts",)},
     "fork": {"lut": ("one", "outputs"), "ff": ("one", "width", "outputs"), "lut_as_memory": ()},
-    "gather": {"lut": ("one", "bits"), "ff": ("one", "bits", "acc_bits"), "lut_as_memory": ()},
+    "gather": {"lut": ("bits", "bits_count"), "ff": ("one", "bits", "acc_bits"), "lut_as_memory": ()},
     "exit_unit": {m: ("max_prob", "max_prob_bits", "entropy", "entropy_bits", "margin", "margin_bits")
                   for m in ("lut", "ff")} | {"lut_as_memory": ()},
 }

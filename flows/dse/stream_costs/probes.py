@@ -3,7 +3,7 @@
 The points span the knobs the Branchy-LeNet (examples/lenet.yaml) and the digits example use:
 line buffers of 7..64 words on both sides of the LUTRAM/BRAM switch, 8-bit pixels and 4-bit
 activations, window kernels from a 2x2 max to a 5x5x1 conv with P = 2, MVAUs with 3- and 4-bit
-weights on 4- and 8-bit inputs, ROMs in LUTs and in BRAM, LUT and DSP multipliers. Weights are
+weights on 4- and 8-bit inputs, ROMs in LUTs and in BRAM, LUT multipliers. Weights are
 seeded random codes on the weight grid (da4ml's cost and the MVAU's structure, which the models
 read, follow the actual weights).
 
@@ -92,7 +92,7 @@ def probe_points() -> list[Probe]:
         _kernel("avg 2x2x6", "avg", (2, 2, 6), ACT4),
         _kernel("dense 36->10 logits", "conv", (1, 1, 36), ACT4, 10, output=LOGITS16, seed=3),
         _kernel("dense 64->10 logits", "conv", (1, 1, 64), ACT4, 10, output=LOGITS16, seed=4),
-        # MVAUs: LeNet conv2 / conv1 / dense shapes, ROM in LUTs and in BRAM, DSP products
+        # MVAUs (LUT multipliers): LeNet conv2 / conv1 / dense shapes, ROM in LUTs and in BRAM
         _mvau("conv2 150->16 3b 5x2", 150, 16, 150, ACT4, 3, 5, 2),
         _mvau("conv2 150->16 3b 15x4", 150, 16, 150, ACT4, 3, 15, 4),
         _mvau("conv2 150->16 4b 25x8", 150, 16, 150, ACT4, 4, 25, 8),
@@ -103,8 +103,6 @@ def probe_points() -> list[Probe]:
         _mvau("exit dense 216->10 36 beats 3x1", 216, 10, 6, ACT4, 4, 3, 1, output=LOGITS16),
         _mvau("exit dense 216->10 36 beats 6x2", 216, 10, 6, ACT4, 4, 6, 2, output=LOGITS16),
         _mvau("dense 84->10 4x2", 84, 10, 84, ACT4, 4, 4, 2, output=LOGITS16),
-        _mvau("conv2 150->16 3b 5x2 dsp", 150, 16, 150, ACT4, 3, 5, 2, "dsp"),
-        _mvau("dense 256->84 16x2 dsp", 256, 84, 16, ACT4, 4, 16, 2, "dsp"),
         # stream FIFOs on both sides of the LUTRAM/BRAM switch (the stage's are 16 deep)
         Probe("fifo", FifoKnobs(24, 16), "24b x 16"),
         Probe("fifo", FifoKnobs(64, 16), "64b x 16"),
