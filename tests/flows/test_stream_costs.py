@@ -109,8 +109,8 @@ def test_fresh_fit_then_a_stage_predicted_within_ten_percent_of_yosys(tmp_path):
     start = time.perf_counter()
     again = fit_costs(tmp_path / "costs")
     assert time.perf_counter() - start < 5 and again.digest == costs.digest
-    for kind, fit in costs.fits.items():
-        assert fit.worst("lut", loo=True) <= 25, (kind, fit.worst("lut", loo=True))
+    for kind in ("swg", "kernel", "mvau"):     # where a stage's LUTs are: a probe left out is still predicted
+        assert costs.fits[kind].worst("lut", loo=True) <= 15, (kind, costs.fits[kind].worst("lut", loo=True))
     ir = fuse_requantisers(stage_ir(small_stage()))
     for target in (100, 400):
         plans = plan_stage_with_costs(ir, target, costs)
