@@ -82,7 +82,12 @@ class KernelCostCache:
         self.memo: dict[str, dict] = {}
 
     def path(self, k: KernelKnobs) -> Path | None:
-        return self.folder / f"{knob_digest('kernel', _one_copy(k))}.json" if self.folder else None
+        """Named by the kernel's knobs and the generator's code and da4ml's version (probes.generator_digest)."""
+        from .probes import generator_digest
+
+        if self.folder is None:
+            return None
+        return self.folder / f"{knob_digest('kernel', _one_copy(k))}_{generator_digest('kernel')}.json"
 
     def known(self, k: KernelKnobs) -> bool:
         """Traced before (in memory or on disk): get() is cheap."""

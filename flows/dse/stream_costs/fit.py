@@ -28,6 +28,7 @@ from .models import METRICS, MODELS, RULES
 from .probes import Probe, generator_digest, probe_job, probe_points
 
 SCHEMA = "exitflow.stream_costs/1"
+FIT_CODE = ("blocks.py", "memory.py", "features.py", "describe.py", "probes.py", "models.py", "fit.py")
 FILE = "stream_costs.json"
 HARDWARE_SOURCES = ("swg/swg.v", "swg/swg_line_buffer.v", "fifo/stream_fifo.v", "fifo/pl_fifo.v", "fork/stream_fork.v",
                     "dwc/stream_gather.v", "cond_buffer/cond_buffer.v", "stream_shell/stream_shell.v",
@@ -138,8 +139,8 @@ def probe_set_digest(probes: list[Probe], family: str) -> str:
         h.update(f"{p.kind}:{p.key}:{generator_digest(p.kind)}\0".encode())
     for s in HARDWARE_SOURCES:
         h.update(source(s).read_bytes())
-    for f in sorted(Path(__file__).parent.glob("*.py")):   # the features and models themselves
-        h.update(f.read_bytes())
+    for name in FIT_CODE:   # the features and models themselves
+        h.update((Path(__file__).parent / name).read_bytes())
     return h.hexdigest()[:20]
 
 

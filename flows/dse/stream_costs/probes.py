@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -162,14 +163,15 @@ GENERATORS = {"kernel": ("hardware/window_kernel", "hardware/stage"), "mvau": ("
               "exit_unit": ("hardware/exit_unit", "exit_unit")}
 
 
+@lru_cache(maxsize=None)
 def generator_digest(kind: str) -> str:
     """Hash of the Python that generates a kind's Verilog (and da4ml's version): a changed generator
-    writes its probes afresh instead of reusing files generated before."""
+    writes its probes afresh instead of reusing files generated before (read once per process)."""
     import hashlib
 
-    import da4ml
+    from flows.content_key import tool_version
 
-    h = hashlib.sha256(getattr(da4ml, "__version__", "").encode())
+    h = hashlib.sha256(tool_version("da4ml").encode())
     root = Path(__file__).resolve().parents[3]
     for folder in GENERATORS.get(kind, ()):
         for f in sorted((root / folder).glob("*.py")):
