@@ -174,22 +174,15 @@ def _per_channel(inputs, channels: int, reduce) -> np.ndarray:
     return out
 
 
-def build_window_kernel(name: str, kind: str, window: tuple[int, int, int], in_fmt: FixedFormat, out_dir: Path,
-                        parallelism: int = 1, kernel: np.ndarray | None = None, bias: np.ndarray | None = None,
-                        output: tuple[FixedFormat, bool] | None = None) -> WindowKernel:
-    """Streaming core applying one ``kind`` kernel to each (K_H, K_W, C_in) ``window`` of ``in_fmt`` codes.
-
-    conv: ``kernel`` real values of shape (K_H*K_W*C_in, C_out) on the weight quantiser's grid (a Keras
-    kernel reshaped), ``bias`` (C_out,) or None, ``output`` (format, relu) as quantized_bits /
-    quantized_relu (a third element True: saturate to the symmetric range +-max, quantized_bits
-    symmetric=1), or None for the exact accumulator. max/avg take no kernel, bias or output.
-    """
+def trace_window_kernel(kind: str, window: tuple[int, int, int], in_fmt: FixedFormat,
+                        kernel: np.ndarray | None = None, bias: np.ndarray | None = None,
+                        output: tuple[FixedFormat, bool] | None = None):
+    """Check a window kernel's arguments and trace ONE window: (inputs, Traced output). What
+    ``build_window_kernel`` emits, without writing Verilog (the DSE's cost model reads ``comb.cost``)."""
     if kind not in KINDS:
         raise WindowKernelError(f"kind {kind!r} is not a window kernel; use one of {', '.join(KINDS)}")
     if len(window) != 3 or not all(isinstance(d, int) and d >= 1 for d in window):
         raise WindowKernelError(f"window must be (K_H, K_W, C_in) of positive ints, got {window!r}")
-    if not isinstance(parallelism, int) or parallelism < 1:
-        raise WindowKernelError(f"parallelism must be an int >= 1, got {parallelism!r}")
     area, channels = window[0] * window[1], window[2]
     inputs = traced_input((math.prod(window),), in_fmt)
     if kind == "conv":
@@ -205,18 +198,31 @@ def build_window_kernel(name: str, kind: str, window: tuple[int, int, int], in_f
                 raise WindowKernelError(f"bias shape {bias.shape} does not match the kernel's {kernel.shape[1]} outputs")
         if output is not None and (len(output) not in (2, 3) or not isinstance(output[0], FixedFormat)):
             raise WindowKernelError(f"output must be (FixedFormat, relu[, symmetric]) or None, got {output!r}")
-        out = _conv(inputs, kernel, bias, output)
-    else:
-        if kernel is not None or bias is not None or output is not None:
-            raise WindowKernelError(f"kind {kind!r} takes no kernel, bias or output quantiser; "
-                                    "its output format follows from the input")
-        if kind == "max":
-            out = Traced(_array(_per_channel(inputs, channels, window_max)), in_fmt)
-        else:
-            try:
-                mean_shift(area)
-            except ValueError as exc:
-                raise WindowKernelError(f"avg window {window[0]}x{window[1]}: {exc}") from exc
-            out = Traced(_array(_per_channel(inputs, channels, window_mean)), mean_format(in_fmt, area))
+        return inputs, _conv(inputs, kernel, bias, output)
+    if kernel is not None or bias is not None or output is not None:
+        raise WindowKernelError(f"kind {kind!r} takes no kernel, bias or output quantiser; "
+                                "its output format follows from the input")
+    if kind == "max":
+        return inputs, Traced(_array(_per_channel(inputs, channels, window_max)), in_fmt)
+    try:
+        mean_shift(area)
+    except ValueError as exc:
+        raise WindowKernelError(f"avg window {window[0]}x{window[1]}: {exc}") from exc
+    return inputs, Traced(_array(_per_channel(inputs, channels, window_mean)), mean_format(in_fmt, area))
+
+
+def build_window_kernel(name: str, kind: str, window: tuple[int, int, int], in_fmt: FixedFormat, out_dir: Path,
+                        parallelism: int = 1, kernel: np.ndarray | None = None, bias: np.ndarray | None = None,
+                        output: tuple[FixedFormat, bool] | None = None) -> WindowKernel:
+    """Streaming core applying one ``kind`` kernel to each (K_H, K_W, C_in) ``window`` of ``in_fmt`` codes.
+
+    conv: ``kernel`` real values of shape (K_H*K_W*C_in, C_out) on the weight quantiser's grid (a Keras
+    kernel reshaped), ``bias`` (C_out,) or None, ``output`` (format, relu) as quantized_bits /
+    quantized_relu (a third element True: saturate to the symmetric range +-max, quantized_bits
+    symmetric=1), or None for the exact accumulator. max/avg take no kernel, bias or output.
+    """
+    if not isinstance(parallelism, int) or parallelism < 1:
+        raise WindowKernelError(f"parallelism must be an int >= 1, got {parallelism!r}")
+    inputs, out = trace_window_kernel(kind, window, in_fmt, kernel, bias, output)
     return emit_window_kernel(name, kind, inputs, out, PortTensor("window", tuple(window), in_fmt), out_dir,
                               parallelism)

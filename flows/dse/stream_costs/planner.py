@@ -1,0 +1,94 @@
+"""A cost-aware folding plan: per conv/dense layer, the implementation with the fewest predicted LUTs
+(the fitted models, StreamCosts.layer_luts) among those meeting the target initiation interval.
+
+hardware/stream_stage.plan_stage balances a stage the same way but judges "cheapest" by a
+per-layer LUT guess; this planner is the one the DSE uses once the primitives' fits exist:
+
+    plans = plan_stage_with_costs(ir, target_ii=784, costs=costs, parallelism=1)
+
+Candidates per layer (hardware/stream_stage/plan.py's geometry and checks): the da4ml kernel (one
+window, or one whole vector, per cycle) and every SIMD x PE MVAU with LUT multipliers meeting the
+target; an MVAU conv reads one pixel per beat, so a conv on a stream of P > 1 pixels is a kernel.
+A layer that meets the target in no way gets its fastest implementation, the kernel (the stage
+then runs slower than the target; predict_stage says how slow).
+"""
+from __future__ import annotations
+
+import math
+
+from frontend.ir import LayerIR, StageIR
+from hardware.stream_stage.plan import LayerPlan, PlanError, check_plan, divisors
+
+from .blocks import layer_inputs, mvau_cycles_per_vector
+from .costs import StreamCosts
+
+
+def _windows(layer: LayerIR) -> int:
+    return layer.out_shape[0] * layer.out_shape[1] if layer.op == "conv2d" else 1
+
+
+def mvau_shape(layer: LayerIR, in_beats: int, in_elems: int) -> tuple[int, int, int, int]:
+    """(vectors per frame, vector length, elements per MVAU input beat, outputs) of a layer built as an
+    MVAU: a conv takes one window vector per output pixel, a dense layer the stream's beats as one vector."""
+    outputs = layer.kernel.shape[-1]
+    if layer.op == "conv2d":
+        vec = int(math.prod(layer.kernel.shape[:3]))
+        return _windows(layer), vec, vec, outputs
+    return 1, in_beats * in_elems, in_elems, outputs
+
+
+def mvau_frame_cycles(layer: LayerIR, plan: LayerPlan, in_beats: int, in_elems: int) -> int:
+    vectors, vec, elems, outputs = mvau_shape(layer, in_beats, in_elems)
+    return vectors * mvau_cycles_per_vector(vec, outputs, elems, plan.simd, plan.pe)
+
+
+def kernel_frame_cycles(layer: LayerIR, in_beats: int) -> int:
+    """A kernel takes one window (conv) per cycle; a dense kernel first gathers the frame (a beat per cycle)."""
+    return _windows(layer) if layer.op == "conv2d" else in_beats
+
+
+def mvau_candidates(layer: LayerIR, target_ii: int, in_beats: int, in_elems: int) -> list[LayerPlan]:
+    """Every LUT-multiplier SIMD x PE meeting ``target_ii`` (SIMD divides the elements of an MVAU input
+    beat, PE the outputs)."""
+    _, _, elems, outputs = mvau_shape(layer, in_beats, in_elems)
+    plans = [LayerPlan("mvau", simd, pe) for simd in divisors(elems) for pe in divisors(outputs)]
+    return [p for p in plans if mvau_frame_cycles(layer, p, in_beats, in_elems) <= target_ii]
+
+
+def cheapest_plan(layer: LayerIR, target_ii: int, costs: StreamCosts, in_beats: int, in_elems: int) -> LayerPlan:
+    pixels_per_beat = in_elems // layer.in_shape[2] if layer.op == "conv2d" else 1
+    mvaus = mvau_candidates(layer, target_ii, in_beats, in_elems) if pixels_per_beat == 1 else []
+    scored = sorted((costs.layer_luts(layer, m, in_beats, in_elems), m.simd * m.pe, m.pe, m) for m in mvaus)
+    kernel = LayerPlan("kernel")
+    if not scored:
+        return kernel           # meets the target, or is the fastest there is
+    best_luts, best = scored[0][0], scored[0][3]
+    if kernel_frame_cycles(layer, in_beats) <= target_ii and \
+            costs.layer_luts(layer, kernel, in_beats, in_elems, bound=best_luts) <= best_luts:
+        return kernel
+    return best
+
+
+def plan_stage_with_costs(ir: StageIR, target_ii: int, costs: StreamCosts, parallelism: int = 1,
+                          overrides: dict[str, LayerPlan] | None = None) -> dict[str, LayerPlan]:
+    """A LayerPlan per conv/dense layer of a fused stage IR, each the cheapest by ``costs`` meeting
+    ``target_ii`` cycles per frame; ``overrides`` (the user's or the DSE's) are checked and kept."""
+    if target_ii < 1:
+        raise PlanError(f"stage {ir.name}: target II {target_ii} is not a positive number of cycles per frame")
+    overrides = dict(overrides or {})
+    unknown = set(overrides) - {layer.name for layer in ir.layers}
+    if unknown:
+        raise PlanError(f"folding given for unknown layer(s) {sorted(unknown)} of stage {ir.name}; "
+                        f"its layers: {', '.join(layer.name for layer in ir.layers)}")
+    plans: dict[str, LayerPlan] = {}
+    streams = layer_inputs(ir, parallelism)
+    for layer in ir.layers:
+        if layer.op not in ("conv2d", "dense"):
+            continue
+        in_beats, in_elems = streams[layer.name].beats, streams[layer.name].elements
+        if layer.name in overrides:
+            _, _, elems, _ = mvau_shape(layer, in_beats, in_elems)
+            plans[layer.name] = check_plan(layer, overrides[layer.name], in_beats, elems)
+        else:
+            plans[layer.name] = cheapest_plan(layer, target_ii, costs, in_beats, in_elems)
+    return plans
