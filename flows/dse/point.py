@@ -356,7 +356,7 @@ def measured_vs_predicted(point: DesignPoint, resources: dict | None, sim: dict 
         measured["throughput_bursty_samples_per_s"] = bursty["throughput_samples_per_cycle"] * clock_mhz * 1e6
     # like with like: the model with the test split routed (older point files carry only the selection figures)
     predicted, on_split = ((point.predicted_test, "test") if point.predicted_test else
-                           (point.predicted, point.selected_on or "the exploration's split"))
+                           (point.predicted, point.selected_on or "the exploration's"))
     errors, flags = prediction_errors(predicted or {}, measured)
     return {"id": point.id, "file": str(point.path), "policy": point.policy, **point.design.to_dict(),
             "fifo_depth": point.fifo_depth, "predicted": predicted, "predicted_on": on_split,
