@@ -47,7 +47,7 @@ def test_modelled_blocks_are_the_builders_blocks(plans, strided, tmp_path):
 
 
 # stream_fifo probes: (data bits, depth); the last is held out of the fit
-FIFOS = ((24, 16), (64, 16), (16, 128), (32, 128), (48, 32))
+FIFOS = ((24, 16), (16, 128), (32, 128), (48, 32))
 
 
 @pytest.fixture(scope="module")

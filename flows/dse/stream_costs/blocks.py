@@ -13,7 +13,6 @@ two on a stage) and gives each block the knobs its cost model reads:
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np

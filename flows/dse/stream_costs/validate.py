@@ -111,15 +111,16 @@ def row(stage: str, target: int, parallelism: int, plans, pred: StagePrediction,
 
 def markdown(rows: list[dict]) -> str:
     lines = ["| stage | target II | P | plan | LUT model | LUT Yosys | LUT error | FF model | FF Yosys | FF error "
-             "| BRAM36 model / Yosys | DSP model / Yosys | II model | interval RTL |",
-             "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---|---|---:|---:|"]
+             "| BRAM36 model / Yosys | DSP model / Yosys | II model | interval RTL | latency estimate / RTL |",
+             "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---|---|---:|---:|---|"]
     for r in rows:
         p, y = r["predicted"], r["yosys"]
         interval = f"{r['measured_interval_cycles']:g}" if r["measured_interval_cycles"] is not None else "-"
+        latency = r["measured_latency_cycles"] if r["measured_latency_cycles"] is not None else "-"
         lines.append(f"| {r['stage']} | {r['target_ii']:,} | {r['parallelism']} | {r['plan_text']} | {p['lut']:,.0f} | "
                      f"{y['lut']:,} | {r['lut_error_pct']:+.1f} % | {p['ff']:,.0f} | {y['ff']:,} | "
                      f"{r['ff_error_pct']:+.1f} % | {p['bram']:g} / {y['bram']:g} | {p['dsp']} / {y['dsp']} | "
-                     f"{p['ii_cycles']:,} | {interval} |")
+                     f"{p['ii_cycles']:,} | {interval} | {p['latency_cycles']:,} / {latency} |")
     return "\n".join(lines) + "\n"
 
 
