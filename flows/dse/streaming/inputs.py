@@ -67,8 +67,7 @@ def build_model(build, out: Path, client, say, tick) -> tuple[StreamModel, dict]
     family = build.board.family
     full, headless, logits_only = stage_irs(build.stages)
     say("cost models of the streaming primitives (Yosys probes, fitted, cached)")
-    costs = fit_costs(out / "costs" / family, client=client, family=family,
-                      progress=lambda done, total: tick("probes", done, total, None))
+    costs = fit_costs(out / "costs" / family, client=client, family=family, progress=say)
 
     def stage_core(k: int, is_headless: bool, is_logits_only: bool, p_in: int, target_ii: int) -> CoreFigures:
         ir = headless[k - 1] if is_headless else logits_only[k - 1] if is_logits_only else full[k - 1]
