@@ -11,7 +11,8 @@ from flows.dse.streaming.queue import md1k, smallest_buffer, tandem_trace
 def cycle_stepped(exits: np.ndarray, s1: int, s2: int, slots: int) -> np.ndarray:
     """Start cycle of each frame, stepping one cycle at a time: stage 1 starts a frame when s1 cycles have
     passed since its last and a slot is free; a dropped frame frees its slot s1 cycles after it started, a
-    kept one when stage 2 has read it (s2 cycles after stage 2 took it, at the earliest s1 after it started)."""
+    kept one when stage 2 has read it (s2 cycles after stage 2 took it, at the earliest s1 after it started);
+    slots free in order, as cond_buffer.v frees them."""
     starts, occupied, waiting = [], [], []          # occupied: release cycle (None while still waiting)
     next_start, stage2_busy_until, i, cycle = 0, 0, 0, 0
     while i < len(exits) or waiting:
@@ -20,8 +21,12 @@ def cycle_stepped(exits: np.ndarray, s1: int, s2: int, slots: int) -> np.ndarray
             slot, _ = waiting.pop(0)
             occupied[slot] = cycle + s2
             stage2_busy_until = cycle + s2
-        live = [r for r in occupied if r is None or r > cycle]
-        if i < len(exits) and cycle >= next_start and len(live) < slots:
+        # slots free in order (cond_buffer.v): one is free once it and every older one are released
+        live, latest = 0, -1
+        for r in occupied:
+            latest = float("inf") if r is None or latest == float("inf") else max(latest, r)
+            live += latest > cycle
+        if i < len(exits) and cycle >= next_start and live < slots:
             starts.append(cycle)
             if exits[i] == 2:
                 occupied.append(None)
@@ -51,9 +56,11 @@ def test_directly_coupled_stages_run_at_the_slower_stage():
 
 def test_a_deep_enough_buffer_lets_stage_1_run_at_its_own_rate_when_few_go_on():
     exits = np.where(np.arange(4000) % 10 == 0, 2, 1)       # one in ten goes on, evenly spaced
-    assert tandem_trace(exits, [10, 80], [2]).samples_per_cycle == pytest.approx(1 / 10)
-    # stage 2 bound: one kept frame per 150 cycles is ten samples per 150 (once the 8 frames have filled)
-    assert tandem_trace(exits, [10, 150], [8]).samples_per_cycle == pytest.approx(1 / 15, rel=0.01)
+    # slots free in order: the nine dropped frames behind a kept one wait for it, so 2 slots are not enough
+    assert tandem_trace(exits, [10, 80], [2]).samples_per_cycle < 0.6 / 10
+    assert tandem_trace(exits, [10, 80], [12]).samples_per_cycle == pytest.approx(1 / 10)
+    # stage 2 bound: one kept frame per 150 cycles is ten samples per 150 (once the buffer has filled)
+    assert tandem_trace(exits, [10, 150], [40]).samples_per_cycle == pytest.approx(1 / 15, rel=0.01)
 
 
 def monte_carlo_md1k(q: float, s1: float, s2: float, k: int, n: int = 200_000, seed: int = 0) -> float:

@@ -8,7 +8,9 @@ buffer slot from the cycle it starts streaming in until it is released:
   after it started (its last beat, then the exit head and the exit unit);
 * a frame that goes on waits until stage 2 is free, and stage 2 reads it over its own II ``s2``
   (the line buffers of stage 2's first layer pull the frame at stage 2's pace), so its slot is
-  free at ``start_2 + s2``.
+  free at ``start_2 + s2``;
+* slots free in order (hardware/cond_buffer frees its RAM in order): the frames dropped behind a
+  kept frame stay until it is read. Freed per frame here, per beat in the RTL, so the trace errs low.
 
 Two views of the same queue:
 
@@ -61,6 +63,7 @@ def tandem_trace(exit_stage, iis, buffer_frames, decision_cycles=None, trim: flo
     held: list[list[float]] = [[] for _ in range(stages - 1)]   # release cycles of frames in each buffer
     waiting: list[list[float]] = [[] for _ in range(stages - 1)]
     max_waiting = [0] * (stages - 1)
+    last_release = [0.0] * (stages - 1)
     starts, results = np.empty(n), np.empty(n)
     blocked = 0.0
     for i, leave in enumerate(exits):
@@ -89,6 +92,8 @@ def tandem_trace(exit_stage, iis, buffer_frames, decision_cycles=None, trim: flo
             if k < stages - 1:
                 read = iis[k + 1] if buffer_frames[k] else 0   # a buffer frees the frame once it is read
                 release = begun[k] + iis[k] + dec[k] if k == leave - 1 else begun[k + 1] + read
+                # cond_buffer.v frees slots in order: a dropped frame behind a kept one waits for it
+                release = last_release[k] = max(release, last_release[k])
                 heapq.heappush(held[k], release)
                 if k < leave - 1:
                     waiting[k] = [w for w in waiting[k] if w > begun[k]] + [begun[k + 1]]

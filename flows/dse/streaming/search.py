@@ -31,7 +31,7 @@ ENUMERATE_LIMIT = 20_000
 ACCURACY_POINTS = 1.0
 II_MULTIPLES_STAGE1 = (1, 2, 4)          # stage 1 slower than its input when the budget is tight
 II_MULTIPLES_LATER = (1, 2, 4, 8, 16, 32)
-BUFFER_FRAMES = (1, 2, 4, 8, 16)
+BUFFER_FRAMES = (2, 4, 8, 16, 32)
 
 
 @dataclass(frozen=True)
