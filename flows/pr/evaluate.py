@@ -187,12 +187,13 @@ def evaluate_pr(stages: list[StageCost], exit_units: list[StageCost], exit_rates
                 clock_mhz: float | None = None, deadline_s: float | None = None, margin: float = 0.2,
                 batch_sizes: list[int] | None = None, samples: int = 20000, batch_size: int = DEFAULT_BATCH,
                 capacity_fraction: float = 1.0, region_budget: dict[str, float] | None = None,
-                seed: int = 0) -> PrResult:
+                seed: int = 0, capacity: dict[str, float] | None = None) -> PrResult:
     """Evaluate the PR alternative (and the all-resident design) of a multi-exit network on a board.
 
     capacity_fraction < 1 shrinks the device (to exercise the PR path when all stages fit); > 1 models a
     hypothetical larger device of the same family (same frame and column figures), noted in the result;
-    region_budget caps the reconfigurable region's resources ({lut, ff, dsp, bram}).
+    region_budget caps the reconfigurable region's resources ({lut, ff, dsp, bram}); capacity replaces
+    some of the device's resources outright (e.g. a DSE's LUT budget: {"lut": 6650}).
     """
     rates = exit_rates if isinstance(exit_rates, ExitProfile) else ExitProfile(tuple(exit_rates))
     _check_inputs(stages, rates)
@@ -202,7 +203,7 @@ def evaluate_pr(stages: list[StageCost], exit_units: list[StageCost], exit_rates
         raise PrError(f"capacity_fraction {capacity_fraction} must be in (0, 10]")
     if deadline_s is not None and not deadline_s > 0:
         raise PrError(f"latency bound {deadline_s} s is impossible; give a positive p99 bound in seconds")
-    capacity = {r: v * capacity_fraction for r, v in device_capacity(board).items()}
+    capacity = {**{r: v * capacity_fraction for r, v in device_capacity(board).items()}, **(capacity or {})}
     batch_sizes = sorted(set(batch_sizes or [2 ** i for i in range(17)]) | {1, batch_size})
     if batch_sizes[0] < 1 or batch_sizes[-1] > MAX_BATCH:
         raise PrError(f"batch sizes must be in 1..{MAX_BATCH}; got {batch_sizes[0]}..{batch_sizes[-1]}")

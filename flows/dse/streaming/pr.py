@@ -8,7 +8,7 @@ At every swept LUT budget the design chosen at the full budget does not fit, two
   deadline-free schedules simulated with the board's configuration-port figures, all estimates).
 
 The faster of the two, by throughput, wins; the record says why (reconfiguration time against the
-slower cores). Resources scale with the budget (``capacity_fraction``).
+slower cores). The budget caps LUTs; the device's other resources stay as they are.
 """
 from __future__ import annotations
 
@@ -56,7 +56,7 @@ def pr_decision(model, points, sweep, device: dict, board, final_accuracy: float
                      "design": resident["design"].to_dict(), "lut": resident["predicted"]["lut"],
                      "throughput_samples_per_s": resident["predicted"]["throughput_samples_per_s"]}}
         try:
-            result = evaluate_pr(stages, units, rates, board, capacity_fraction=row["lut_budget"] / device["lut"])
+            result = evaluate_pr(stages, units, rates, board, capacity={"lut": row["lut_budget"]})
         except PrError as exc:
             entry.update(pr=None, winner="all_resident" if resident else None,
                          why=f"no reconfigurable mapping fits: {exc}")
