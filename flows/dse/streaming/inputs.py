@@ -16,6 +16,10 @@ from pathlib import Path
 from .evaluate import CoreFigures, Routing, StreamModel
 
 POLICIES = ("max_prob", "entropy", "margin")
+# the code a prediction depends on besides its data (a cached search is read back only when none changed)
+PREDICTION_CODE = ("flows/dse/streaming/*.py", "flows/dse/stream_costs/*.py", "hardware/stream_stage/*.py",
+                   "hardware/pipeline/stream.py", "hardware/cond_buffer/*.py", "frontend/calibrate.py",
+                   "exit_unit/reference.py")
 
 
 def _frame_pixels(ir) -> int:
@@ -56,6 +60,7 @@ def _figures(record: dict, **extra) -> CoreFigures:
 
 def build_model(build, out: Path, client, say, tick) -> tuple[StreamModel, dict]:
     """The prediction model of ``build``'s model on its board, and a record of how it was made."""
+    from flows.content_key import ContentKey
     from frontend.calibrate import exit_configs, logit_codes
     from hardware.cond_buffer import CondBuffer
     from hardware.exit_unit.generate import write_unit
@@ -115,6 +120,13 @@ def build_model(build, out: Path, client, say, tick) -> tuple[StreamModel, dict]
                         exit_unit=lambda policy, k: unit_figures[(policy, k)], cond_buffer=cond_buffer,
                         decision_cycles=lambda policy, k: unit_figures[(policy, k)].latency_cycles,
                         w_per_klut=figure("w_per_klut"), pl_static_w=figure("pl_static_w"))
-    record = {"cost_models": getattr(costs, "summary", lambda: {})(),
-              "exit_unit_jobs": {"evaluated": units.evaluated, "cached": units.cached}}
+    key = (ContentKey("streaming dse predictions").file(out / "costs" / family / "stream_costs.json", "cost fits")
+           .text("exit units", {f"{p}/{k}": units.results[j.key()] for (p, k), j in unit_jobs.items()})
+           .text("board", {"clock_mhz": build.board.clock_mhz, "power": power, "family": family})
+           .code(PREDICTION_CODE))
+    for split in ("selection", "test"):
+        key.array(f"labels {split}", routing.labels[split])
+        for k, c in enumerate(routing.codes[split], start=1):
+            key.array(f"codes {split} {k}", c)
+    record = {"exit_unit_jobs": {"evaluated": units.evaluated, "cached": units.cached}, "key": key.hexdigest()}
     return model, record

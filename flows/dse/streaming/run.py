@@ -97,6 +97,29 @@ def _summary(pred: dict) -> dict:
     return {k: pred[k] for k in keys}
 
 
+def _search(smodel, designs, key: str, cache: Path, say, tick, feasible) -> tuple[list[dict], dict, bool]:
+    """Every design predicted on the selection split, or read back when the prediction's inputs (cost fits,
+    exit units, logit codes, board, code: inputs.build_model's key) and the space are unchanged."""
+    from flows.content_key import ContentKey
+
+    space_key = ContentKey("streaming dse search").text("inputs", key).text("designs", [d.to_dict() for d in designs])
+    path = cache / f"search-{space_key.hexdigest()}.json"
+    if path.is_file():
+        say(f"search: {len(designs):,} designs, predictions read back from {path.name} (nothing changed)")
+        doc = json.loads(path.read_text())
+        points = [{**p, "design": StreamDesign.from_dict(p["design"])} for p in doc["points"]]
+        return points, doc["refused"], True
+    say(f"search: {len(designs):,} designs predicted on the {SELECTION_SPLIT} split")
+    points, refused = evaluate_space(smodel, designs, tick=lambda done, total, lead: tick("model", done, total, lead),
+                                     feasible=feasible)
+    cache.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"points": [{**p, "design": p["design"].to_dict()} for p in points], "refused": refused},
+                              allow_nan=False, default=_plain))
+    tmp.replace(path)
+    return points, refused, False
+
+
 def run_streaming_dse(build, model: str, board: str, lut_budget: int | None, client, say, tick, validate: bool,
                       start: float, model_options: dict) -> Path:
     import yaml
@@ -125,9 +148,8 @@ def run_streaming_dse(build, model: str, board: str, lut_budget: int | None, cli
     budget = {**device, "lut": int(lut_budget or device["lut"])}
     final = smodel.routing.route(StreamDesign((n,), (0,), ("max_prob",), 1, (1,) * n, (0,) * (n - 1)), "selection")
     final_accuracy = float(final[1].mean())
-    say(f"search: {len(designs):,} designs predicted on the {SELECTION_SPLIT} split")
-    points, refused = evaluate_space(smodel, designs, tick=lambda done, total, lead: tick("model", done, total, lead),
-                                     feasible=lambda p: within(p, budget, final_accuracy))
+    points, refused, from_cache = _search(smodel, designs, made["key"], out / "cache", say, tick,
+                                          lambda p: within(p, budget, final_accuracy))
     chosen = best(points, "adaptive", budget, final_accuracy)
     baseline = best(points, "single", budget, final_accuracy)
     subnet = best(points, "subnet", budget, final_accuracy)
@@ -194,6 +216,7 @@ def run_streaming_dse(build, model: str, board: str, lut_budget: int | None, cli
                {"lut_budget": r["lut_budget"], "ratio_predicted": r["ratio"],
                 **{k: _row(r[k]) for k in ("adaptive", "baseline", "subnet")}} for r in sweep],
            "pr": pr, "evaluated": len(points), "refused": refused, "model_inputs": made,
+           "search_cached": from_cache,
            "validation": validation,
            "energy": {"basis": "modelled (never measured on a board)",
                       "predicted": "board power.w_per_klut (estimate) x kLUT x busy cycles + power.pl_static_w "
