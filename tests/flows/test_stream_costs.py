@@ -27,23 +27,74 @@ def small_stage(strided: bool = False):
     return keras.Model(inp, [logits, fwd])
 
 
-@pytest.mark.parametrize("plans, strided", [
-    ({}, False),                                                      # kernels, gather + 1x1 dense kernel
-    ({"c1_act": ("mvau", 3, 2), "logits": ("mvau", 4, 2)}, False),   # MVAU conv (read FIFO) and dense
-    ({"logits": ("mvau", 2, 5)}, True),                              # stride 2, 'same' padding
+def _conv(x, filters, name, kernel=3, act="quantized_relu(4,2)", seed=1, **kw):
+    init = keras.initializers.RandomUniform(-1, 1, seed=seed)
+    x = qk.QConv2D(filters, kernel, kernel_quantizer=W4, bias_quantizer=W4, kernel_initializer=init,
+                   bias_initializer=init, name=name if act is None else f"{name}_conv", **kw)(x)
+    return x if act is None else qk.QActivation(act, name=name)(x)
+
+
+def _logits(x, seed=2):
+    init = keras.initializers.RandomUniform(-1, 1, seed=seed)
+    x = qk.QDense(10, kernel_quantizer=W4, bias_quantizer=W4, kernel_initializer=init, name="hd")(x)
+    return qk.QActivation("quantized_bits(16,6,alpha=1)", name="logits")(x)
+
+
+def lenet_like_stage():
+    """LeNet stage 1 in small: 20x20 -> conv 5x5 -> 4 -> maxpool 2 -> [forwarded]; head: maxpool 2 -> dense 10.
+    At P = 4 the conv is 4 kernel copies, the pools stream_pools (4 -> 2 -> 1 pixels per beat)."""
+    inp = keras.Input((20, 20, 1))
+    x = qk.QActivation("quantized_relu(8,0)", name="in_q")(inp)
+    x = _conv(x, 4, "c1", kernel=5)
+    fwd = keras.layers.MaxPooling2D(2, name="p1")(x)
+    h = keras.layers.Flatten(name="hf")(keras.layers.MaxPooling2D(2, name="hp")(fwd))
+    return keras.Model(inp, [_logits(h), fwd])
+
+
+def residual_stage():
+    """x -> conv -> conv (exact accumulator) -> Add(x, .) -> relu -> GlobalAveragePooling2D -> dense;
+    forwarded: a zero-padded 1x1 conv of the sum (ZeroPadding2D as a 1x1 swg)."""
+    inp = keras.Input((8, 8, 1))
+    x = qk.QActivation("quantized_relu(6,0)", name="in_q")(inp)
+    x = _conv(x, 3, "c1", padding="same")
+    y = _conv(x, 3, "r_a", padding="same", seed=3)
+    y = _conv(y, 3, "r_b", act=None, padding="same", seed=4)
+    s = qk.QActivation("quantized_relu(5,2)", name="res_act")(keras.layers.Add(name="res_add")([x, y]))
+    fwd = keras.layers.ZeroPadding2D(1, name="pad")(_conv(s, 2, "down", kernel=1, seed=5))
+    return keras.Model(inp, [_logits(keras.layers.GlobalAveragePooling2D(name="gap")(s)), fwd])
+
+
+@pytest.mark.parametrize("model, plans, parallelism", [
+    ("small", {}, 1),                                                      # kernels, gather + 1x1 dense kernel
+    ("small", {"c1_act": ("mvau", 3, 2), "logits": ("mvau", 4, 2)}, 1),   # MVAU conv (read FIFO) and dense
+    ("strided", {"logits": ("mvau", 2, 5)}, 1),                           # stride 2, 'same' padding
+    ("lenet", {"logits": ("mvau", 4, 2)}, 2),           # conv kernel x2, pool 2 -> 1, exit pool on a swg
+    ("lenet", {}, 4),                                   # conv kernel x4, pools 4 -> 2 -> 1, gather, dense kernel
+    ("lenet", {"c1": ("mvau", 5, 2)}, 4),               # a split to one pixel per beat before the MVAU conv
+    ("residual", {"r_a": ("mvau", 3, 1)}, 1),           # fork, skip FIFO, join, global sum, zeropad swg
 ])
-def test_modelled_blocks_are_the_builders_blocks(plans, strided, tmp_path):
+def test_modelled_blocks_are_the_builders_blocks(model, plans, parallelism, tmp_path):
     from flows.dse.stream_costs.blocks import stage_blocks
     from frontend.ir import fuse_requantisers, stage_ir
     from hardware.stream_stage import LayerPlan, build_stream_stage
 
-    ir = fuse_requantisers(stage_ir(small_stage(strided)))
+    keras_model = {"small": small_stage, "strided": lambda: small_stage(True), "lenet": lenet_like_stage,
+                   "residual": residual_stage}[model]()
+    ir = fuse_requantisers(stage_ir(keras_model))
     plans = {k: LayerPlan(*v) for k, v in plans.items()}
-    built = build_stream_stage(ir, plans, tmp_path, "sst").blocks
-    modelled = stage_blocks(ir, plans)
+    built = build_stream_stage(ir, plans, tmp_path, "sst", parallelism=parallelism).blocks
+    modelled = stage_blocks(ir, plans, parallelism)
     assert [(b.instance, b.kind, b.layer, b.cycles_per_frame) for b in modelled] == \
         [(b.instance, b.kind, b.layer, b.cycles_per_frame) for b in built]
-    assert {b.kind for b in built} >= {"swg", "fork", "fifo"}
+    assert [b.knobs.depth for b in modelled if b.kind == "fifo"] == [b.knobs["depth"] for b in built if b.kind == "fifo"]
+    kinds = {b.kind for b in built}
+    assert kinds >= {"swg", "fork", "fifo"} if model != "lenet" else kinds >= {"swg", "fork"}
+    if model == "lenet" and parallelism == 4:
+        assert kinds >= ({"split", "mvau"} if plans else {"pool", "gather"})
+    if model == "residual":
+        assert kinds >= {"join", "global_sum"}
+        depths = {b.knobs["depth"] for b in built if b.kind == "fifo"}
+        assert max(depths) > 16                     # the skip branch's FIFO is deepened (skip.py)
 
 
 # stream_fifo probes: (data bits, depth); the last is held out of the fit
@@ -105,7 +156,8 @@ def priced_costs(kernel_lut: float):
         return {"lut": LinearFit((lut_feature,), (lut,)), "ff": LinearFit(("one",), (10.0,)),
                 "lut_as_memory": LinearFit((), ())}
 
-    fits = {k: KindFit(k, flat("one", 10.0)) for k in ("swg", "fifo", "fork", "gather")}
+    fits = {k: KindFit(k, flat("one", 10.0)) for k in ("swg", "fifo", "fork", "gather", "split", "pool", "join",
+                                                        "global_sum")}
     fits["kernel"] = KindFit("kernel", flat("one", kernel_lut))
     fits["mvau"] = KindFit("mvau", flat("products", 1.0))
     return StreamCosts(fits, KernelCostCache(), "xc7", "set-by-hand")
@@ -128,6 +180,27 @@ def test_planner_meets_the_target_on_the_built_stage_and_follows_the_prices(tmp_
     assert folds[150] > folds[600]          # a faster target takes more parallel MVAUs
     # kernels priced below any MVAU: every layer a kernel (100 windows a frame meet 150 cycles)
     assert {p.impl for p in plan_stage_with_costs(ir, 150, cheap_kernels).values()} == {"kernel"}
+
+
+@pytest.mark.parametrize("parallelism", [2, 4])
+def test_planner_at_p_above_one_builds_what_it_planned_and_meets_the_target(parallelism, tmp_path):
+    """On a P-wide stream an MVAU conv reads through a split (400 one-pixel beats a frame), a kernel conv at
+    P needs only 400 / P: a target below 400 takes the kernel whatever it costs; above it, the prices choose."""
+    from flows.dse.stream_costs import plan_stage_with_costs, predict_stage
+    from frontend.ir import fuse_requantisers, stage_ir
+    from hardware.stream_stage import build_stream_stage
+
+    ir = fuse_requantisers(stage_ir(lenet_like_stage()))
+    expensive_kernels = priced_costs(1e6)
+    fast = plan_stage_with_costs(ir, 400 // parallelism, expensive_kernels, parallelism)
+    slow = plan_stage_with_costs(ir, 800, expensive_kernels, parallelism)
+    assert fast["c1"].impl == "kernel" and slow["c1"].impl == "mvau"
+    for target, plans in ((400 // parallelism, fast), (800, slow)):
+        st = build_stream_stage(ir, plans, tmp_path / str(target), f"sst_{target}", parallelism=parallelism)
+        assert st.ii_cycles <= target
+        assert predict_stage(ir, plans, parallelism, expensive_kernels).ii_cycles == st.ii_cycles
+    kinds = {b.kind for b in build_stream_stage(ir, slow, tmp_path / "s", "sst_s", parallelism=parallelism).blocks}
+    assert "split" in kinds and "mvau" in kinds
 
 
 @pytest.mark.slow

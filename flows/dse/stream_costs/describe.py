@@ -1,11 +1,13 @@
 """``describe(kind, knobs)``: the feature dict of one block or probe (features.py), for any kind."""
 from __future__ import annotations
 
-from .features import (KernelCostCache, describe_cond_buffer, describe_exit_unit, describe_fifo, describe_fork, describe_gather,
-                       describe_kernel, describe_mvau, describe_swg, dry_mvau, knob_digest)
+from .features import (KernelCostCache, describe_cond_buffer, describe_exit_unit, describe_fifo, describe_fork,
+                       describe_gather, describe_global_sum, describe_join, describe_kernel, describe_mvau, describe_pool,
+                       describe_split, describe_swg, dry_mvau, knob_digest)
 from .models import LUT_PER_LUTRAM_CELL
 
 _DRY_MVAU: dict[str, dict] = {}
+_SMALL = {"split": describe_split, "pool": describe_pool, "join": describe_join, "global_sum": describe_global_sum}
 
 
 def describe(kind: str, knobs, kernels: KernelCostCache) -> dict[str, float]:
@@ -24,6 +26,8 @@ def describe(kind: str, knobs, kernels: KernelCostCache) -> dict[str, float]:
         f = describe_fork(knobs)
     elif kind == "gather":
         f = describe_gather(knobs)
+    elif kind in _SMALL:
+        f = _SMALL[kind](knobs)
     elif kind == "cond_buffer":
         f = describe_cond_buffer(knobs)
     elif kind == "exit_unit":

@@ -25,7 +25,8 @@ import numpy as np
 
 from hardware.mvau import build_mvau
 
-from .blocks import CondBufferKnobs, ExitUnitKnobs, FifoKnobs, ForkKnobs, GatherKnobs, KernelKnobs, MvauKnobs, SwgKnobs
+from .blocks import (CondBufferKnobs, ExitUnitKnobs, FifoKnobs, ForkKnobs, GatherKnobs, GlobalSumKnobs, JoinKnobs,
+                     KernelKnobs, MvauKnobs, PoolKnobs, SplitKnobs, SwgKnobs)
 from .memory import lutram_cells, ram_map, rom_map
 
 ADDER_LEVELS_PER_REGISTER = 4   # hardware/stage/emit.py: da4ml pipeline registers every 4 adder levels
@@ -236,6 +237,44 @@ def describe_gather(k: GatherKnobs) -> dict[str, float]:
     return {"one": 1.0, "bits": k.width * k.pieces, "acc_bits": k.width * (k.pieces - 1), "count": clog2(k.pieces),
             "bits_count": k.width * k.pieces * clog2(k.pieces),
             "lutram_cells": 0, "ramb18": 0, "ramb36": 0}
+
+
+def describe_split(k: SplitKnobs) -> dict[str, float]:
+    """The held beat (N x W) and a piece select by the piece counter (a LUT6 selects one of 4 pieces)."""
+    return {"one": 1.0, "bits": k.width * k.pieces, "select_luts": k.width * math.ceil(k.pieces / 4),
+            "count": clog2(k.pieces),
+            "lutram_cells": 0, "ramb18": 0, "ramb36": 0}
+
+
+def describe_pool(k: PoolKnobs) -> dict[str, float]:
+    """K comparisons (K-1 across the beat, one with the group's rows above) per pooled pixel and channel,
+    the row memory of IN_W/P words of the pooled beat (asynchronous read: LUTRAM), the output register."""
+    (h, w, c), kk, p = k.in_shape, k.pool, k.parallelism
+    out_bits = (p // kk) * c * k.bits
+    depth = w // p
+    mem = ram_map(depth, out_bits) if depth > 1 else None
+    return {"one": 1.0, "compare_bits": (p // kk) * c * kk * k.bits, "out_bits": out_bits,
+            "row_bits": out_bits if mem is None else 0, "counter_bits": clog2(depth) + clog2(kk),
+            "lutram_cells": mem.lutram_cells if mem else 0, "ramb18": mem.ramb18 if mem else 0,
+            "ramb36": mem.ramb36 if mem else 0}
+
+
+def describe_join(k: JoinKnobs) -> dict[str, float]:
+    """The output register (P x output channels x OUT_W) and, for add, an adder per element over the bits
+    above the finer-aligned input's shift (the bits below it are the other input's, passed through)."""
+    out_c = k.channels[0] if k.op == "add" else sum(k.channels)
+    out_bits = k.pixels * out_c * k.out_format.width
+    shift = max(k.out_format.frac - f.frac for f in k.in_formats)
+    adder_bits = k.pixels * out_c * (k.out_format.width - shift) if k.op == "add" else 0
+    return {"one": 1.0, "out_bits": out_bits, "adder_bits": adder_bits,
+            "lutram_cells": 0, "ramb18": 0, "ramb36": 0}
+
+
+def describe_global_sum(k: GlobalSumKnobs) -> dict[str, float]:
+    """Per channel, an accumulator and a held sum of OUT_W bits, and P adders into the accumulator."""
+    out_w = k.in_fmt.width + (k.beats * k.pixels).bit_length() - 1
+    return {"one": 1.0, "acc_bits": k.channels * out_w, "adder_bits": k.pixels * k.channels * out_w,
+            "counter_bits": clog2(k.beats), "lutram_cells": 0, "ramb18": 0, "ramb36": 0}
 
 
 def describe_cond_buffer(k: CondBufferKnobs) -> dict[str, float]:

@@ -32,7 +32,8 @@ FIT_CODE = ("blocks.py", "memory.py", "features.py", "describe.py", "probes.py",
 FILE = "stream_costs.json"
 HARDWARE_SOURCES = ("swg/swg.v", "swg/swg_line_buffer.v", "fifo/stream_fifo.v", "fifo/pl_fifo.v", "fork/stream_fork.v",
                     "dwc/stream_gather.v", "cond_buffer/cond_buffer.v", "stream_shell/stream_shell.v",
-                    "mvau/mvau_control.v")
+                    "mvau/mvau_control.v", "dwc/stream_split.v", "pool/stream_pool.v", "join/stream_join.v",
+                    "global_pool/stream_global_sum.v")
 
 
 @dataclass

@@ -24,6 +24,11 @@ Why these features (the hardware each coefficient stands for):
 - fork: registers and their load enables. gather: per output bit, a select of the held piece, the
   input or zero by the piece counter (``bits`` and ``bits x counter bits``: the select's inputs grow
   with the counter).
+- split: the held beat (FFs) and the piece select (LUTs per bit of the pieces after the first).
+- pool: the K comparisons per pooled element (a comparator and a select per bit), the row of the
+  group's running maxima in LUTRAM (its read is asynchronous, no read register), the output register.
+- join: the output register; an adder per output bit for Add (Concatenate only aligns wires).
+- global_sum: the P adders into each channel's accumulator, the accumulators and the held sums.
 - exit_unit: per policy, a constant (its exp/ln/reciprocal tables, threshold register, control) and
   the logit bits (classes x width) its top-2 scan, subtractors and adder trees take.
 """
@@ -49,6 +54,11 @@ MODELS: dict[str, dict[str, tuple[str, ...]]] = {
                     "lut_as_memory": ("lutram_luts",)},
     "fork": {"lut": ("one", "outputs"), "ff": ("one", "width", "outputs"), "lut_as_memory": ()},
     "gather": {"lut": ("bits", "bits_count"), "ff": ("one", "bits", "acc_bits"), "lut_as_memory": ()},
+    "split": {"lut": ("one", "select_luts"), "ff": ("one", "bits"), "lut_as_memory": ()},
+    "pool": {"lut": ("one", "compare_bits", "lutram_luts"), "ff": ("one", "out_bits", "row_bits", "counter_bits"),
+             "lut_as_memory": ("lutram_luts",)},
+    "join": {"lut": ("one", "adder_bits"), "ff": ("one", "out_bits"), "lut_as_memory": ()},
+    "global_sum": {"lut": ("one", "adder_bits", "acc_bits"), "ff": ("one", "acc_bits"), "lut_as_memory": ()},
     "exit_unit": {m: ("max_prob", "max_prob_bits", "entropy", "entropy_bits", "margin", "margin_bits")
                   for m in ("lut", "ff")} | {"lut_as_memory": ()},
 }

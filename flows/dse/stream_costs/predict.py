@@ -110,7 +110,7 @@ def predict_stage(ir: StageIR, plans: dict[str, LayerPlan], parallelism: int = 1
         fill, drain = _timing(b, costs)
         preds.append(BlockPrediction(b.instance, b.kind, b.layer, b.cycles_per_frame, r["lut"], r["ff"],
                                      r["lut_as_memory"], r["ramb18"], r["ramb36"], r["dsp"], fill, drain))
-        f0, l0 = times[b.reads]
+        f0, l0 = (max(v) for v in zip(*(times[r] for r in b.reads.split("+"))))   # a join waits for both
         times[b.writes] = (f0 + fill, max(l0 + drain, f0 + b.cycles_per_frame + drain - 1))
     latency = max(times[s][1] for s in ports.values()) + 1
     ii = max(b.cycles_per_frame for b in blocks)

@@ -25,13 +25,15 @@ from hardware.stage.emit import TIMESCALE
 from hardware.swg import build_swg
 
 from ..jobs import SynthJob
-from .blocks import CondBufferKnobs, ExitUnitKnobs, FifoKnobs, ForkKnobs, GatherKnobs, KernelKnobs, MvauKnobs, SwgKnobs
+from .blocks import (CondBufferKnobs, ExitUnitKnobs, FifoKnobs, ForkKnobs, GatherKnobs, GlobalSumKnobs, JoinKnobs,
+                     KernelKnobs, MvauKnobs, PoolKnobs, SplitKnobs, SwgKnobs)
 from .features import knob_digest
 
 PIXEL8 = FixedFormat(8, 8, False)     # stage 1 input: quantized_relu(8, 0)
 ACT4 = FixedFormat(4, 2, False)       # quantized_relu(4, 2) activations
 RELU4 = (FixedFormat(4, 2, False), True)
 LOGITS16 = (FixedFormat(16, 9, True), False)   # quantized_bits(16, 6): the exit logits
+ACT4_SUM = FixedFormat(5, 2, False)   # the exact sum of two ACT4 values (Add)
 
 
 @dataclass(frozen=True)
@@ -120,6 +122,23 @@ def probe_points() -> list[Probe]:
         Probe("gather", GatherKnobs(8, 4), "8b x 4"),
         Probe("gather", GatherKnobs(24, 9), "24b x 9"),
         Probe("gather", GatherKnobs(8, 32), "8b x 32"),
+        # P-wide streams: splits to one pixel per beat (LeNet stage 1 input at P = 4, stage 2 read at P = 2),
+        # stride-K max pools (LeNet's pools at P = 4 and 2), joins and global sums of residual stages
+        Probe("split", SplitKnobs(8, 4), "8b x 4 (28x28x1 at P=4)"),
+        Probe("split", SplitKnobs(24, 2), "24b x 2 (12x12x6 at P=2)"),
+        Probe("split", SplitKnobs(64, 2), "64b x 2 (8x8x16 at P=2)"),
+        Probe("split", SplitKnobs(24, 4), "24b x 4"),
+        Probe("pool", PoolKnobs((24, 24, 6), 4, 2, 4, False), "pool1 24x24x6 P=4"),
+        Probe("pool", PoolKnobs((24, 24, 6), 4, 2, 2, False), "pool1 24x24x6 P=2"),
+        Probe("pool", PoolKnobs((12, 12, 6), 4, 2, 2, False), "exit pool 12x12x6 P=2"),
+        Probe("pool", PoolKnobs((8, 8, 16), 4, 2, 2, False), "pool2 8x8x16 P=2"),
+        Probe("join", JoinKnobs("add", (ACT4, ACT4), (6, 6), ACT4_SUM, 1), "add 6ch 4b P=1"),
+        Probe("join", JoinKnobs("add", (ACT4, ACT4), (8, 8), ACT4_SUM, 2), "add 8ch 4b P=2"),
+        Probe("join", JoinKnobs("add", (PIXEL8, ACT4), (4, 4), FixedFormat(11, 8, False), 1), "add 4ch 8b+4b"),
+        Probe("join", JoinKnobs("concat", (ACT4, ACT4), (6, 6), ACT4, 1), "concat 6+6ch 4b"),
+        Probe("global_sum", GlobalSumKnobs(ACT4, 6, 64, 1), "6ch 8x8 P=1"),
+        Probe("global_sum", GlobalSumKnobs(ACT4, 16, 16, 1), "16ch 4x4 P=1"),
+        Probe("global_sum", GlobalSumKnobs(ACT4, 8, 32, 2), "8ch 8x8 P=2"),
         Probe("cond_buffer", CondBufferKnobs(24, 144, 256), "24b, 144-beat frames, 256 (LeNet stage 1)"),
         Probe("cond_buffer", CondBufferKnobs(24, 144, 1024), "24b, 144-beat frames, 1024"),
         Probe("cond_buffer", CondBufferKnobs(8, 16, 32), "8b, 16-beat frames, 32 (LUTRAM)"),
@@ -231,6 +250,37 @@ def _generate(probe: Probe, folder: Path, top: str, family: str) -> SynthJob:
                                                              ("error", "output", 1)])
         text = _wrapper(top, "stream_gather", {"W": k.width, "N": k.pieces, "ALIGNED": 1}, ports)
         files = [source("dwc/stream_gather.v")]
+    elif probe.kind == "split":
+        ports = _stream_ports(k.width * k.pieces, k.width, [("s_axis_tkeep", "input", k.pieces)])
+        text = _wrapper(top, "stream_split", {"W": k.width, "N": k.pieces}, ports)
+        files = [source("dwc/stream_split.v")]
+    elif probe.kind == "pool":
+        from hardware.pool import StreamPool
+
+        pool = StreamPool(k.in_shape, k.bits, k.pool, k.parallelism, k.signed)
+        c = k.in_shape[2]
+        ports = _stream_ports(k.parallelism * c * k.bits, pool.out_parallelism * c * k.bits)
+        text = _wrapper(top, pool.top, pool.parameters, ports)
+        files = [source(f) for f in pool.SOURCES]
+    elif probe.kind == "join":
+        from hardware.join import StreamJoin
+
+        join = StreamJoin(k.op, k.in_formats, k.channels, k.out_format, k.pixels)
+        ports = []
+        for j, (f, c) in enumerate(zip(k.in_formats, k.channels)):
+            ports += [(f"s{j}_axis_tdata", "input", k.pixels * c * f.width), (f"s{j}_axis_tvalid", "input", 1),
+                      (f"s{j}_axis_tready", "output", 1), (f"s{j}_axis_tlast", "input", 1)]
+        ports += [("m_axis_tdata", "output", k.pixels * join.out_channels * k.out_format.width),
+                  ("m_axis_tvalid", "output", 1), ("m_axis_tready", "input", 1), ("m_axis_tlast", "output", 1)]
+        text = _wrapper(top, join.top, join.parameters, ports)
+        files = [source(f) for f in join.SOURCES]
+    elif probe.kind == "global_sum":
+        from hardware.global_pool import StreamGlobalSum
+
+        gap = StreamGlobalSum(k.in_fmt, k.channels, k.beats, k.pixels)
+        ports = _stream_ports(k.pixels * k.channels * k.in_fmt.width, k.channels * gap.out_format.width)
+        text = _wrapper(top, gap.top, gap.parameters, ports)
+        files = [source(f) for f in gap.SOURCES]
     elif probe.kind == "cond_buffer":
         held = k.depth.bit_length()
         ports = _stream_ports(k.width, k.width, [("dec_tdata", "input", 1), ("dec_tvalid", "input", 1),
