@@ -8,7 +8,7 @@ and timing from (StageIR, plans) without synthesising it (issue 14, items 1 and 
 
 Modules, in the order data crosses them:
 
-- blocks.py: the blocks of a stage from (ir, plans), as hardware/stream_stage builds them;
+- blocks.py: the blocks of a stage from (ir, plans, P), as hardware/stream_stage builds them (plan.stream_layout);
 - memory.py: where Yosys puts a RAM or ROM (LUTRAM / BRAM / LUTs), by its own cost rule;
 - features.py, describe.py: structural quantities of a block (da4ml kernel cost, MVAU adder bits, ...);
 - probes.py: the probe designs; models.py: which features each metric is linear in;

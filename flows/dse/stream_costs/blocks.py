@@ -391,7 +391,7 @@ def stage_graph(ir: StageIR, plans: dict[str, LayerPlan], parallelism: int = 1) 
     return walk.blocks, walk.ports
 
 
-def layer_inputs(ir: StageIR, plans: dict[str, LayerPlan] | None = None, parallelism: int = 1) -> dict[str, _Stream]:
+def layer_inputs(ir: StageIR, parallelism: int = 1, plans: dict[str, LayerPlan] | None = None) -> dict[str, _Stream]:
     """The stream each layer is given (beats per frame, elements per beat) under ``plans`` (a layer's own
     plan does not change what it is given, only what its producers' plans leave)."""
     walk = _Walk(ir, dict(plans or {}), parallelism)

@@ -172,7 +172,8 @@ def trace_kernel(k: KernelKnobs) -> dict:
 
 def describe_kernel(k: KernelKnobs, traced: dict) -> dict[str, float]:
     p = k.parallelism
-    in_bits = p * math.prod(k.window) * k.in_fmt.width
+    kh, kw, c = k.window
+    in_bits = kh * (kw + p - 1) * c * k.in_fmt.width   # P overlapping windows: Yosys merges the shared registers
     out_bits = p * traced["out_elements"] * traced["out_width"]
     stages = max(1, math.ceil(traced["adder_depth"] / ADDER_LEVELS_PER_REGISTER))
     latency = stages + 1                              # emit_stage: input register, stage boundaries, output

@@ -44,11 +44,6 @@ def mvau_frame_cycles(layer: LayerIR, plan: LayerPlan, in_beats: int, in_elems: 
     return vectors * mvau_cycles_per_vector(vec, outputs, elems, plan.simd, plan.pe)
 
 
-def kernel_frame_cycles(layer: LayerIR, in_beats: int) -> int:
-    """A kernel takes one window (conv) per cycle; a dense kernel first gathers the frame (a beat per cycle)."""
-    return _windows(layer) if layer.op == "conv2d" else in_beats
-
-
 def mvau_candidates(layer: LayerIR, target_ii: int, in_beats: int, in_elems: int) -> list[LayerPlan]:
     """Every LUT-multiplier SIMD x PE meeting ``target_ii`` (SIMD divides the elements of an MVAU input
     beat, PE the outputs)."""

@@ -2,10 +2,10 @@
 
 The points span the knobs the Branchy-LeNet (examples/lenet.yaml) and the digits example use:
 line buffers of 7..64 words on both sides of the LUTRAM/BRAM switch, 8-bit pixels and 4-bit
-activations, window kernels from a 2x2 max to a 5x5x1 conv with P = 2, MVAUs with 3- and 4-bit
+activations, window kernels from a 2x2 max to a 5x5x1 conv with P = 2 and 4, MVAUs with 3- and 4-bit
 weights on 4- and 8-bit inputs, ROMs in LUTs and in BRAM, LUT multipliers. Weights are
 seeded random codes on the weight grid (da4ml's cost and the MVAU's structure, which the models
-read, follow the actual weights).
+read, follow the actual weights); splits, stride-K max pools, joins and global sums of P-wide streams.
 
 Every probe is a ``SynthJob`` (flows/dse/jobs.py) of Verilog written into a folder named by the
 content hash of its knobs, so the job cache (keyed on the Verilog) and the generated files agree.
@@ -88,6 +88,7 @@ def probe_points() -> list[Probe]:
         # window kernels: convs of 4-bit weights on 8- and 4-bit inputs, pools, 1x1 dense kernels
         _kernel("conv1 5x5x1->6", "conv", (5, 5, 1), PIXEL8, 6),
         _kernel("conv1 5x5x1->6 P=2", "conv", (5, 5, 1), PIXEL8, 6, p=2),
+        _kernel("conv1 5x5x1->6 P=4", "conv", (5, 5, 1), PIXEL8, 6, p=4),
         _kernel("conv 3x3x3->4", "conv", (3, 3, 3), ACT4, 4, seed=1),
         _kernel("conv 3x3x6->8 3-bit", "conv", (3, 3, 6), ACT4, 8, bits=3, seed=2),
         _kernel("max 2x2x6", "max", (2, 2, 6), ACT4),

@@ -30,9 +30,10 @@ from .planner import plan_stage_with_costs
 from .predict import StagePrediction, predict_stage
 
 FRAMES = 6
-# (stage index, target II, P): stage 1 at the input rate with one and two pixels per beat, stage 2 from
-# the input rate to 8x slower
-LENET_CASES = ((1, 784, 1), (1, 392, 2), (2, 784, 1), (2, 1568, 1), (2, 3136, 1), (2, 6272, 1))
+# (stage index, target II, P): stage 1 at the input rate with one, two and four pixels per beat, stage 2
+# from the input rate to 8x slower, and read at the two pixels per beat stage 1 at P = 4 forwards
+LENET_CASES = ((1, 784, 1), (1, 392, 2), (1, 196, 4), (2, 784, 1), (2, 1568, 1), (2, 3136, 1), (2, 6272, 1),
+               (2, 1568, 2), (2, 3136, 2))
 
 
 @dataclass
