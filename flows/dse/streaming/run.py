@@ -24,6 +24,7 @@ from .search import (ACCURACY_POINTS, ENUMERATE_LIMIT, SELECTION_SPLIT, Space, b
 SWEEP_DROPS = (0.0, 0.5, 1.0, 2.0, 4.0, 8.0)
 BUDGET_FRACTIONS = (0.125, 0.1875, 0.25, 0.375, 0.5)     # of the device's LUTs, for the README front
 PARALLELISMS = (1, 2, 4)
+VALIDATE_RATE = 0.25          # front points built for validation run at least this fraction of the chosen rate
 
 
 def design_id(d: StreamDesign) -> str:
@@ -165,8 +166,11 @@ def run_streaming_dse(build, model: str, board: str, lut_budget: int | None, cli
     for p in [chosen, baseline, subnet] + front:
         if p is not None and "predicted_test" not in p:
             _with_test(smodel, p)
-    others = sorted((p for p in front if p["mode"] == "adaptive" and p is not chosen),
-                    key=lambda p: p["predicted"]["lut"])
+    # front points to build besides the chosen one: adaptive, within VALIDATE_RATE of its throughput (a point
+    # at a few thousand samples/s would take hours of RTL simulation), the cheapest and the median by LUTs
+    floor = VALIDATE_RATE * chosen["predicted"]["throughput_samples_per_s"]
+    others = sorted((p for p in front if p["mode"] == "adaptive" and p is not chosen
+                     and p["predicted"]["throughput_samples_per_s"] >= floor), key=lambda p: p["predicted"]["lut"])
     picks_other = [others[0], others[len(others) // 2]] if len(others) >= 2 else others
     budgets = sorted({int(f * device["lut"]) for f in BUDGET_FRACTIONS} | {budget["lut"]})
     sweep = budget_sweep(points, budgets, device, final_accuracy)
