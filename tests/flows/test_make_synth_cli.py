@@ -109,7 +109,7 @@ def test_make_synth_exits_auto_on_a_backbone_with_a_float_batch_norm_is_bit_exac
     model, data = _examples().train_and_save("backbone", tmp_path / "model", test_samples=None)
     report, md, _ = run_make_synth(tmp_path, QUICK, MODEL=str(model), DATA=str(data), EXITS="auto")
     prep = report["model_prep"]
-    assert prep["folded_batch_norms"] == [{"batch_norm": "bn1", "into": "conv1"}]
+    assert [(f["batch_norm"], f["into"]) for f in prep["folded_batch_norms"]] == [("bn1", "conv1")]
     assert len(report["exits"]) >= 2 and report["training"]["mode"] == "exits_only"
     (fold,) = [a for a in prep["accuracy"] if a["change"] == "batch norms folded"]
     assert report["overall"]["final_exit_accuracy"] == pytest.approx(fold["after"], abs=1e-12)

@@ -214,7 +214,7 @@ def test_a_backbone_with_a_float_batch_norm_and_exits_auto_is_bit_exact_against_
                                          policy="max_prob"))
     report = _report(build)
     prep = report["model_prep"]
-    assert prep["folded_batch_norms"] == [{"batch_norm": "bn1", "into": "conv1"}]
+    assert [(f["batch_norm"], f["into"]) for f in prep["folded_batch_norms"]] == [("bn1", "conv1")]
     assert [a["after"] for a in prep["attached_exits"]] == ["pool1", "pool2"] and len(report["exits"]) == 3
     (fold,) = [a for a in prep["accuracy"] if a["change"] == "batch norms folded"]
     data = np.load(data_file)
