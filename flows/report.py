@@ -73,15 +73,17 @@ class ModelPrep:
     input_format: str                                   # stage 1's input port format
     input_how: str                                      # the model's quantiser, inferred from the data, INPUT_BITS
     logits: list[dict] = field(default_factory=list)    # per exit: exit, layer, format, how
-    folded_batch_norms: list[dict] = field(default_factory=list)   # batch_norm, into
+    folded_batch_norms: list[dict] = field(default_factory=list)   # batch_norm, into, kernel_saturated
     attached_exits: list[dict] = field(default_factory=list)       # exit, after, head
     accuracy: list[dict] = field(default_factory=list)  # per model change: change, before, after (final exit, test)
 
     def lines(self) -> list[str]:
         out = [f"Input: {self.input_format} ({self.input_how})."]
         out += [f"Exit {e['exit']} logits ({e['layer']}): {e['format']} ({e['how']})." for e in self.logits]
-        out += [f"Batch norm {f['batch_norm']} folded into {f['into']} and re-quantised by its quantisers."
-                for f in self.folded_batch_norms]
+        out += [f"Batch norm {f['batch_norm']} folded into {f['into']} and re-quantised by its quantisers"
+                + (f"; {100 * f['kernel_saturated']:.0f}% of the folded kernel lies beyond the kernel quantiser's "
+                   f"range and saturates: give {f['into']}'s kernel_quantizer more integer bits."
+                   if f.get("kernel_saturated") else ".") for f in self.folded_batch_norms]
         out += [f"Exit head {a['head']} attached after {a['after']}." for a in self.attached_exits]
         out += [f"{a['change']}: final-exit test accuracy {100 * a['before']:.2f}% before, {100 * a['after']:.2f}% "
                 "after." for a in self.accuracy]

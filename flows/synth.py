@@ -153,12 +153,64 @@ def model_name(model: str | Path) -> str:
     return load_spec(path).name if path.suffix in (".yaml", ".yml") else path.stem
 
 
+# layers a user's file may name that the pinned QKeras lacks, with what to write instead
+MISSING_LAYERS = {
+    "QDenseBatchnorm": "use QDense followed by BatchNormalization: make synth folds the batch norm into the QDense "
+                       "and re-quantises it with the QDense's quantisers (accuracy before/after in the report)",
+}
+
+
+def saved_layer_classes(path: Path) -> list[tuple[str, str]]:
+    """(class name, layer name) of every layer a saved Keras model names, read from the file's config
+    without building anything; [] when the file holds no readable config (loading then says why)."""
+    import zipfile
+
+    text = None
+    try:
+        if zipfile.is_zipfile(path):          # .keras: config.json inside a zip
+            with zipfile.ZipFile(path) as archive:
+                text = archive.read("config.json").decode()
+        else:
+            import h5py
+
+            with h5py.File(path, "r") as f:
+                text = f.attrs.get("model_config")
+                text = text.decode() if isinstance(text, bytes) else text
+        config = json.loads(text) if text else {}
+    except (OSError, KeyError, ValueError):
+        return []
+    layers = (config.get("config") or {}).get("layers") or []
+    return [(layer.get("class_name", ""), (layer.get("config") or {}).get("name", "?")) for layer in layers
+            if isinstance(layer, dict)]
+
+
+def unknown_layer_line(path: Path) -> str | None:
+    """The one-line reason a file cannot load when it names a layer class that neither Keras nor the pinned
+    QKeras provides (Keras' own message points to custom_object_scope, no fix for a layer QKeras lacks)."""
+    import qkeras
+    from qkeras.utils import _add_supported_quantized_objects
+    from tensorflow import keras
+
+    known: dict = {}
+    _add_supported_quantized_objects(known)
+    for cls, layer in saved_layer_classes(path):
+        if cls in known or hasattr(keras.layers, cls) or cls in ("Functional", "Sequential", "Model"):
+            continue
+        fix = MISSING_LAYERS.get(cls, "rebuild the model from the layers in the README's \"Accepted models\" table")
+        return (f"model file {path}: layer {layer!r} is a {cls}, which QKeras {qkeras.__version__} (the version "
+                f"exitflow pins) and Keras do not provide; {fix}")
+    return None
+
+
 def load_user_model(path: Path):
     from qkeras.utils import load_qmodel
 
     try:
         return load_qmodel(str(path), compile=False)
     except Exception as exc:  # h5py/keras raise many types for a damaged file; keep what they said
+        unknown = unknown_layer_line(path)
+        if unknown:
+            raise FlowError(unknown) from None
         reason = one_line(str(exc)) or "no reason given"
         reason = reason if len(reason) <= 300 else reason[:297] + "..."
         raise FlowError(f"cannot read model file {path}: {type(exc).__name__}: {reason}; "

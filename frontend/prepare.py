@@ -124,9 +124,9 @@ def fold_batch_norms(model) -> tuple[object, list[dict]]:
             raise PrepareError(f"batch norm {name!r} folds into the bias of {parent!r} ({graph.classes[parent]}), "
                                f"which has no bias quantiser; give {parent!r} bias_quantizer=quantized_bits(..., "
                                "alpha=1) so the folded bias is quantised")
-        replace[parent] = _folded_layer(layer, bn)
+        replace[parent], kernel = _folded_layer(layer, bn)
         remove.add(name)
-        folded.append({"batch_norm": name, "into": parent})
+        folded.append({"batch_norm": name, "into": parent, "kernel_saturated": _saturated(layer, kernel)})
     if not folded:
         return model, []
     return rebuild(model, replace=replace, remove=remove), folded
@@ -146,7 +146,17 @@ def _folded_layer(layer, bn) -> Callable:
         clone.set_weights([kernel.astype(np.float32), np.asarray(bias, np.float32)])
         return t
 
-    return build
+    return build, kernel
+
+
+def _saturated(layer, kernel: np.ndarray) -> float | None:
+    """The fraction of the folded kernel beyond the range of the layer's quantized_bits(alpha=1) kernel
+    quantiser (the batch norm's scale can push weights past it: they saturate and the accuracy drops); None
+    for quantisers that rescale (auto_po2) or have no fixed range."""
+    q = layer.kernel_quantizer_internal
+    if type(q).__name__ != "quantized_bits" or str(q.alpha) not in ("1", "1.0"):
+        return None
+    return float(np.mean(np.abs(kernel) > float(q.max())))
 
 
 # ---------------------------------------------------------------- input quantiser

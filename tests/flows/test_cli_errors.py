@@ -115,6 +115,26 @@ def batch_norm_after_pooling(x):
     return [_head(h, "exit_1"), _head(_conv(h, "c2"), "exit_2")]
 
 
+def _renamed_class(path: Path, old: str, new: str) -> Path:
+    """The saved file with every layer of class ``old`` renamed ``new`` in its config (as a file written by a
+    QKeras that has ``new`` would read)."""
+    import h5py
+
+    with h5py.File(path, "r+") as f:
+        config = f.attrs["model_config"]
+        config = config.decode() if isinstance(config, bytes) else config
+        assert f'"class_name": "{old}"' in config
+        f.attrs["model_config"] = config.replace(f'"class_name": "{old}"', f'"class_name": "{new}"')
+    return path
+
+
+def qdense_batchnorm_file(t: Path) -> Path:
+    import qkeras
+
+    assert not hasattr(qkeras, "QDenseBatchnorm"), "the pinned QKeras gained QDenseBatchnorm: support it"
+    return _renamed_class(_h5(t, "dense_bn", ((8, 8, 1), single_output)), "QDense", "QDenseBatchnorm")
+
+
 def _npz(tmp_path, **arrays) -> Path:
     path = tmp_path / "data.npz"
     np.savez(path, **arrays)
@@ -127,6 +147,9 @@ BAD_INPUTS = [
      "cannot read model file", 1),
     ("single-output model", lambda t: ["synth", "--model", str(_h5(t, "single", ((8, 8, 1), single_output)))],
      "has a single output, so no early exit; pass EXITS=auto", 1),
+    ("a QDenseBatchnorm (not in QKeras 0.9.0)", lambda t: ["synth", "--model", str(qdense_batchnorm_file(t))],
+     "layer 'exit_1_dense' is a QDenseBatchnorm, which QKeras 0.9.0 (the version exitflow pins) and Keras do not "
+     "provide; use QDense followed by BatchNormalization", 1),
     ("an LSTM", lambda t: ["synth", "--model", str(_h5(t, "recurrent", ((8, 8), with_lstm)))],
      "layer 'lstm' (LSTM) is not supported", 1),
     ("a Conv2DTranspose", lambda t: ["synth", "--model", str(_h5(t, "transposed", ((8, 8, 1), with_conv_transpose)))],

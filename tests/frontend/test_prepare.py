@@ -88,9 +88,9 @@ def test_a_float_batch_norm_after_a_linear_conv_is_folded_and_requantised_by_its
         rng.uniform(0.3, 2.0, 3)
     bn.set_weights([gamma, beta, mean, var])
     folded, record = fold_batch_norms(model)
-    assert record == [{"batch_norm": "bn", "into": "conv"}]
-    assert "bn" not in [layer.name for layer in folded.layers]
     scale = gamma / np.sqrt(var + bn.epsilon)
+    assert record == [{"batch_norm": "bn", "into": "conv", "kernel_saturated": 0.0}]
+    assert "bn" not in [layer.name for layer in folded.layers]
     kernel, bias = folded.get_layer("conv").get_weights()
     assert np.allclose(kernel, conv.get_weights()[0] * scale, atol=1e-6)
     assert np.allclose(bias, (conv.get_weights()[1] - mean) * scale + beta, atol=1e-6)
@@ -101,6 +101,10 @@ def test_a_float_batch_norm_after_a_linear_conv_is_folded_and_requantised_by_its
     from frontend.ir import stage_ir
 
     stage_ir(folded)   # the folded model is what the IR (and so every core) implements
+    bn.set_weights([4 * gamma, beta, mean, var])                    # a scale that pushes weights past [-1, 1)
+    beyond = float(np.mean(np.abs(conv.get_weights()[0] * 4 * scale) > 1.0))
+    assert 0 < beyond < 1
+    assert fold_batch_norms(model)[1][0]["kernel_saturated"] == pytest.approx(beyond)
 
 
 def test_a_batch_norm_after_an_activation_is_left_for_the_table_to_reject():
