@@ -183,6 +183,8 @@ def run_streaming_dse(build, model: str, board: str, lut_budget: int | None, cli
 
     points_dir = out / "points"
     points_dir.mkdir(parents=True, exist_ok=True)
+    for stale in points_dir.glob("*.yaml"):    # the folder holds this run's points only
+        stale.unlink()
     roles = [("chosen", chosen), ("baseline", baseline), ("subnet", subnet)] + [("front", p) for p in picks_other]
     for role, p in roles:
         if p is None:
