@@ -31,6 +31,13 @@ def _stage_costs(model, point: dict):
     return out, units
 
 
+def _schedules(result) -> dict:
+    return {s.name: {"throughput_samples_per_s": s.throughput_samples_per_s, "batch_size": s.batch_size,
+                     "mean_latency_s": s.mean_latency_s, "p99_latency_s": s.p99_latency_s,
+                     "reconfigs_per_1000": s.reconfigs_per_1000, "energy_j_per_sample": s.energy_j_per_sample}
+            for s in result.schedules}
+
+
 def pr_decision(model, points, sweep, device: dict, board, final_accuracy: float) -> dict | None:
     """The PR-versus-all-resident call at each swept budget below the full budget's chosen design."""
     from flows.pr.evaluate import evaluate_pr
@@ -58,13 +65,14 @@ def pr_decision(model, points, sweep, device: dict, board, final_accuracy: float
         try:
             result = evaluate_pr(stages, units, rates, board, capacity={"lut": row["lut_budget"]})
         except PrError as exc:
+            # the region (largest stage + margin) with the static design outgrows the budget: the schedules
+            # the region would run on the whole device, for the record
             entry.update(pr=None, winner="all_resident" if resident else None,
-                         why=f"no reconfigurable mapping fits: {exc}")
+                         why=f"no reconfigurable mapping fits {row['lut_budget']:,} LUTs: {str(exc).split(';')[0]}",
+                         pr_on_whole_device=_schedules(evaluate_pr(stages, units, rates, board)))
             decisions.append(entry)
             continue
-        schedules = {s.name: {"throughput_samples_per_s": s.throughput_samples_per_s, "batch_size": s.batch_size,
-                              "mean_latency_s": s.mean_latency_s, "p99_latency_s": s.p99_latency_s,
-                              "reconfigs_per_1000": s.reconfigs_per_1000} for s in result.schedules}
+        schedules = _schedules(result)
         best_pr = max((v for k, v in schedules.items() if k != "all_resident"),
                       key=lambda v: v["throughput_samples_per_s"], default=None)
         entry["pr"] = {"mapping": result.mapping["pr"], "schedules": schedules,

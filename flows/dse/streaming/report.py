@@ -74,6 +74,11 @@ def write_markdown(path: Path, doc: dict) -> None:
         lines += ["", "## Partial reconfiguration (modelled)", ""]
         for dec in pr["decisions"]:
             lines.append(f"- {dec['lut_budget']:,} LUTs: **{dec['winner']}**: {dec['why']}")
+            for name, sch in (dec.get("pr_on_whole_device") or (dec.get("pr") or {}).get("schedules") or {}).items():
+                lines.append(f"  - {name} (batch {sch['batch_size']}): {sch['throughput_samples_per_s']:,.0f} samples/s, "
+                             f"p99 {sch['p99_latency_s'] * 1e3:.2f} ms, {sch['reconfigs_per_1000']:.1f} reconfigurations "
+                             "per 1,000 samples (modelled)" + (" on the whole device" if dec.get("pr_on_whole_device")
+                                                               else ""))
         if pr.get("note"):
             lines.append(f"- {pr['note']}")
     q = (doc["chosen"]["predicted"] or {}).get("queue")
