@@ -213,6 +213,9 @@ def test_a_backbone_with_exits_auto_gets_early_exits_and_keeps_its_final_exit_ex
     assert report["overall"]["accuracy"] >= file_accuracy - 0.02
 
 
+# ~42 s (stage RTL and pipeline of three stages): slow; the default suite keeps EXITS=auto on the plain backbone
+# (above) and the folding itself against numpy (tests/frontend/test_prepare.py)
+@pytest.mark.slow
 def test_a_backbone_with_a_float_batch_norm_and_exits_auto_is_bit_exact_against_the_folded_model(saved, tmp_path):
     """The batch norm after conv1 is folded and re-quantised (accuracy before/after in the report); EXITS=auto adds
     heads after pool1 and pool2; every stage core and the pipeline equal the folded model with its heads (RTL on
