@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from flows.dse.streaming.queue import READ_FRACTION, md1k, smallest_buffer, tandem_trace
+from flows.dse.streaming.queue import READ_FRACTION, md1k, tandem_trace
 
 
 def cycle_stepped(exits: np.ndarray, s1: int, s2: int, slots: int) -> np.ndarray:
@@ -83,11 +83,6 @@ def monte_carlo_md1k(q: float, s1: float, s2: float, k: int, n: int = 200_000, s
 @pytest.mark.parametrize("q,s2,k", [(0.05, 3136, 4), (0.1, 1568, 2), (0.3, 700, 6)])
 def test_md1k_blocking_matches_a_monte_carlo_queue(q, s2, k):
     assert md1k(q, 196, s2, k).blocking == pytest.approx(monte_carlo_md1k(q, 196, s2, k), abs=0.01)
-
-
-def test_smallest_buffer_meets_the_blocking_target():
-    k = smallest_buffer(0.05, 196, 3136, 32, blocking_target=0.01)
-    assert md1k(0.05, 196, 3136, k).blocking <= 0.01 < md1k(0.05, 196, 3136, k - 1).blocking
 
 
 def test_bad_queue_inputs_are_refused():

@@ -140,7 +140,7 @@ class StreamModel:
         if d.deployed > 1 and frames[0]:
             m = md1k(q, iis[0], iis[1], frames[0])
             queue = {"model": "M/D/1/K (analytic, ATHEENA's; order-free, and a dropped frame frees its slot at once, "
-                              "unlike cond_buffer.v's in-order RAM: an upper bound)", "q": q, "buffer_frames_held": frames[0],
+                              "unlike cond_buffer.v's in-order RAM)", "q": q, "buffer_frames_held": frames[0],
                      "blocking": m.blocking, "stage2_utilisation": m.utilisation,
                      "throughput_samples_per_s": m.samples_per_cycle * f_hz,
                      "trace_blocked_fraction": trace.blocked_fraction, "trace_max_waiting": trace.max_waiting}

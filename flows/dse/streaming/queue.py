@@ -19,8 +19,8 @@ Two views of the same queue:
   RTL measures the same quantity (sim/pipeline/throughput.py, the same 10 % trim).
 * :func:`md1k`: ATHEENA's analytic view, an M/D/1/K queue (Poisson arrivals at rate q / s1,
   deterministic service s2, K frames): blocking probability and the rate it allows, order-free.
-  Used to size the buffer (the smallest K whose blocking is below a target) and reported beside the
-  trace figure; Poisson arrivals are burstier than a thinned periodic stream, so it errs safe.
+  Reported beside the trace figure. It takes a dropped frame to free its slot at once, which
+  cond_buffer.v's in-order RAM does not, so it reads higher than the trace when frames are dropped.
 """
 from __future__ import annotations
 
@@ -151,12 +151,3 @@ def md1k(q: float, s1: float, s2: float, buffer_frames: int) -> MD1K:
     blocking = max(0.0, 1.0 - 1.0 / (pi[0] + rho))
     utilisation = 1.0 - pi[0] / (pi[0] + rho)
     return MD1K(float(blocking), float(utilisation), float((1.0 - blocking) / s1))
-
-
-def smallest_buffer(q: float, s1: float, s2: float, max_frames: int, blocking_target: float = 0.01) -> int:
-    """The fewest frames (1..max_frames) whose M/D/1/K blocking is at most ``blocking_target``; max_frames
-    when none is (the buffer the BRAM left over allows)."""
-    for k in range(1, max_frames + 1):
-        if md1k(q, s1, s2, k).blocking <= blocking_target:
-            return k
-    return max_frames

@@ -125,8 +125,6 @@ def run_streaming_dse(build, model: str, board: str, lut_budget: int | None, cli
                       start: float, model_options: dict) -> Path:
     import yaml
 
-    from flows.dse.run import _energy_basis  # noqa: F401  (same wording of what energy is)
-
     from .inputs import build_model
     from .pr import pr_decision
     from .report import plot_front, write_markdown

@@ -65,14 +65,13 @@ class Space:
 
 
 def pareto(points: Sequence[dict]) -> list[bool]:
-    """On the front of (throughput max, accuracy max, LUT min)."""
-    keys = np.array([[-p["predicted"]["throughput_samples_per_s"], -p["accuracy_selection"], p["predicted"]["lut"]]
-                     for p in points])
-    on = []
-    for i, k in enumerate(keys):
-        dominated = np.any(np.all(keys <= k, axis=1) & np.any(keys < k, axis=1))
-        on.append(not bool(dominated))
-    return on
+    """On the front of (throughput max, accuracy max, LUT min), by flows/dse/front.py's rule."""
+    from flows.dse.front import pareto_mask
+
+    metrics = [{"throughput_samples_per_s": p["predicted"]["throughput_samples_per_s"],
+                "accuracy": p["accuracy_selection"], "lut": p["predicted"]["lut"]} for p in points]
+    return [bool(v) for v in pareto_mask(metrics, {"throughput_samples_per_s": "max", "accuracy": "max",
+                                                   "lut": "min"})] if metrics else []
 
 
 def evaluate_space(model: StreamModel, designs: Sequence[StreamDesign], tick: Callable | None = None,
