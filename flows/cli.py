@@ -245,7 +245,7 @@ def _dse(args, console) -> int:
 
         def tick(phase: str, done: int, total: int, best: str | None) -> None:
             if phase not in tasks:
-                tasks[phase] = bars.add_task(DSE_PHASES[phase], total=total, best="")
+                tasks[phase] = bars.add_task(DSE_PHASES.get(phase, phase), total=total, best="")
             bars.update(tasks[phase], completed=done, total=total, best=f"best so far {best}" if best else "")
 
         path = run_dse(args.build_root.resolve(), args.model, args.board, objective=args.objective,
