@@ -390,7 +390,7 @@ def calibrate_exits(build: Build) -> None:
 
     spec_cal = build.spec.calibration if build.spec else None
     if build.point is not None:
-        return apply_design_point(build, build.point.policy or (spec_cal.policy if spec_cal else "max_prob"))
+        return apply_design_point(build, spec_cal.policy if spec_cal else "max_prob")
     policy = build.options.policy or (spec_cal.policy if spec_cal else "max_prob")
     drop = build.options.accuracy_drop if build.options.accuracy_drop is not None else (
         spec_cal.accuracy_drop if spec_cal else 1.0)
@@ -409,8 +409,9 @@ def calibrate_exits(build: Build) -> None:
                                   margin_se=margin)
 
 
-def apply_design_point(build: Build, policy: str) -> None:
-    """A DSE point fixes the exits, thresholds and deployed stages instead of calibration.
+def apply_design_point(build: Build, default_policy: str) -> None:
+    """A DSE point fixes the exits, thresholds, each kept exit's policy and the deployed stages instead
+    of calibration (``default_policy``: where the point names none).
 
     Evaluated on the test set with only the kept exits active; exit numbers stay the model's.
     """
@@ -418,13 +419,14 @@ def apply_design_point(build: Build, policy: str) -> None:
 
     import numpy as np
 
-    from frontend.calibrate import evaluate, exit_configs, logit_codes
+    from frontend.calibrate import evaluate, logit_codes
     from frontend.macs import baseline_macs, layer_macs
-    from flows.dse.point import check_point, deployed_model
+    from flows.dse.point import check_point, deployed_model, exit_policies, point_exit_configs
 
     point, data = build.point, build.dataset
-    configs = exit_configs(build.stages, policy)
+    configs = point_exit_configs(point, build.stages, default_policy)
     check_point(point, build.stages, configs)
+    policies = exit_policies(point, default_policy)
     kept, thresholds = list(point.design.exits), list(point.design.thresholds)
     base = baseline_macs(build.stages)
     build.stages = build.stages[:point.design.deployed_stages]
@@ -445,8 +447,9 @@ def apply_design_point(build: Build, policy: str) -> None:
     build.training["accuracy_drop_target"] = None
     build.sweep = []
     build.options.hls = False
+    named = policies[0] if len(set(policies)) == 1 else f"policies {list(policies)}"
     build.notes.append(f"design point {point.id} ({point.path}): exits {kept}, thresholds {thresholds} "
-                       f"({policy}), P per stage {list(point.design.parallelism)}, mode {point.design.mode}; "
+                       f"({named}), P per stage {list(point.design.parallelism)}, mode {point.design.mode}; "
                        "thresholds from the point, not recalibrated; HLS projects are not part of an open-flow "
                        "point (see the fully parallel build)")
 

@@ -19,6 +19,10 @@ plan_stage, except the layers ``folding`` fixes (IR layer names, as the stage's 
     design: {io: stream, exits: [1, 2], thresholds: [30000, 0], parallelism: [4], target_ii: [196, 3136],
              folding: {stage_2: {conv2d_1: {impl: mvau, simd: 25, pe: 2}}}, buffer_frames: [4]}
 
+A streaming point's ``policy`` (top level or in ``design:``) is one policy for every kept exit or a list
+with one per kept exit (``policy: [margin, max_prob, max_prob]``), each threshold code in its own policy's
+confidence codes.
+
 ``buffer_frames``: frames of the conditional buffer after stage k, one per stage boundary (optional:
 PipelineParams' default). A dropped exit's stage is built headless and forwards straight on.
 """
@@ -47,11 +51,14 @@ class StreamDesign:
     folding: dict = field(default_factory=dict)     # {stage index: {IR layer name: LayerPlan}}
     buffer_frames: tuple[int, ...] | None = None    # one per boundary of the deployed stages
     mode: str = "anytime"
-    policy: str | None = None
+    policy: str | tuple[str, ...] | None = None     # one for every kept exit, or one per kept exit
     io: str = "stream"
 
     def validate(self, n_exits: int) -> None:
-        Design(self.exits, self.thresholds, (1,) * n_exits, self.mode, self.policy).validate(n_exits)
+        Design(self.exits, self.thresholds, (1,) * n_exits, self.mode).validate(n_exits)
+        if isinstance(self.policy, tuple) and len(self.policy) != len(self.exits):
+            raise ValueError(f"policy {list(self.policy)} gives {len(self.policy)} name(s) for {len(self.exits)} "
+                             "kept exits; give one policy, or one per kept exit")
         if len(self.parallelism) != 1 or self.parallelism[0] < 1:
             raise ValueError(f"parallelism {list(self.parallelism)}: a streaming design gives one P >= 1, stage 1's "
                              "input pixels per beat (later stages read what the one before forwards)")
@@ -77,7 +84,9 @@ class StreamDesign:
                "folding": {f"stage_{k}": {name: plan.to_dict() for name, plan in plans.items()}
                            for k, plans in sorted(self.folding.items())},
                "buffer_frames": None if self.buffer_frames is None else list(self.buffer_frames), "mode": self.mode}
-        return out if self.policy is None else {**out, "policy": self.policy}
+        if self.policy is None:
+            return out
+        return {**out, "policy": list(self.policy) if isinstance(self.policy, tuple) else self.policy}
 
 
 def _stream_design(d: dict, path: Path) -> StreamDesign:
@@ -119,7 +128,31 @@ def _stream_design(d: dict, path: Path) -> StreamDesign:
     if mode not in MODES[:2]:
         raise PointError(f"{where}: mode {mode!r}: a streaming design is anytime (final exit kept) or subnet")
     return StreamDesign(ints["exits"], ints["thresholds"], ints["parallelism"], ints["target_ii"], folding, frames,
-                        mode, d.get("policy"))
+                        mode, _policy(d.get("policy"), where, "design.policy"))
+
+
+def _policy(value, where: str, key: str) -> str | tuple[str, ...] | None:
+    """A point's policy: None, one policy name, or a list of them (one per kept exit)."""
+    from frontend.spec import POLICIES
+
+    if value is None:
+        return None
+    names = value if isinstance(value, list) else [value]
+    if not names or not all(isinstance(n, str) and n in POLICIES for n in names):
+        raise PointError(f"{where}: {key} {value!r}: give one of {', '.join(POLICIES)}, or a list with one per kept "
+                         "exit")
+    return tuple(names) if isinstance(value, list) else value
+
+
+def exit_policies(point: DesignPoint, default: str) -> tuple[str, ...]:
+    """The exit policy of each kept exit of ``point``, in exit order: the design's own (streaming points may
+    give one per kept exit), else the file's, else ``default`` (the model's calibrated policy)."""
+    given = getattr(point.design, "policy", None) or point.policy or default
+    n = len(point.design.exits)
+    if isinstance(given, tuple) and len(given) != n:
+        raise PointError(f"design file {point.path}: policy {list(given)} gives {len(given)} name(s) for {n} kept "
+                         "exits; give one policy, or one per kept exit")
+    return given if isinstance(given, tuple) else (given,) * n
 
 
 class PointError(UserError):
@@ -132,7 +165,7 @@ class DesignPoint:
     path: Path
     model: str
     board: str
-    policy: str | None
+    policy: str | tuple[str, ...] | None    # tuple: one per kept exit (streaming points)
     design: Design | StreamDesign
     fifo_depth: int | None
     predicted: dict | None          # the model on the split the point was selected on (calibration)
@@ -165,8 +198,9 @@ def load_point(path: str | Path) -> DesignPoint:
     if isinstance(d, dict) and d.get("io") == "stream":
         if "model" not in doc or "board" not in doc:
             raise PointError(f"design file {path} is not a DSE point (missing model/board); {hint}")
-        return DesignPoint(path.stem, path, str(doc["model"]), str(doc["board"]), doc.get("policy"),
-                           _stream_design(d, path), None, doc.get("predicted"), doc.get("predicted_test"),
+        policy = _policy(doc.get("policy"), f"design file {path}", "policy")
+        return DesignPoint(path.stem, path, str(doc["model"]), str(doc["board"]), policy, _stream_design(d, path),
+                           None, doc.get("predicted"), doc.get("predicted_test"),
                            doc.get("selected_on"), doc.get("model_options"))
     missing = [k for k in ("exits", "thresholds", "parallelism", "mode") if not isinstance(d, dict) or k not in d]
     if not isinstance(doc, dict) or "model" not in doc or "board" not in doc or missing:
@@ -185,7 +219,8 @@ def load_point(path: str | Path) -> DesignPoint:
 
 
 def check_point(point: DesignPoint, stages, exit_configs) -> None:
-    """The point against the model it names: exit indices, threshold codes in range, P per stage."""
+    """The point against the model it names: exit indices, threshold codes in range, P per stage.
+    exit_configs[k - 1]: exit k's unit, in the policy the point gives that exit (:func:`point_exit_configs`)."""
     where = f"design file {point.path}"
     try:
         point.design.validate(len(stages))
@@ -225,6 +260,17 @@ def _check_stream_point(point: DesignPoint, stages, where: str) -> None:
             plan_stage(ir, point.design.target_ii[k - 1], lambda layer: 0.0, overrides=point.design.folding.get(k))
         except PlanError as exc:
             raise PointError(f"{where}: stage {k}: {exc}") from None
+
+
+def point_exit_configs(point: DesignPoint, stages, default_policy: str) -> list:
+    """Each exit's unit configuration as the point deploys it: a kept exit in its own policy
+    (:func:`exit_policies`), a dropped one in the first kept exit's (it is never built)."""
+    from frontend.calibrate import exit_configs
+
+    policies = exit_policies(point, default_policy)
+    by_policy = {p: exit_configs(stages, p) for p in dict.fromkeys(policies)}
+    of_exit = dict(zip(point.design.exits, policies))
+    return [by_policy[of_exit.get(k, policies[0])][k - 1] for k in range(1, len(stages) + 1)]
 
 
 def stream_irs(stages, design: StreamDesign) -> list:

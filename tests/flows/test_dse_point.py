@@ -173,6 +173,8 @@ def test_a_streaming_point_loads_and_checks_against_its_model(tmp_path, small_st
     ({"parallelism": [2, 1]}, r"one P >= 1, stage 1's input pixels per beat"),
     ({"fifo": 3}, r"unknown design key\(s\) fifo"),
     ({"io": "wide"}, r"design.io 'wide' is unknown"),
+    ({"policy": ["margin"]}, r"policy \['margin'\] gives 1 name\(s\) for 2 kept exits; give one policy, or one per"),
+    ({"policy": ["margin", "softmax"]}, r"design.policy \['margin', 'softmax'\]: give one of max_prob, entropy, margin"),
 ])
 def test_a_bad_streaming_point_is_refused_in_one_line(tmp_path, small_stages, change, words):
     from flows.dse.point import check_point
@@ -181,3 +183,25 @@ def test_a_bad_streaming_point_is_refused_in_one_line(tmp_path, small_stages, ch
         check_point(load_point(_write(tmp_path, {**STREAM_POINT, "design": {**STREAM_POINT["design"], **change}})),
                     *small_stages)
     assert "\n" not in str(info.value)
+
+
+def test_a_streaming_point_gives_each_kept_exit_its_own_policy(tmp_path, small_stages):
+    from flows.dse.point import check_point, exit_policies, point_exit_configs
+
+    doc = {**STREAM_POINT, "design": {**STREAM_POINT["design"], "policy": ["margin", "max_prob"]}}
+    point = load_point(_write(tmp_path, doc, "mixed.yaml"))
+    assert exit_policies(point, "entropy") == ("margin", "max_prob")
+    assert point.design.to_dict()["policy"] == ["margin", "max_prob"]
+    configs = point_exit_configs(point, small_stages[0], "entropy")
+    assert [c.policy for c in configs] == ["margin", "max_prob"]
+    check_point(point, small_stages[0], configs)
+    # a threshold in margin's codes can lie outside max_prob's: each exit is checked in its own policy
+    top = configs[1].confidence_format.max_code
+    over = {**doc, "design": {**doc["design"], "thresholds": [700, top + 1]}}
+    with pytest.raises(PointError, match=rf"threshold {top + 1} of exit 2 is outside its confidence codes"):
+        bad = load_point(_write(tmp_path, over, "over.yaml"))
+        check_point(bad, small_stages[0], point_exit_configs(bad, small_stages[0], "entropy"))
+    # one name for all, and none: the file's, then the model's calibrated policy
+    assert exit_policies(load_point(_write(tmp_path, STREAM_POINT, "one.yaml")), "entropy") == ("max_prob",) * 2
+    bare = {k: v for k, v in STREAM_POINT.items() if k != "policy"}
+    assert exit_policies(load_point(_write(tmp_path, bare, "bare.yaml")), "entropy") == ("entropy",) * 2

@@ -50,7 +50,8 @@ def streaming(tmp_path_factory):
         cores.append(core)
         fmt = core.forwarded.fmt if core.forwarded else None
     x = (np.kron(load_digits().images[:80], np.ones((2, 2)))[:, 2:14, 2:14] / 16.0).reshape(-1, 12, 12, 1)
-    configs = exit_configs(stages, "max_prob")
+    # one policy per exit, as a DSE point may give them: exit 1 decides on the top-2 margin, exit 2 on max_prob
+    configs = [exit_configs(stages, "margin")[0], exit_configs(stages, "max_prob")[1]]
     codes = logit_codes(model, stages, x)
     thresholds = [int(np.median(confidence(configs[0], codes[0]))), configs[1].confidence_format.min_code]
     return {"stages": stages, "cores": cores, "configs": configs, "codes": codes, "thresholds": thresholds,
@@ -157,7 +158,8 @@ def test_a_p2_pipeline_with_a_slow_stage_2_behind_a_one_frame_buffer_loses_nothi
         fmt, p = cores[-1].forwarded.fmt if cores[-1].forwarded else None, cores[-1].forwarded_parallelism
     assert (cores[0].parallelism, cores[0].ii_cycles, cores[1].parallelism, cores[1].ii_cycles) == (2, 72, 1, 288)
     x = (np.kron(load_digits().images[:60], np.ones((2, 2)))[:, 2:14, 2:14] / 16.0).reshape(-1, 12, 12, 1)
-    configs = exit_configs(stages, "max_prob")
+    # one policy per exit, as a DSE point may give them: exit 1 decides on the top-2 margin, exit 2 on max_prob
+    configs = [exit_configs(stages, "margin")[0], exit_configs(stages, "max_prob")[1]]
     codes = logit_codes(model, stages, x)
     # half the samples go on: stage 2 needs 0.5 x 288 = 144 cycles a sample, twice stage 1's 72
     thresholds = [int(np.median(confidence(configs[0], codes[0]))), configs[1].confidence_format.min_code]
