@@ -145,6 +145,19 @@ def test_fifo_fit_predicts_a_held_out_probe_within_ten_percent(fifo_records):
     assert predicted["ramb18"] == held["ramb18"] and predicted["ramb36"] == held["ramb36"]
 
 
+def test_at_a_probed_configuration_the_model_gives_what_yosys_measured(fifo_records):
+    from flows.dse.stream_costs.describe import describe
+    from flows.dse.stream_costs.features import KernelCostCache
+    from flows.dse.stream_costs.fit import fit_kind
+
+    kernels = KernelCostCache()
+    rows = [(p, describe("fifo", p.knobs, kernels), r) for p, r in fifo_records]
+    fit = fit_kind("fifo", rows)
+    assert any(pt["residual_pct"]["lut"] for pt in fit.points)      # the line itself misses some probes
+    for _, features, record in rows:
+        assert fit.predict(features)["lut"] == record["lut"] and fit.predict(features)["ff"] == record["ff"]
+
+
 def priced_costs(kernel_lut: float):
     """A StreamCosts with set (not fitted) prices: MVAU LUTs = products (SIMD x PE), a kernel ``kernel_lut``,
     every other block 10 LUTs."""

@@ -59,6 +59,14 @@ class KindFit:
     points: list[dict] = field(default_factory=list)   # per probe: label, features, yosys, model, residuals
 
     def predict(self, f: dict[str, float]) -> dict[str, float]:
+        """The fit at features ``f``; where a probe was synthesised with exactly these features (e.g. the
+        exit units and stage-1 buffer of LeNet), its Yosys figures: measured where measured."""
+        probed = next((p["yosys"] for p in self.points if p["features"] == f), None)
+        if probed is not None:
+            return {m: float(probed[m]) for m in [*self.metrics, *RULES]}
+        return self.fitted(f)
+
+    def fitted(self, f: dict[str, float]) -> dict[str, float]:
         out = {m: max(0.0, fit(f)) for m, fit in self.metrics.items()}
         out.update({m: float(f.get(src, 0.0)) for m, src in RULES.items()})
         return out
@@ -108,7 +116,7 @@ def fit_kind(kind: str, rows: list[tuple[Probe, dict, dict]]) -> KindFit:
             loo[metric].append(float(x[i] @ c))
     fit = KindFit(kind, metrics)
     for i, (probe, f, r) in enumerate(rows):
-        model = fit.predict(f)
+        model = fit.fitted(f)
         measured = {m: float(r[m]) for m in [*METRICS, *RULES]}
         fit.points.append({"label": probe.label, "knobs": knob_summary(probe), "features": f,
                            "yosys": measured, "model": {m: round(v, 1) for m, v in model.items()},
