@@ -1,5 +1,5 @@
-"""What the streaming DSE model is built from: stage IRs per variant, fitted stage costs, Yosys runs of
-the exit units and conditional buffers (Dask jobs, content-cached), and the splits' logit codes.
+"""What the streaming DSE model is built from: stage IRs per variant, the fitted costs of every primitive
+(stage blocks, exit units, conditional buffers; flows/dse/stream_costs), and the splits' logit codes.
 
 ``build_model(build, out, client, tick)`` -> StreamModel. Stage k's variants:
 
@@ -47,25 +47,17 @@ def stage_irs(stages) -> tuple[list, list, list]:
     return full, headless, logits_only
 
 
-def _ram36(record: dict) -> float:
-    return float(record.get("ramb36", 0)) + float(record.get("ramb18", 0)) / 2
-
-
-def _figures(record: dict, **extra) -> CoreFigures:
-    if record.get("error"):
-        raise RuntimeError(f"Yosys failed twice on {record.get('top')}: {record['error']}")
-    return CoreFigures(lut=float(record["lut"]), ff=float(record["ff"]), bram=_ram36(record),
-                       dsp=float(record.get("dsp", 0)), **extra)
+def _fitted(cost: dict[str, float], **extra) -> CoreFigures:
+    """A block's fitted resources (StreamCosts.block_cost), BRAM in RAMB36 equivalents."""
+    return CoreFigures(lut=cost["lut"], ff=cost["ff"], bram=cost["ramb36"] + cost["ramb18"] / 2, dsp=cost["dsp"],
+                       **extra)
 
 
 def build_model(build, out: Path, client, say, tick) -> tuple[StreamModel, dict]:
     """The prediction model of ``build``'s model on its board, and a record of how it was made."""
     from flows.content_key import ContentKey
     from frontend.calibrate import exit_configs, logit_codes
-    from hardware.cond_buffer import CondBuffer
-    from hardware.exit_unit.generate import write_unit
     from flows.dse.costs import exit_unit_latency
-    from flows.dse.jobs import SynthJob, run_jobs
     from flows.dse.stream_costs import fit_costs, plan_stage_with_costs, predict_stage
     from hardware.stream_stage.plan import stream_layout
 
@@ -86,26 +78,17 @@ def build_model(build, out: Path, client, say, tick) -> tuple[StreamModel, dict]
                            plans={name: plan.to_dict() for name, plan in plans.items()})
 
     configs = {p: exit_configs(build.stages, p) for p in POLICIES}
-    unit_jobs = {}
-    for policy, cfgs in configs.items():
-        for k, cfg in enumerate(cfgs, start=1):
-            unit = write_unit(cfg, "parallel", out / "rtl" / f"exit_unit_{policy}_{k}")
-            unit_jobs[(policy, k)] = SynthJob(tuple(str(f) for f in unit.files), unit.top, family)
-    say(f"exit units: {len(unit_jobs)} Yosys jobs (3 policies x {len(build.stages)} exits), cached")
-    units = run_jobs(list(unit_jobs.values()), out / "cache", client,
-                     tick=lambda done, total: tick("exit units", done, total, None))
-    unit_figures = {key: _figures(units.results[job.key()], latency_cycles=exit_unit_latency(configs[key[0]][key[1] - 1]))
-                    for key, job in unit_jobs.items()}
+    # exit units and conditional buffers are priced by the same fits as every other primitive (their probes
+    # include LeNet's 10 x 16-bit units and stage-1 buffer); the point builds measure them (validate.py)
+    unit_figures = {(policy, k): _fitted(costs.exit_unit(cfg), latency_cycles=exit_unit_latency(cfg))
+                    for policy, cfgs in configs.items() for k, cfg in enumerate(cfgs, start=1)}
     buffers: dict[tuple[int, int, int], tuple[CoreFigures, int]] = {}
 
     def cond_buffer(width: int, beats: int, frames: int) -> tuple[CoreFigures, int]:
         key = (width, beats, frames)
         if key not in buffers:
             depth = 1 << max(1, (frames * beats + 2 - 1).bit_length())   # as hardware/pipeline/stream.py sizes it
-            buf = CondBuffer(width, beats, depth)
-            job = SynthJob(tuple(str(f) for f in buf.files), buf.top, family, tuple(sorted(buf.parameters.items())))
-            record = run_jobs([job], out / "cache", client).results[job.key()]
-            buffers[key] = (_figures(record), (depth - 2) // beats)
+            buffers[key] = (_fitted(costs.cond_buffer(width, beats, depth)), (depth - 2) // beats)
         return buffers[key]
 
     data = build.dataset
@@ -121,12 +104,12 @@ def build_model(build, out: Path, client, say, tick) -> tuple[StreamModel, dict]
                         decision_cycles=lambda policy, k: unit_figures[(policy, k)].latency_cycles,
                         w_per_klut=figure("w_per_klut"), pl_static_w=figure("pl_static_w"))
     key = (ContentKey("streaming dse predictions").file(out / "costs" / family / "stream_costs.json", "cost fits")
-           .text("exit units", {f"{p}/{k}": units.results[j.key()] for (p, k), j in unit_jobs.items()})
            .text("board", {"clock_mhz": build.board.clock_mhz, "power": power, "family": family})
            .code(PREDICTION_CODE))
     for split in ("selection", "test"):
         key.array(f"labels {split}", routing.labels[split])
         for k, c in enumerate(routing.codes[split], start=1):
             key.array(f"codes {split} {k}", c)
-    record = {"exit_unit_jobs": {"evaluated": units.evaluated, "cached": units.cached}, "key": key.hexdigest()}
+    record = {"exit_units_and_buffers": "fitted cost models (stream_costs), no Yosys run of their own",
+              "key": key.hexdigest()}
     return model, record
