@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from exit_unit.reference import ExitUnitConfig
-from flows.dse.streaming.design import StreamDesign
+from flows.dse.streaming.design import StreamCandidate
 from flows.dse.streaming.evaluate import CoreFigures, Routing, StreamModel
 from flows.dse.streaming.run import threshold_sets
 from flows.dse.streaming.search import Space, best, budget_sweep, evaluate_space
@@ -58,7 +58,7 @@ def _search(model, lut):
     sets = threshold_sets(model.routing, 2, [10, 100], policies=POLICIES)
     points, refused = evaluate_space(model, Space((1, 2), sets, 2, FRAME, (1, 2), (1, 4, 16), (1, 4)).designs())
     device = {"lut": lut, "ff": 10**6, "bram": 100.0, "dsp": 0}
-    final = float(np.mean(model.routing.route(StreamDesign((2,), (0,), ("max_prob",), 1, (1, 1), (0,)),
+    final = float(np.mean(model.routing.route(StreamCandidate((2,), (0,), ("max_prob",), 1, (1, 1), (0,)),
                                               "selection")[1]))
     return points, device, final, refused
 
@@ -98,4 +98,24 @@ def test_a_larger_budget_never_gives_a_slower_best_design():
 
 def test_a_design_with_a_bad_shape_is_refused():
     with pytest.raises(ValueError, match="stage IIs"):
-        StreamDesign((1, 2), (3, 0), ("max_prob", "max_prob"), 1, (64,), ())
+        StreamCandidate((1, 2), (3, 0), ("max_prob", "max_prob"), 1, (64,), ())
+
+
+def test_the_last_kept_exit_runs_its_cheapest_unit_and_that_changes_no_decision():
+    from flows.dse.streaming.run import cheapest_unit_policy
+
+    model = _model()
+    cheap = threshold_sets(model.routing, 2, [10, 100], policies=POLICIES,
+                           last_unit_policy=cheapest_unit_policy(model, POLICIES))
+    # margin's unit is the cheaper one in this model; the deciding exit still takes every policy
+    assert set(cheap) == {((2,), ("margin",)), ((1,), ("margin",)), ((1, 2), ("max_prob", "margin")),
+                          ((1, 2), ("margin", "margin"))}
+    same = threshold_sets(model.routing, 2, [10, 100], policies=POLICIES)
+    assert [t[0] for t in cheap[((1, 2), ("max_prob", "margin"))]] == \
+        [t[0] for t in same[((1, 2), ("max_prob", "max_prob"))]]
+    for thresholds in cheap[((1, 2), ("max_prob", "margin"))]:
+        mixed = StreamCandidate((1, 2), thresholds, ("max_prob", "margin"), 1, (64, 64), (2,))
+        uniform = StreamCandidate((1, 2), (thresholds[0], same[((1, 2), ("max_prob", "max_prob"))][0][1]),
+                               ("max_prob", "max_prob"), 1, (64, 64), (2,))
+        for a, b in zip(model.routing.route(mixed, "selection"), model.routing.route(uniform, "selection")):
+            assert np.array_equal(a, b)

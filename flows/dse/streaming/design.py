@@ -1,19 +1,23 @@
-"""A streaming design: what the DSE varies on a model built from streaming stage cores.
+"""A candidate of the streaming search: what the DSE varies on a model built from streaming stage cores.
+
+The search's own record of a design, with one policy per kept exit and the IIs the planner folds to. The
+design ``make synth DESIGN=`` builds is flows.dse.point.StreamDesign, the point file's: run._point_doc
+writes it from a candidate and the layer plans the prediction made (``folding``), so both describe the
+same hardware.
 
 Knobs (issue 14, item 1):
 
 * ``exits``: the exits kept (the final one for an adaptive design; a single earlier one for a
   subnet, a truncated network);
-* ``policies``: the exit policy of each kept exit (the final exit's decides nothing, it carries the
-  model's policy for its unit) and ``thresholds``, one code each, from the calibration split;
+* ``policies``: the exit policy of each kept exit (the last kept exit decides nothing: its unit runs
+  the policy whose unit is cheapest, run.threshold_sets) and ``thresholds``, one code each, from the
+  calibration split;
 * ``parallelism``: P, pixels per beat of stage 1's input (window kernels per cycle of its convs);
 * ``stage_ii``: the initiation interval each deployed stage is balanced to (cycles per frame): the
   planner folds every conv/dense of the stage to it (window kernels, or MVAU PE x SIMD below one
   window per cycle). Stage 1's is the input's rate, frame pixels / P; a later stage that only a
   fraction of the samples reach may be slower;
 * ``buffer_frames``: the conditional buffer's depth in frames at each boundary after a kept exit.
-
-``to_point`` gives the ``design:`` block of a point file (``make synth DESIGN=``).
 """
 from __future__ import annotations
 
@@ -21,7 +25,7 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
-class StreamDesign:
+class StreamCandidate:
     exits: tuple[int, ...]
     thresholds: tuple[int, ...]
     policies: tuple[str, ...]
@@ -58,6 +62,6 @@ class StreamDesign:
                 "buffer_frames": list(self.buffer_frames)}
 
     @classmethod
-    def from_dict(cls, d: dict) -> StreamDesign:
+    def from_dict(cls, d: dict) -> StreamCandidate:
         return cls(tuple(d["exits"]), tuple(d["thresholds"]), tuple(d["policies"]), int(d["parallelism"]),
                    tuple(d["stage_ii"]), tuple(d["buffer_frames"]))

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .design import StreamDesign
+from .design import StreamCandidate
 from .queue import md1k, tandem_trace
 
 
@@ -57,7 +57,7 @@ class Routing:
     labels: dict[str, np.ndarray]               # split -> labels
     _cache: dict = field(default_factory=dict)
 
-    def route(self, design: StreamDesign, split: str) -> tuple[np.ndarray, np.ndarray]:
+    def route(self, design: StreamCandidate, split: str) -> tuple[np.ndarray, np.ndarray]:
         """(stage each sample leaves at, whether its class is right), only the design's exits active."""
         from frontend.calibrate import route
 
@@ -92,7 +92,7 @@ class StreamModel:
     pl_static_w: float | None = None
     _cores: dict = field(default_factory=dict)
 
-    def cores(self, d: StreamDesign) -> list[CoreFigures]:
+    def cores(self, d: StreamCandidate) -> list[CoreFigures]:
         """The deployed stage cores, stage 1 first (each one's input P is what the one before forwards)."""
         out, p = [], d.parallelism
         for k in range(1, d.deployed + 1):
@@ -104,7 +104,7 @@ class StreamModel:
             p = core.forwarded_parallelism
         return out
 
-    def predict(self, d: StreamDesign, split: str = "selection") -> dict:
+    def predict(self, d: StreamCandidate, split: str = "selection") -> dict:
         cores = self.cores(d)
         exit_stage, correct = self.routing.route(d, split)
         units = {k: self.exit_unit(p, k) for k, p in zip(d.exits, d.policies)}

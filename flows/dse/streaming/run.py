@@ -17,7 +17,8 @@ import json
 import time
 from pathlib import Path
 
-from .design import StreamDesign
+from .design import StreamCandidate
+from .queue import READ_FRACTION
 from .search import (ACCURACY_POINTS, ENUMERATE_LIMIT, SELECTION_SPLIT, Space, best, budget_sweep, evaluate_space,
                      pareto, within)
 
@@ -27,12 +28,18 @@ PARALLELISMS = (1, 2, 4)
 VALIDATE_RATE = 0.25          # front points built for validation run at least this fraction of the chosen rate
 
 
-def design_id(d: StreamDesign) -> str:
+def design_id(d: StreamCandidate) -> str:
     return hashlib.sha1(json.dumps(d.to_dict(), sort_keys=True).encode()).hexdigest()[:10]
 
 
-def threshold_sets(routing, n: int, exit_macs, policies=("max_prob", "entropy", "margin")) -> dict:
-    """(exits, policies) -> threshold codes calibrated on the calibration split, one per accuracy-drop target."""
+def threshold_sets(routing, n: int, exit_macs, policies=("max_prob", "entropy", "margin"),
+                   last_unit_policy=None) -> dict:
+    """(exits, policies) -> threshold codes calibrated on the calibration split, one per accuracy-drop target.
+
+    Every deciding exit takes each policy in turn. The last kept exit decides nothing (every sample that
+    reaches it leaves there) and its unit only gives the class, so it runs ``last_unit_policy(k)``, the
+    policy whose unit for exit k is cheapest (default: the first deciding exit's, else ``policies[0]``).
+    """
     from frontend.calibrate import calibrate
 
     sets = {}
@@ -41,9 +48,8 @@ def threshold_sets(routing, n: int, exit_macs, policies=("max_prob", "entropy", 
     for exits in subsets:
         deciding = exits[:-1]
         for pols in itertools.product(policies, repeat=len(deciding)):
-            # the last kept exit decides nothing; its unit runs the first deciding exit's policy (one policy per
-            # point file today), the model's own when it is alone
-            chosen = (*pols, pols[0] if pols else policies[0])
+            last = last_unit_policy(exits[-1]) if last_unit_policy else (pols[0] if pols else policies[0])
+            chosen = (*pols, last)
             configs = [routing.configs[p][k - 1] for k, p in zip(exits, chosen)]
             found = []
             for drop in SWEEP_DROPS:
@@ -53,6 +59,11 @@ def threshold_sets(routing, n: int, exit_macs, policies=("max_prob", "entropy", 
                     found.append(thr)
             sets[(exits, chosen)] = found
     return sets
+
+
+def cheapest_unit_policy(smodel, policies=("max_prob", "entropy", "margin")):
+    """k -> the policy whose exit-unit core for exit k has the fewest LUTs (the model's own cost figures)."""
+    return lambda k: min(policies, key=lambda p: (smodel.exit_unit(p, k).lut, p))
 
 
 def _with_test(model, p: dict) -> dict:
@@ -75,16 +86,15 @@ def _row(p: dict | None) -> dict | None:
 
 def _point_doc(p: dict, model: str, board: str, n_exits: int, model_options: dict) -> dict:
     """The point file ``make synth DESIGN=`` builds (flows/dse/point.py, ``io: stream``)."""
-    d: StreamDesign = p["design"]
-    if len(set(d.policies[:-1])) > 1:
-        raise ValueError(f"bug: per-exit policies {d.policies} do not fit a point file's one policy")
+    d: StreamCandidate = p["design"]
+    policy = d.policies[0] if len(set(d.policies)) == 1 else list(d.policies)   # one for all, or one per kept exit
     design = {"io": "stream", "exits": list(d.exits), "thresholds": list(d.thresholds), "parallelism": [d.parallelism],
               "target_ii": list(d.stage_ii),
               "folding": {f"stage_{k}": plans for k, plans in enumerate(p["predicted"]["plans"], start=1)},
-              "mode": "subnet" if d.mode(n_exits) == "subnet" else "anytime", "policy": d.policies[0]}
+              "mode": "subnet" if d.mode(n_exits) == "subnet" else "anytime", "policy": policy}
     if any(d.buffer_frames):
         design["buffer_frames"] = [f or 1 for f in d.buffer_frames]
-    doc = {"id": design_id(d), "model": model, "board": board, "policy": d.policies[0], "design": design,
+    doc = {"id": design_id(d), "model": model, "board": board, "policy": policy, "design": design,
            "selected_on": SELECTION_SPLIT, "predicted": _summary(p["predicted"]),
            "predicted_test": _summary(p.get("predicted_test") or p["predicted"])}
     if model_options:
@@ -108,7 +118,7 @@ def _search(smodel, designs, key: str, cache: Path, say, tick, feasible) -> tupl
     if path.is_file():
         say(f"search: {len(designs):,} designs, predictions read back from {path.name} (nothing changed)")
         doc = json.loads(path.read_text())
-        points = [{**p, "design": StreamDesign.from_dict(p["design"])} for p in doc["points"]]
+        points = [{**p, "design": StreamCandidate.from_dict(p["design"])} for p in doc["points"]]
         return points, doc["refused"], True
     say(f"search: {len(designs):,} designs predicted on the {SELECTION_SPLIT} split")
     points, refused = evaluate_space(smodel, designs, tick=lambda done, total, lead: tick("model", done, total, lead),
@@ -136,7 +146,8 @@ def run_streaming_dse(build, model: str, board: str, lut_budget: int | None, cli
     say("threshold candidates per kept-exit subset and policy (calibration split)")
     from frontend.macs import cumulative_exit_macs
 
-    sets = threshold_sets(smodel.routing, n, cumulative_exit_macs(build.stages))
+    sets = threshold_sets(smodel.routing, n, cumulative_exit_macs(build.stages),
+                          last_unit_policy=cheapest_unit_policy(smodel))
     space = Space(PARALLELISMS, sets, n, smodel.frame_pixels)
     designs = space.designs()
     if len(designs) > ENUMERATE_LIMIT:
@@ -145,7 +156,7 @@ def run_streaming_dse(build, model: str, board: str, lut_budget: int | None, cli
     device = {"lut": int(res["lut"]), "ff": int(res["ff"]), "dsp": int(res.get("dsp", 0)),
               "bram": float(res.get("bram36", 0))}
     budget = {**device, "lut": int(lut_budget or device["lut"])}
-    final = smodel.routing.route(StreamDesign((n,), (0,), ("max_prob",), 1, (1,) * n, (0,) * (n - 1)), "selection")
+    final = smodel.routing.route(StreamCandidate((n,), (0,), ("max_prob",), 1, (1,) * n, (0,) * (n - 1)), "selection")
     final_accuracy = float(final[1].mean())
     points, refused, from_cache = _search(smodel, designs, made["key"], out / "cache", say, tick,
                                           lambda p: within(p, budget, final_accuracy))
@@ -228,7 +239,11 @@ def run_streaming_dse(build, model: str, board: str, lut_budget: int | None, cli
                       "measured": "pipeline RTL SAIF toggles x energy coefficients (estimates) + clock + static"},
            "figures": {"predicted": "cost models fitted to Yosys probes; throughput from the buffer queue over the "
                                     "calibration split's order (test split for predicted_test)",
-                       "measured": "Yosys synth_xilinx of every core; pipeline RTL (Verilator) over the test split"},
+                       "measured": "Yosys synth_xilinx of every core; pipeline RTL (Verilator) over the test split",
+                       "queue_read_fraction": {"value": READ_FRACTION, "basis": (
+                           "a frame read evenly over stage 2's II; compared, before it was fixed, with one LeNet "
+                           "point's pipeline RTL over the test split (nominal and bursty order): a model constant "
+                           "that has seen the test split, not a selection on it")}},
            "seconds": round(time.perf_counter() - start, 2)}
     path = out / "front.json"
     tmp = out / "front.json.tmp"

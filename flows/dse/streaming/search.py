@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .design import StreamDesign
+from .design import StreamCandidate
 from .evaluate import StreamModel
 
 SELECTION_SPLIT = "calibration"
@@ -44,7 +44,7 @@ class Space:
     later_multiples: tuple[int, ...] = II_MULTIPLES_LATER
     buffer_frames: tuple[int, ...] = BUFFER_FRAMES
 
-    def designs(self) -> list[StreamDesign]:
+    def designs(self) -> list[StreamCandidate]:
         out = []
         for (exits, policies), sets in self.threshold_sets.items():
             deployed = exits[-1]
@@ -60,7 +60,7 @@ class Space:
                         for k, f in zip(kept_boundaries, depth):
                             frames[k - 1] = f
                         for thresholds in sets:
-                            out.append(StreamDesign(exits, thresholds, policies, p, iis, tuple(frames)))
+                            out.append(StreamCandidate(exits, thresholds, policies, p, iis, tuple(frames)))
         return out
 
 
@@ -74,7 +74,7 @@ def pareto(points: Sequence[dict]) -> list[bool]:
                                                    "lut": "min"})] if metrics else []
 
 
-def evaluate_space(model: StreamModel, designs: Sequence[StreamDesign], tick: Callable | None = None,
+def evaluate_space(model: StreamModel, designs: Sequence[StreamCandidate], tick: Callable | None = None,
                    feasible: Callable[[dict], bool] = lambda point: True) -> tuple[list[dict], dict[str, int]]:
     """Every design predicted on the selection split, and the designs the hardware cannot build, by reason
     (e.g. a P the line buffers cannot split a row into). tick(done, total, best so far) reports progress
