@@ -306,3 +306,19 @@ def test_pipeline_key_covers_the_rtl_library_testbench_and_energy_code(point_inp
     base = validate.pipeline_key(**p)
     (root / rel).write_text("// edited\n")
     assert validate.pipeline_key(**p) != base
+
+
+def test_a_streaming_point_build_is_keyed_on_the_flow_it_runs_not_on_the_dse_search():
+    """The DSE's measured point builds (flows/dse/streaming/validate.py) run `make synth DESIGN=`: their key
+    covers the synth flow's code and the point file, and editing the search or the cost fits (which only
+    change what point files the DSE writes) does not rebuild them."""
+    from flows.content_key import ROOT, code_files
+    from flows.dse.streaming.validate import FLOW_CODE
+
+    covered = {str(p.relative_to(ROOT)) for p in code_files(FLOW_CODE)}
+    assert {"flows/synth.py", "flows/dse/point.py", "flows/pr/__init__.py", "frontend/calibrate.py",
+            "exit_unit/reference.py"} <= covered
+    assert not [f for f in covered if f.startswith(("flows/dse/streaming/", "flows/dse/stream_costs/"))]
+    every_flow_file = {str(p.relative_to(ROOT)) for p in code_files(["flows/**/*.py"])}
+    dse_only = {f for f in every_flow_file if f.startswith(("flows/dse/streaming/", "flows/dse/stream_costs/"))}
+    assert every_flow_file - dse_only <= covered          # nothing else of the flow is left out
