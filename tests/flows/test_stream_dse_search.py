@@ -119,3 +119,13 @@ def test_the_last_kept_exit_runs_its_cheapest_unit_and_that_changes_no_decision(
                                ("max_prob", "max_prob"), 1, (64, 64), (2,))
         for a, b in zip(model.routing.route(mixed, "selection"), model.routing.route(uniform, "selection")):
             assert np.array_equal(a, b)
+
+
+def test_the_point_builds_start_with_the_one_that_simulates_longest():
+    from flows.dse.streaming.validate import simulated_cycles
+
+    fast = {"predicted": {"ii_cycles": [196, 1568], "throughput_samples_per_s": 510_204.0}}
+    folded = {"predicted": {"ii_cycles": [784, 25088], "throughput_samples_per_s": 127_551.0}}
+    baseline = {"predicted": {"ii_cycles": [392, 392], "throughput_samples_per_s": 255_102.0}}
+    order = sorted([fast, folded, baseline], key=simulated_cycles, reverse=True)
+    assert order == [folded, fast, baseline]
