@@ -75,6 +75,7 @@ def _assert_formats_named(report: dict, md: str, exits: int) -> None:
         assert f"Exit {e['exit']} logits ({e['layer']}): {e['format']} (" in md
 
 
+@pytest.mark.slow
 def test_make_synth_command_line_prepares_a_tutorial_cnn_and_names_its_input_and_logit_formats(tmp_path):
     """The tutorial CNN (small) with HLS and stage RTL off (C simulation, the cores, Yosys and the pipeline
     through this command line: the slow variants; through the same steps in-process:

@@ -176,6 +176,7 @@ def _deployed_macs(build, design: dict) -> list[int]:
             for k, (backbone, head) in enumerate(map(stage_macs, build.stages), start=1)]
 
 
+@pytest.mark.slow
 def test_subnet_point_deploys_stages_up_to_its_exit_with_a_headless_folded_stage_1(design_root, tmp_path):
     """exits [2], subnet: stage 1 headless and folded (P=4 of 36 windows), stage 2 folded (P=1 of 9) and
     logits only, no stage 3 and no exit unit 1. Reduced form of the slow anytime build below (45-60 s)."""

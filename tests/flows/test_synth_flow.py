@@ -29,6 +29,7 @@ def _check_report(path, test_samples):
     return report
 
 
+@pytest.mark.slow
 def test_example_flow_writes_a_bit_exact_report(tmp_path):
     """Every step: training, calibration, HLS C-sim, stage RTL in cocotb, Yosys, pipeline simulation, PR."""
     build = run_synth(SynthOptions(build_root=tmp_path, rtl_random_vectors=500))

@@ -83,6 +83,7 @@ def _flow_without_yosys(options: SynthOptions) -> Build:
     return build
 
 
+@pytest.mark.slow
 def test_tutorial_cnn_is_bit_exact_through_c_sim_stage_rtl_and_the_pipeline(saved, tmp_path):
     """Three exits; the digits / 16 lie on a grid, so the input format is inferred and nothing changes.
     Every step of make synth but Yosys (the slow full-size variant runs it too)."""
@@ -98,6 +99,7 @@ def test_tutorial_cnn_is_bit_exact_through_c_sim_stage_rtl_and_the_pipeline(save
     assert "## Model as built" in md and "Input: ufixed<5,1> (inferred" in md
 
 
+@pytest.mark.slow
 def test_tutorial_mlp_input_is_quantised_to_input_bits_and_each_stage_is_bit_exact_in_c_sim(saved, tmp_path):
     """Four exits; standardised features lie on no grid: INPUT_BITS=12 quantises them, and the report gives the
     final exit's accuracy before and after."""
@@ -142,7 +144,7 @@ def _front_end_and_cores(model, data, root, monkeypatch) -> Build:
     return build
 
 
-@pytest.mark.parametrize("kind", ["residual", "mix"])
+@pytest.mark.parametrize("kind", [pytest.param("residual", marks=pytest.mark.slow), "mix"])
 def test_residual_and_quantiser_mix_stages_are_bit_exact_in_c_sim_and_their_rtl_programs(saved, tmp_path, kind,
                                                                                          monkeypatch):
     """residual: QConv2DBatchnorm, a stride-2 conv, an Add, GlobalAveragePooling2D; mix: auto_po2 conv weights,

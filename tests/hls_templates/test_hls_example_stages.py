@@ -30,6 +30,7 @@ def _convert_and_check(digits_stages, digits_data, stage_inputs, part, hls_dir, 
             assert record.input_format == stage.input_format
 
 
+@pytest.mark.slow
 def test_example_stages_io_parallel_bit_exact(digits_stages, digits_data, stage_inputs, part, tmp_path):
     _convert_and_check(digits_stages, digits_data, stage_inputs, part, tmp_path, "io_parallel")
 

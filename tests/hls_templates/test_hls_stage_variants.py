@@ -69,6 +69,7 @@ def test_average_pooling_widens_the_forwarded_format_exactly(stage_models):
     assert forwarded_format(stage_models.avgpool()) == FixedFormat(10, 7, False)
 
 
+@pytest.mark.slow
 def test_hls4ml_default_typing_is_not_bit_exact_and_the_first_bad_layer_is_named(
         stage_models, stage_inputs, part, tmp_path):
     """Why precision.py exists: hls4ml's own config drifts from QKeras on this stage,

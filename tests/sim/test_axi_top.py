@@ -33,6 +33,7 @@ def _check(res, n):
     assert (d["mismatches"], d["counters_match_model"]) == (0, True), d["failures"]
 
 
+@pytest.mark.slow
 def test_digits_wrapped_top_over_axi_matches_the_model_and_the_driver_runs_on_it(digits_stages, digits_data,
                                                                                  trained_digits, tmp_path):
     from frontend.calibrate import calibrate, exit_configs, logit_codes

@@ -32,10 +32,11 @@ def test_every_3class_4bit_input_decides_like_the_reference(policy, tmp_path):
     assert result.vectors_checked == 3 * 16**3
 
 
+@pytest.mark.parametrize("vectors", [4_000, pytest.param(20_000, marks=pytest.mark.slow)])
 @pytest.mark.parametrize("policy", POLICIES)
-def test_random_10class_16bit_vectors_decide_like_the_reference_under_stalls(policy, tmp_path):
+def test_random_10class_16bit_vectors_decide_like_the_reference_under_stalls(policy, vectors, tmp_path):
     cfg = ExitUnitConfig(10, MAIN, policy)
-    check(cfg, "parallel", random_vectors(cfg, 20_000, seed=11), tmp_path)
+    check(cfg, "parallel", random_vectors(cfg, vectors, seed=11), tmp_path)
 
 
 @pytest.mark.parametrize("policy", POLICIES)

@@ -92,6 +92,7 @@ def test_headless_stage_core_is_bit_exact_with_headless_model(dropped_exit_2, di
     assert sim.bit_exact and sim.sim.vectors == SAMPLES + 200
 
 
+@pytest.mark.slow
 def test_verilator_run_of_the_headless_pipeline_has_energy_without_exit_unit_2(dropped_exit_2, tmp_path):
     res = _simulate(dropped_exit_2, tmp_path, "verilator")
     for name, sc in res.scenarios.items():

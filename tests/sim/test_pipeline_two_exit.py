@@ -147,6 +147,7 @@ def test_stress_wraps_the_id_space_under_idle_input_back_pressure_and_bursts_of_
     assert not any("in flight" in n for n in res.notes)
 
 
+@pytest.mark.slow
 def test_board_without_energy_figures_still_simulates_and_says_why_energy_is_missing(tiny, digits_data, tmp_path):
     from boards import load_board
     from sim.pipeline.simulate import simulate_pipeline
