@@ -56,9 +56,6 @@ class StreamDesign:
 
     def validate(self, n_exits: int) -> None:
         Design(self.exits, self.thresholds, (1,) * n_exits, self.mode).validate(n_exits)
-        if isinstance(self.policy, tuple) and len(self.policy) != len(self.exits):
-            raise ValueError(f"policy {list(self.policy)} gives {len(self.policy)} name(s) for {len(self.exits)} "
-                             "kept exits; give one policy, or one per kept exit")
         if len(self.parallelism) != 1 or self.parallelism[0] < 1:
             raise ValueError(f"parallelism {list(self.parallelism)}: a streaming design gives one P >= 1, stage 1's "
                              "input pixels per beat (later stages read what the one before forwards)")
@@ -148,11 +145,7 @@ def exit_policies(point: DesignPoint, default: str) -> tuple[str, ...]:
     """The exit policy of each kept exit of ``point``, in exit order: the design's own (streaming points may
     give one per kept exit), else the file's, else ``default`` (the model's calibrated policy)."""
     given = getattr(point.design, "policy", None) or point.policy or default
-    n = len(point.design.exits)
-    if isinstance(given, tuple) and len(given) != n:
-        raise PointError(f"design file {point.path}: policy {list(given)} gives {len(given)} name(s) for {n} kept "
-                         "exits; give one policy, or one per kept exit")
-    return given if isinstance(given, tuple) else (given,) * n
+    return given if isinstance(given, tuple) else (given,) * len(point.design.exits)   # lengths: load_point
 
 
 class PointError(UserError):
@@ -198,8 +191,12 @@ def load_point(path: str | Path) -> DesignPoint:
     if isinstance(d, dict) and d.get("io") == "stream":
         if "model" not in doc or "board" not in doc:
             raise PointError(f"design file {path} is not a DSE point (missing model/board); {hint}")
-        policy = _policy(doc.get("policy"), f"design file {path}", "policy")
-        return DesignPoint(path.stem, path, str(doc["model"]), str(doc["board"]), policy, _stream_design(d, path),
+        policy, design = _policy(doc.get("policy"), f"design file {path}", "policy"), _stream_design(d, path)
+        given = design.policy or policy          # the precedence exit_policies reads them in
+        if isinstance(given, tuple) and len(given) != len(design.exits):
+            raise PointError(f"design file {path}: policy {list(given)} gives {len(given)} name(s) for "
+                             f"{len(design.exits)} kept exits; give one policy, or one per kept exit")
+        return DesignPoint(path.stem, path, str(doc["model"]), str(doc["board"]), policy, design,
                            None, doc.get("predicted"), doc.get("predicted_test"),
                            doc.get("selected_on"), doc.get("model_options"))
     missing = [k for k in ("exits", "thresholds", "parallelism", "mode") if not isinstance(d, dict) or k not in d]

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from .design import StreamCandidate
+from .inputs import POLICIES
 from .queue import READ_FRACTION
 from .search import (ACCURACY_POINTS, ENUMERATE_LIMIT, SELECTION_SPLIT, Space, best, budget_sweep, evaluate_space,
                      pareto, within)
@@ -32,8 +33,7 @@ def design_id(d: StreamCandidate) -> str:
     return hashlib.sha1(json.dumps(d.to_dict(), sort_keys=True).encode()).hexdigest()[:10]
 
 
-def threshold_sets(routing, n: int, exit_macs, policies=("max_prob", "entropy", "margin"),
-                   last_unit_policy=None) -> dict:
+def threshold_sets(routing, n: int, exit_macs, policies=POLICIES, last_unit_policy=None) -> dict:
     """(exits, policies) -> threshold codes calibrated on the calibration split, one per accuracy-drop target.
 
     Every deciding exit takes each policy in turn. The last kept exit decides nothing (every sample that
@@ -61,7 +61,7 @@ def threshold_sets(routing, n: int, exit_macs, policies=("max_prob", "entropy", 
     return sets
 
 
-def cheapest_unit_policy(smodel, policies=("max_prob", "entropy", "margin")):
+def cheapest_unit_policy(smodel, policies=POLICIES):
     """k -> the policy whose exit-unit core for exit k has the fewest LUTs (the model's own cost figures)."""
     return lambda k: min(policies, key=lambda p: (smodel.exit_unit(p, k).lut, p))
 
