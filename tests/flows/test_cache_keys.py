@@ -322,3 +322,28 @@ def test_a_streaming_point_build_is_keyed_on_the_flow_it_runs_not_on_the_dse_sea
     every_flow_file = {str(p.relative_to(ROOT)) for p in code_files(["flows/**/*.py"])}
     dse_only = {f for f in every_flow_file if f.startswith(("flows/dse/streaming/", "flows/dse/stream_costs/"))}
     assert every_flow_file - dse_only <= covered          # nothing else of the flow is left out
+
+
+def test_a_streaming_point_build_is_keyed_on_what_it_builds_not_on_the_predictions(tmp_path):
+    """A point file carries the DSE's predictions beside the design; a rerun whose predictions differ in the
+    last digits (fits read back from their cache) must find the measured record, and a design change must not."""
+    import yaml
+
+    from flows.dse.streaming.validate import point_key
+
+    model = tmp_path / "lenet.yaml"
+    model.write_text("name: lenet\n")
+    doc = {"id": "p1", "model": "examples/lenet.yaml", "board": "pynq-z2", "policy": "margin",
+           "design": {"io": "stream", "exits": [1, 2], "thresholds": [0.3, 0], "target_ii": [196, 1568]},
+           "selected_on": "calibration", "predicted": {"lut": 12921.327881433554},
+           "predicted_test": {"lut": 12921.327881433554}}
+    point = tmp_path / "p1.yaml"
+    point.write_text(yaml.safe_dump(doc))
+    base = point_key(point, model)
+    point.write_text(yaml.safe_dump({**doc, "predicted": {"lut": 12921.328408}, "predicted_test": {"lut": 12921.3}}))
+    assert point_key(point, model) == base
+    point.write_text(yaml.safe_dump({**doc, "design": {**doc["design"], "target_ii": [196, 3136]}}))
+    assert point_key(point, model) != base
+    point.write_text(yaml.safe_dump(doc))
+    model.write_text("name: lenet\nclasses: 10\n")
+    assert point_key(point, model) != base

@@ -246,3 +246,22 @@ def test_fresh_fit_then_a_stage_predicted_within_ten_percent_of_yosys(tmp_path):
         measured = run_jobs([job], tmp_path / "yosys").results[job.key()]
         assert abs(pred.lut - measured["lut"]) <= 0.10 * measured["lut"], (target, pred.lut, measured["lut"])
         assert pred.bram == measured["bram"]
+
+
+
+def test_a_fit_read_back_from_its_file_predicts_exactly_what_the_fresh_fit_did(fifo_records):
+    """Point files and the search cache carry predictions; saving and loading a fit must not move them (it
+    did when only the saved copy was rounded, and a rerun's point files missed every measured record)."""
+    import json
+
+    from flows.dse.stream_costs.describe import describe
+    from flows.dse.stream_costs.features import KernelCostCache
+    from flows.dse.stream_costs.fit import KindFit, fit_kind
+
+    kernels = KernelCostCache()
+    rows = [(p, describe("fifo", p.knobs, kernels), r) for p, r in fifo_records]
+    fresh = fit_kind("fifo", rows[:-1])
+    loaded = KindFit.from_dict("fifo", json.loads(json.dumps(fresh.to_dict())))
+    unprobed = describe("fifo", type(rows[0][0].knobs)(40, 64), kernels)
+    assert loaded.predict(unprobed) == fresh.predict(unprobed)
+    assert loaded.predict(rows[-1][1]) == fresh.predict(rows[-1][1])

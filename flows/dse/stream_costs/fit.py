@@ -45,7 +45,7 @@ class LinearFit:
         return float(sum(c * f[n] for n, c in zip(self.features, self.coefficients)))
 
     def to_dict(self) -> dict:
-        return {"features": list(self.features), "coefficients": [round(c, 6) for c in self.coefficients]}
+        return {"features": list(self.features), "coefficients": list(self.coefficients)}
 
     @classmethod
     def from_dict(cls, d: dict) -> "LinearFit":
@@ -108,7 +108,8 @@ def fit_kind(kind: str, rows: list[tuple[Probe, dict, dict]]) -> KindFit:
         names = MODELS[kind][metric]
         x = np.array([[f[n] for n in names] for _, f, _ in rows], dtype=float).reshape(len(rows), len(names))
         y = np.array([r[metric] for _, _, r in rows], dtype=float)
-        metrics[metric] = LinearFit(names, tuple(float(c) for c in nonnegative_fit(x, y)))
+        # rounded here, not when saved, so a fresh fit and one read back from stream_costs.json predict alike
+        metrics[metric] = LinearFit(names, tuple(round(float(c), 6) for c in nonnegative_fit(x, y)))
         loo[metric] = []
         for i in range(len(rows)):
             keep = np.arange(len(rows)) != i

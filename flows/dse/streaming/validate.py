@@ -26,10 +26,18 @@ SCENARIOS = "nominal,bursty"
 RANDOM_VECTORS = 500
 
 
+# what a point file says that the build does not read: the DSE's predictions (keying on them rebuilt all four
+# LeNet points on a rerun, when the fits read back rounded from their cache moved the predictions' last digits)
+NOT_BUILT_FROM = ("predicted", "predicted_test", "selected_on")
+
+
 def point_key(point_file: Path, model_file: Path) -> str:
+    import yaml
+
     from flows.content_key import HARDWARE_LIBRARY, SIMULATION_CODE, ContentKey
 
-    return (ContentKey("dse streaming point build").text("point", Path(point_file).read_text())
+    point = {k: v for k, v in yaml.safe_load(Path(point_file).read_text()).items() if k not in NOT_BUILT_FROM}
+    return (ContentKey("dse streaming point build").text("point", point)
             .file(model_file, "model").code(HARDWARE_LIBRARY + SIMULATION_CODE + FLOW_CODE)
             .text("options", {"scenarios": SCENARIOS, "random": RANDOM_VECTORS})
             .tools("yosys", "verilator", "da4ml", "tensorflow", "qkeras", "numpy").hexdigest())
