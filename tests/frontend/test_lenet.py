@@ -27,13 +27,16 @@ def mnist():
 
 
 def _reduced_spec():
-    """Same layers, exits and quantisers; 3 and 6 filters, dense 32, 6 epochs at a higher rate.
+    """Same layers, exits and quantisers; 3 filters in stage 1, 4 in the exit head, 4 and 6 in stage 2,
+    dense 32, 6 epochs at a higher rate.
 
     Tracing the training step costs more than an epoch of 1,200 images, so epochs are cheap here."""
     data = copy.deepcopy(yaml.safe_load(LENET.read_text()))
     data["blocks"][0]["layers"][0]["filters"] = 3
-    data["blocks"][1]["layers"][0]["filters"] = 6
-    data["blocks"][1]["layers"][3]["units"] = 32
+    data["blocks"][0]["exit"][0]["filters"] = 4
+    data["blocks"][1]["layers"][0]["filters"] = 4
+    data["blocks"][1]["layers"][2]["filters"] = 6
+    data["blocks"][1]["layers"][5]["units"] = 32
     data["training"].update(epochs=6, learning_rate=0.01)
     return parse_spec(data)
 
@@ -57,7 +60,7 @@ def test_reduced_lenet_trains_into_two_stages_that_exit_early(mnist):
     assert [s.index for s in stages] == [1, 2] and stages[1].is_last
     assert stages[0].model.input_shape[1:] == (28, 28, 1)
     assert stages[1].model.input_shape[1:] == (12, 12, 3)             # the pooled block-1 tensor, forwarded
-    assert model.get_layer("exit1_dense").input.shape[-1] == 6 * 6 * 3   # exit head: pool 2x2, flatten
+    assert model.get_layer("exit1_dense").input.shape[-1] == 6 * 6 * 4   # exit head: conv 3x3, pool 2x2, flatten
     exit_accuracy = [float((np.argmax(z, 1) == mnist.y_test).mean()) for z in codes]
     assert min(exit_accuracy) > 0.6                                   # chance is 0.1
     assert ev.exits[0].exit_rate > 0.3 and ev.avg_macs < ev.baseline_macs

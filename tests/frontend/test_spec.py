@@ -144,10 +144,13 @@ def test_lenet_example_builds_the_branchy_lenet():
     assert (spec.training.shift, spec.training.schedule) == (1, "cosine")
     model = build_model(spec)
     shapes = {l.name: tuple(l.output.shape[1:]) for l in model.layers}
-    assert shapes["b1_conv2d1"] == (24, 24, 6) and shapes["b1_maxpool2"] == (12, 12, 6)
-    assert shapes["exit1_maxpool1"] == (6, 6, 6) and shapes["exit1_dense"] == (10,)
-    assert shapes["b2_conv2d1"] == (8, 8, 16) and shapes["b2_maxpool2"] == (4, 4, 16)
-    assert shapes["b2_dense4"] == (84,) and shapes["exit2_dense"] == (10,)
+    # ATHEENA's B-LeNet: exit 1 has a conv 3x3x10 head; stage 2 is conv 5x5x10, pool, conv 5x5x20, pool, FC 84
+    assert shapes["b1_conv2d1"] == (24, 24, 5) and shapes["b1_maxpool2"] == (12, 12, 5)
+    assert shapes["exit1_conv2d1"] == (12, 12, 10) and shapes["exit1_maxpool2"] == (6, 6, 10)
+    assert shapes["exit1_dense"] == (10,)
+    assert shapes["b2_conv2d1"] == (12, 12, 10) and shapes["b2_maxpool2"] == (6, 6, 10)
+    assert shapes["b2_conv2d3"] == (6, 6, 20) and shapes["b2_maxpool4"] == (3, 3, 20)
+    assert shapes["b2_dense6"] == (84,) and shapes["exit2_dense"] == (10,)
     assert qkeras_format(model.get_layer("input_quant").quantizer) == FixedFormat(8, 8, signed=False)
     assert qkeras_format(model.get_layer("b2_conv2d1").kernel_quantizer_internal) == FixedFormat(4, 3, signed=True)
     assert qkeras_format(model.get_layer("exit_2").quantizer) == FixedFormat(16, 9, signed=True)

@@ -68,8 +68,9 @@ def avgpool_stage() -> keras.Model:
 
 
 def lenet_stage(filters: int = 6) -> keras.Model:
-    """Branchy-LeNet stage 1 as examples/lenet.yaml builds it (4-bit weights, 8-bit unsigned input):
-    28x28 conv 5x5 valid, 2x2 max-pool; exit head 2x2 max-pool, dense; forwards 12x12xfilters."""
+    """A Branchy-LeNet stage 1 with the quantisers of examples/lenet.yaml (4-bit weights, 8-bit unsigned input):
+    28x28 conv 5x5 valid, 2x2 max-pool; a light exit head (2x2 max-pool, dense; the example's adds a conv
+    3x3, which the trained-stage test covers); forwards 12x12xfilters."""
     q4 = lambda: quantized_bits(4, 0, alpha=1)  # noqa: E731
     image = keras.Input((28, 28, 1), name="image")
     x = QActivation(quantized_relu(8, 0), name="in_q")(image)
