@@ -122,10 +122,11 @@ def test_the_last_kept_exit_runs_its_cheapest_unit_and_that_changes_no_decision(
 
 
 def test_the_point_builds_start_with_the_one_that_simulates_longest():
-    from flows.dse.streaming.validate import simulated_cycles
+    """Submitted in this order: the first submissions start on idle workers whatever their priority (the
+    chosen design, listed first, once started before a front point with stage 2 at II 18,000)."""
+    from flows.dse.streaming.validate import longest_first
 
-    fast = {"predicted": {"ii_cycles": [196, 1568], "throughput_samples_per_s": 510_204.0}}
-    folded = {"predicted": {"ii_cycles": [784, 25088], "throughput_samples_per_s": 127_551.0}}
-    baseline = {"predicted": {"ii_cycles": [392, 392], "throughput_samples_per_s": 255_102.0}}
-    order = sorted([fast, folded, baseline], key=simulated_cycles, reverse=True)
-    assert order == [folded, fast, baseline]
+    todo = {"chosen": {"predicted": {"ii_cycles": [196, 1568], "throughput_samples_per_s": 510_204.0}},
+            "front": {"predicted": {"ii_cycles": [784, 25088], "throughput_samples_per_s": 127_551.0}},
+            "baseline": {"predicted": {"ii_cycles": [392, 392], "throughput_samples_per_s": 255_102.0}}}
+    assert longest_first(todo) == ["front", "chosen", "baseline"]

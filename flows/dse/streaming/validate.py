@@ -72,6 +72,11 @@ def simulated_cycles(pick: dict, test_samples: int = 1000) -> float:
     return (test_samples + RANDOM_VECTORS) * sum(pred["ii_cycles"]) + 2 * test_samples * per_sample
 
 
+def longest_first(todo: dict[str, dict]) -> list[str]:
+    """The keys of the picks to build, the one that simulates most cycles first."""
+    return sorted(todo, key=lambda key: -simulated_cycles(todo[key]))
+
+
 def build_point(point_file: str, model_file: str, board: str, build_root: str, report_path: str,
                 log_path: str) -> dict:
     """One point through the flow's command line (a Dask job): its measured record, or the error."""
@@ -114,10 +119,12 @@ def validate(picks: list[dict], model_file: Path, board: str, build_root: Path, 
     if jobs:
         from dask.distributed import as_completed
 
-        # longest first, so the slowest build does not start last on a free worker
-        futures = {client.submit(build_point, *args, key=f"point-{key}", pure=False,
+        # longest first, so the slowest build does not start last on a free worker: submitted in that order
+        # too, since the first submissions start on idle workers before the later ones (and their priority)
+        # reach the scheduler
+        futures = {client.submit(build_point, *jobs[key], key=f"point-{key}", pure=False,
                                  priority=int(simulated_cycles(todo[key]) // 1000)): key
-                   for key, args in jobs.items()}
+                   for key in longest_first(todo)}
         done = cached
         for future in as_completed(futures):
             key = futures[future]
