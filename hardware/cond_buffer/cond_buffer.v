@@ -15,9 +15,13 @@
 //
 // Storage is a plain simple-dual-port synchronous RAM of DEPTH beats (a power
 // of two >= FRAME_BEATS), so Yosys maps deep instances to block RAM. A
-// two-entry queue holds the start addresses of decided kept frames; the head
-// entry is the read address, which advances one beat per cycle into the RAM's
-// read register and a one-beat output register (as in stream_fifo.v). With
+// queue holds the start addresses of decided kept frames; its head entry is
+// the read address, which advances one beat per cycle into the RAM's
+// read register and a one-beat output register (as in stream_fifo.v). The
+// queue is deep enough for every whole frame the RAM can hold, so a decision
+// is never held back by it: with two entries, a third kept frame waiting
+// stopped every decision behind it, the exit head and so stage 1, while the
+// RAM had room (a 57-frame buffer then behaved like about 32 frames). With
 // decisions waiting, kept frames leave back to back at one beat per cycle,
 // and a drop costs no output cycle as long as no more than FRAME_BEATS - 1
 // drops follow each other (one decision is taken per cycle). Slots free in
@@ -67,9 +71,15 @@ module cond_buffer #(
     reg [AW:0] wr_ptr;   // next slot written
     reg [BW-1:0] wr_beat;
     reg [AW:0] dec_ptr;  // first beat of the oldest frame without a decision
+    // decided kept frames after the one being read: at most FRAMES - 1 (the RAM holds FRAMES whole frames)
+    localparam integer FRAMES = DEPTH / FRAME_BEATS;
+    localparam integer QW = FRAMES > 2 ? $clog2(FRAMES) : 1;
+    localparam integer KQ = 1 << QW;
     reg [AW:0] kq0;      // read address in the oldest kept frame
-    reg [AW:0] kq1;      // first beat of the next kept frame
-    reg [1:0] kq_count;  // kept frames decided and not yet read out
+    reg reading;         // kq0 points into a kept frame not yet read out in full
+    reg [AW:0] kq_mem [0:KQ-1];   // first beats of the kept frames after it, in order
+    reg [QW:0] kq_wr;
+    reg [QW:0] kq_rd;
     reg [BW-1:0] rd_beat;
     reg [AW:0] held;
     reg error_q;
@@ -82,7 +92,8 @@ module cond_buffer #(
     reg out_valid;
 
     // the oldest slot still needed: the read address, or the oldest undecided frame when nothing is kept
-    wire [AW:0] free_ptr = kq_count != 2'd0 ? kq0 : dec_ptr;
+    wire [AW:0] free_ptr = reading ? kq0 : dec_ptr;
+    wire [QW:0] queued = kq_wr - kq_rd;
     wire [AW:0] used = wr_ptr - free_ptr;
     wire [AW:0] undecided = wr_ptr - dec_ptr;  // beats written and not decided, the last frame maybe in part
 
@@ -90,15 +101,18 @@ module cond_buffer #(
     wire push = s_axis_tvalid && s_axis_tready;
     wire wr_last = wr_beat == LAST_BEAT[BW-1:0];
 
-    assign dec_tready = !rst && undecided >= FRAME_BEATS[AW:0] && kq_count != 2'd2;
+    assign dec_tready = !rst && undecided >= FRAME_BEATS[AW:0] && !queued[QW];
     wire dec_fire = dec_tvalid && dec_tready;
     wire keep = dec_fire && dec_tdata[0];
     wire drop = dec_fire && !dec_tdata[0];
 
     wire out_load = ram_q_valid && (!out_valid || m_axis_tready);
-    wire ram_rd = kq_count != 2'd0 && (!ram_q_valid || out_load);
+    wire ram_rd = reading && (!ram_q_valid || out_load);
     wire rd_last = rd_beat == LAST_BEAT[BW-1:0];
     wire pop = ram_rd && rd_last;  // the oldest kept frame's last beat is read
+    wire next_from_queue = pop && queued != 0;
+    wire keep_to_read = keep && (!reading || (pop && queued == 0));   // becomes the frame read next
+    wire keep_to_queue = keep && !keep_to_read;
 
     always @(posedge clk) begin
         if (push) mem[wr_ptr[AW-1:0]] <= s_axis_tdata;
@@ -115,7 +129,9 @@ module cond_buffer #(
             wr_ptr <= 0;
             wr_beat <= 0;
             dec_ptr <= 0;
-            kq_count <= 2'd0;
+            reading <= 1'b0;
+            kq_wr <= 0;
+            kq_rd <= 0;
             rd_beat <= 0;
             held <= 0;
             error_q <= 1'b0;
@@ -129,7 +145,9 @@ module cond_buffer #(
             end
             if (dec_fire) dec_ptr <= dec_ptr + FRAME_BEATS[AW:0];
             if (ram_rd) rd_beat <= rd_last ? {BW{1'b0}} : rd_beat + 1'b1;
-            kq_count <= kq_count + {1'b0, keep} - {1'b0, pop};
+            reading <= (reading && !pop) || next_from_queue || keep_to_read;
+            kq_wr <= kq_wr + {{QW{1'b0}}, keep_to_queue};
+            kq_rd <= kq_rd + {{QW{1'b0}}, next_from_queue};
             held <= held + {{AW{1'b0}}, push && wr_beat == {BW{1'b0}}} - {{AW{1'b0}}, drop}
                 - {{AW{1'b0}}, pop};
             if (ram_rd) ram_q_valid <= 1'b1;
@@ -139,16 +157,12 @@ module cond_buffer #(
         end
     end
 
-    // kept-frame queue; a keep never arrives while both entries are in use (dec_tready)
+    // kept-frame queue; a keep never arrives while it is full (dec_tready)
     always @(posedge clk) begin
+        if (keep_to_queue) kq_mem[kq_wr[QW-1:0]] <= dec_ptr;
         if (ram_rd && !rd_last) kq0 <= kq0 + 1'b1;
-        if (pop) begin
-            if (kq_count == 2'd2) kq0 <= kq1;
-            else if (keep) kq0 <= dec_ptr;
-        end else if (keep) begin
-            if (kq_count == 2'd0) kq0 <= dec_ptr;
-            else kq1 <= dec_ptr;
-        end
+        if (next_from_queue) kq0 <= kq_mem[kq_rd[QW-1:0]];
+        else if (keep_to_read) kq0 <= dec_ptr;
     end
 
     assign m_axis_tdata = out_q;

@@ -209,6 +209,34 @@ async def cond_buffer_fills_to_depth_and_frees_a_dropped_frame_at_once(dut):
 
 
 @cocotb.test()
+async def cond_buffer_takes_every_decision_while_kept_frames_wait(dut):
+    """With the output stalled, every frame the RAM holds is decided, however many of them are kept: the
+    queue of kept frames never holds a decision back while the RAM has room (a two-entry queue stopped at
+    the third kept frame, and with it the exit head and stage 1)."""
+    setup = Setup(350)
+    f, depth = setup.frame_beats, setup.depth
+    count = depth // f
+    frames = setup.frames(count)
+    decisions = [1 if k % 3 != 2 else 0 for k in range(count)]   # mostly kept, a drop every third
+    bench = Bench(dut, limit=20 * depth + 1000)
+    source, dec = bench.source("s_axis", byte_lanes=1), bench.source("dec", byte_lanes=1)
+    sink = bench.sink("m_axis", byte_lanes=1)
+    sink.pause = True
+    decs = Handshakes(bench, "dec")
+    await bench.reset()
+    for frame in frames:
+        await source.send(AxiStreamFrame(frame))
+    for keep in decisions:
+        await dec.send(AxiStreamFrame([keep]))
+    await bench.wait_until(lambda: len(decs.cycles) == count, 4 * depth + 100,
+                           f"all {count} decisions with the output stalled ({sum(decisions)} kept)")
+    sink.pause = False
+    for want in [fr for fr, keep in zip(frames, decisions) if keep]:
+        assert list((await sink.recv()).tdata) == want, "a kept frame differs after the stall"
+    await check_drained(bench, sink, decs, count)
+
+
+@cocotb.test()
 async def cond_buffer_flags_a_frame_whose_tlast_disagrees(dut):
     """A frame with tlast one beat early sets frame_error, which stays set."""
     setup = Setup(400)
