@@ -62,6 +62,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e .
 	$(PY) -m pip check
+	$(PY) -m hardware.stage.jit_cache
 	@touch $(STAMP)
 
 # part of every set-up (SETUP), so a fresh venv and one made before this step both get it
