@@ -126,7 +126,15 @@ def test_the_point_builds_start_with_the_one_that_simulates_longest():
     chosen design, listed first, once started before a front point with stage 2 at II 18,000)."""
     from flows.dse.streaming.validate import longest_first
 
-    todo = {"chosen": {"predicted": {"ii_cycles": [196, 1568], "throughput_samples_per_s": 510_204.0}},
-            "front": {"predicted": {"ii_cycles": [784, 25088], "throughput_samples_per_s": 127_551.0}},
-            "baseline": {"predicted": {"ii_cycles": [392, 392], "throughput_samples_per_s": 255_102.0}}}
+    todo = {"chosen": {"exits": [1, 2], "predicted": {"ii_cycles": [196, 1568], "throughput_samples_per_s": 510_204.0}},
+            "front": {"exits": [1, 2], "predicted": {"ii_cycles": [784, 25088], "throughput_samples_per_s": 127_551.0}},
+            "baseline": {"exits": [2], "predicted": {"ii_cycles": [392, 392], "throughput_samples_per_s": 255_102.0}}}
     assert longest_first(todo) == ["front", "chosen", "baseline"]
+
+
+def test_only_a_design_with_a_buffer_simulates_the_bursty_order():
+    """The order of hard samples moves nothing in a one-exit design (no conditional buffer): not simulated."""
+    from flows.dse.streaming.validate import scenarios_for
+
+    assert scenarios_for({"design": {"exits": [1, 2]}}).split(",") == ["nominal", "bursty"]
+    assert scenarios_for({"design": {"exits": [2]}}).split(",") == ["nominal"]
