@@ -138,3 +138,20 @@ def test_only_a_design_with_a_buffer_simulates_the_bursty_order():
 
     assert scenarios_for({"design": {"exits": [1, 2]}}).split(",") == ["nominal", "bursty"]
     assert scenarios_for({"design": {"exits": [2]}}).split(",") == ["nominal"]
+
+
+def test_a_point_read_back_from_the_search_cache_routes_as_the_fresh_one():
+    """A rerun reads the search back from JSON: the per-exit rates partial reconfiguration weighs must still
+    be found by exit number (they were not, and a rerun's PR sent every sample to stage 2)."""
+    import json
+
+    from flows.dse.streaming.run import _plain, read_back_point
+
+    model = _model()
+    points, device, final, _ = _search(model, 5000)
+    fresh = best(points, "adaptive", device, final)
+    text = json.dumps({**fresh, "design": fresh["design"].to_dict()}, default=_plain)
+    again = read_back_point(json.loads(text))
+    assert again["design"] == fresh["design"]
+    rates = lambda p: [p["predicted"]["exits"].get(k, {}).get("rate") for k in (1, 2)]  # noqa: E731
+    assert rates(again) == rates(fresh) and rates(fresh)[0] > 0

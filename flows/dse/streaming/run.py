@@ -108,6 +108,17 @@ def _summary(pred: dict) -> dict:
     return {k: pred[k] for k in keys}
 
 
+def read_back_point(p: dict) -> dict:
+    """A point as the search made it, from its JSON in the search cache: the design object again, and the
+    per-exit figures keyed by exit number (JSON keys are strings; partial reconfiguration looked the
+    rates up by number and, on a rerun, sent every sample to the last stage)."""
+    out = {**p, "design": StreamCandidate.from_dict(p["design"])}
+    for split in ("predicted", "predicted_test"):
+        if split in out and isinstance(out[split].get("exits"), dict):
+            out[split] = {**out[split], "exits": {int(k): v for k, v in out[split]["exits"].items()}}
+    return out
+
+
 def _search(smodel, designs, key: str, cache: Path, say, tick, feasible) -> tuple[list[dict], dict, bool]:
     """Every design predicted on the selection split, or read back when the prediction's inputs (cost fits,
     exit units, logit codes, board, code: inputs.build_model's key) and the space are unchanged."""
@@ -118,8 +129,7 @@ def _search(smodel, designs, key: str, cache: Path, say, tick, feasible) -> tupl
     if path.is_file():
         say(f"search: {len(designs):,} designs, predictions read back from {path.name} (nothing changed)")
         doc = json.loads(path.read_text())
-        points = [{**p, "design": StreamCandidate.from_dict(p["design"])} for p in doc["points"]]
-        return points, doc["refused"], True
+        return [read_back_point(p) for p in doc["points"]], doc["refused"], True
     say(f"search: {len(designs):,} designs predicted on the {SELECTION_SPLIT} split")
     points, refused = evaluate_space(smodel, designs, tick=lambda done, total, lead: tick("model", done, total, lead),
                                      feasible=feasible)
