@@ -34,9 +34,10 @@ from sim.pipeline.throughput import TRIM
 
 # A kept frame's slots are free READ_FRACTION x stage 2's II after stage 2 starts it, on average: stage 2's
 # input split, FIFOs and the line buffer of its first conv take the first rows at once, the rest as the
-# windows move. Fitted to the pipeline RTL of the LeNet point P=4, II [196, 3072], 7 frames held (nominal
-# test order 396,605 samples/s measured vs 399,754 predicted, bursty order 303,842 vs 304,522); the DSE's
-# validation checks it on every point it builds.
+# windows move. Compared, before it was fixed, with the pipeline RTL of a point of the earlier, lighter LeNet
+# (P=4, II [196, 3072], 7 frames held: nominal test order 396,605 samples/s measured vs 399,754 predicted,
+# bursty order 303,842 vs 304,522); the DSE's validation checks it on every point it builds. The trace takes
+# every frame the RAM holds, in any mix of kept and dropped: cond_buffer.v's kept-frame queue is that deep.
 READ_FRACTION = 0.5
 
 
