@@ -104,9 +104,14 @@ class StreamModel:
             p = core.forwarded_parallelism
         return out
 
-    def predict(self, d: StreamCandidate, split: str = "selection") -> dict:
+    def predict(self, d: StreamCandidate, split: str = "selection", order=None) -> dict:
+        """``order``: a function of the exit stages giving the play order of the split's samples (the pipeline
+        RTL's bursty scenario); None: their order in the split."""
         cores = self.cores(d)
         exit_stage, correct = self.routing.route(d, split)
+        if order is not None:
+            play = order(exit_stage)
+            exit_stage, correct = exit_stage[play], correct[play]
         units = {k: self.exit_unit(p, k) for k, p in zip(d.exits, d.policies)}
         policy_of = dict(zip(d.exits, d.policies))
         buffers, frames = [], []

@@ -155,7 +155,8 @@ def validate(picks: list[dict], model_file: Path, board: str, build_root: Path, 
         if m.get("error") or not m:
             p["errors_pct"] = None
             continue
-        p["errors_pct"] = {k: 100.0 * (pred[k] - m[k]) / m[k] for k in ("lut", "throughput_samples_per_s")
+        p["errors_pct"] = {k: 100.0 * (pred[k] - m[k]) / m[k]
+                           for k in ("lut", "throughput_samples_per_s", "throughput_bursty_samples_per_s")
                            if pred.get(k) is not None and m.get(k)}
     return {"built": len(todo), "cached": cached, "scenarios": f"{SCENARIOS} ({SINGLE_EXIT_SCENARIOS} for a single-exit design: no buffer)",
             "random_vectors_per_stage": RANDOM_VECTORS}
