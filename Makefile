@@ -28,6 +28,7 @@ B      ?=
 TOL    ?=
 DEADLINE ?=
 PIPELINE_SCENARIOS ?=
+SIM_SPLIT ?=
 SIM    ?= 1
 BOARD_TOP ?= 1
 OBJECTIVE ?= throughput
@@ -46,7 +47,7 @@ MODEL_ARGS := $(if $(EXITS),--exits $(EXITS)) $(if $(INPUT_BITS),--input-bits $(
 SYNTH_ARGS := $(if $(DESIGN),--design $(DESIGN) $(if $(filter command line environment,$(origin MODEL)),--model $(MODEL)),--model $(MODEL)) --board $(BOARD) --backend $(BACKEND) $(if $(IO_TYPE),--io-type $(IO_TYPE)) --reuse $(REUSE) \
 	$(if $(DATA),--data $(DATA)) $(if $(TRAIN),--train $(TRAIN)) $(if $(POLICY),--policy $(POLICY)) \
 	$(if $(FLOW),--flow $(FLOW)) $(if $(filter 0,$(SIM)),--no-sim) $(if $(filter 0,$(BOARD_TOP)),--no-board-top) $(if $(DEADLINE),--deadline $(DEADLINE)) \
-	$(if $(PIPELINE_SCENARIOS),--pipeline-scenarios $(PIPELINE_SCENARIOS)) $(MODEL_ARGS)
+	$(if $(PIPELINE_SCENARIOS),--pipeline-scenarios $(PIPELINE_SCENARIOS)) $(if $(SIM_SPLIT),--sim-split $(SIM_SPLIT)) $(MODEL_ARGS)
 
 .PHONY: venv synth test test-all exit-unit pr dse boards compare clean
 

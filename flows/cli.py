@@ -90,6 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="comma list of pipeline scenarios to simulate (nominal, exits_off, extremes, "
                             "back_pressure, idle_input, bursty); default: all but bursty. A DSE validation build: "
                             "nominal,bursty")
+    synth.add_argument("--sim-split", default="test", choices=["test", "calibration"],
+                       help="the split the pipeline RTL streams (default test; calibration checks a DSE point's "
+                            "predictions on the split they were made on, built beside in <out>-sim-calibration)")
     _model_arguments(synth)
 
     sub.add_parser("boards", help="list the known boards")
@@ -193,7 +196,7 @@ def _synth(args, console) -> int:
                            hls=not args.no_hls, flow=args.flow, cosim=args.cosim, rtl=not args.no_rtl,
                            sim=not args.no_sim, board_top=not args.no_board_top, pr=not args.no_pr,
                            simulator=args.simulator, rtl_random_vectors=args.rtl_random, deadline_s=args.deadline,
-                           pipeline_scenarios=args.pipeline_scenarios,
+                           pipeline_scenarios=args.pipeline_scenarios, sim_split=args.sim_split,
                            **_model_options(args))
     build = run_synth(options, console)
     print_report(build.report, console)

@@ -274,7 +274,8 @@ def design_lines(design: dict) -> list[str]:
                                            f"buffers {design['buffer_frames'] or 'default'} frames."
                                            if design.get("io") == "stream" else
                                            f"FIFO depth {design['fifo_depth'] or 'default'}."), "",
-             f"| metric | predicted ({design.get('predicted_on', 'model')} split) | measured (test split) | error |",
+             f"| metric | predicted ({design.get('predicted_on', 'model')} split) | "
+             f"measured ({design.get('measured_on', 'test')} split) | error |",
              "|---|---|---|---|"]
     predicted = design["predicted"] or {}
     for key, value in design["measured"].items():

@@ -53,6 +53,9 @@ class SynthOptions:
     # pipeline scenarios to simulate (sim.pipeline.simulate.SCENARIO_NAMES), a comma string or a list; None: all
     # but bursty. A DSE validation build: "nominal,bursty" (the test order, and exit-2 samples in bursts)
     pipeline_scenarios: str | list[str] | None = None
+    # the split the pipeline RTL streams: test (reported figures) or calibration (checks a model on the split its
+    # predictions were made on); a calibration run builds beside the test one, in <out>-sim-calibration
+    sim_split: str = "test"
 
 
 @dataclass
@@ -145,6 +148,13 @@ def load_inputs(build: Build) -> None:
     build.out_dir = opts.build_root / build.name / build.board.name
     if build.point is not None:  # beside, never over, the fully parallel build the DSE reads
         build.out_dir = build.out_dir / "designs" / build.point.id
+    from sim.pipeline.simulate import SIM_SPLITS
+
+    if opts.sim_split not in SIM_SPLITS:
+        raise FlowError(f"SIM_SPLIT={opts.sim_split}: not a split the pipeline can stream; give one of "
+                        f"{', '.join(SIM_SPLITS)}")
+    if opts.sim_split != "test":   # never over the test-split build its reports and the DSE read
+        build.out_dir = build.out_dir.with_name(f"{build.out_dir.name}-sim-{opts.sim_split}")
 
 
 def model_name(model: str | Path) -> str:
@@ -739,7 +749,7 @@ def simulate_multi_exit_pipeline(build: Build) -> None:
     with build.console.status(f"multi-exit pipeline in cocotb: {', '.join(names)}"):
         try:
             result = simulate_build(build, simulator=build.options.simulator, params=pipeline_params(build),
-                                    scenarios=names)
+                                    scenarios=names, split=build.options.sim_split)
         except ScenarioError as exc:
             raise FlowError(str(exc)) from None
     build.sim, build.sim_markdown = result.to_dict(), result.to_markdown()

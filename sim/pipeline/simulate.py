@@ -51,6 +51,7 @@ MEASURED = ("early_exit", "exits_off")
 SCENARIO_NAMES = ("nominal", "exits_off", "extremes", "back_pressure", "idle_input", "bursty")
 DEFAULT_SCENARIOS = ("nominal", "exits_off", "extremes", "back_pressure", "idle_input")
 BURST = 8      # samples per burst of the bursty scenario
+SIM_SPLITS = ("test", "calibration")   # the data splits a build's pipeline run may stream
 
 
 class ScenarioError(ValueError):
@@ -151,6 +152,7 @@ class SimResult:
     rtl: PipelineRtl
     notes: list[str] = field(default_factory=list)
     energy_model: dict | None = None    # energy.energy_basis: modelled, how, coefficients' sources
+    split: str = "test"                 # the data split streamed (SIM_SPLITS)
 
     @property
     def mismatches(self) -> int:
@@ -191,7 +193,7 @@ class SimResult:
         on, off = self.scenarios["early_exit"], self.scenarios.get("exits_off")
         hz = self.clock_mhz * 1e6
         return {
-            "simulator": self.simulator, "samples": self.samples, "mismatches": self.mismatches,
+            "simulator": self.simulator, "samples": self.samples, "split": self.split, "mismatches": self.mismatches,
             "lost": self.lost, "duplicated": self.duplicated, "exits": self.exits,
             "early_exit": on.to_dict(hz), "exits_off": off.to_dict(hz) if off else None,
             "speedup": self.speedup, "throughput_ratio": self.throughput_ratio,
@@ -216,7 +218,8 @@ class SimResult:
             return "-" if v is None else format(v, fmt)
 
         lines = ["## Pipeline simulation", "",
-                 f"{self.samples} samples on {self.simulator}; {d['mismatches']} mismatches against "
+                 f"{self.samples} samples of the {self.split} split on {self.simulator}; {d['mismatches']} "
+                 f"mismatches against "
                  f"the software model, {d['lost']} lost, {d['duplicated']} duplicated (all scenarios: "
                  f"{', '.join(self.scenarios)}).", "",
                  "| exit | samples | latency min | mean | max (cycles) | energy nJ/sample (modelled) |",
@@ -722,20 +725,28 @@ def _run_cocotb_scenarios(rtl: PipelineRtl, stage_rtls: list, x_codes: np.ndarra
     return totals, saif, runs
 
 
-def simulate_build(build, simulator: str = "verilator", samples: int | None = None, **options) -> SimResult:
+def simulate_build(build, simulator: str = "verilator", samples: int | None = None, split: str = "test",
+                   **options) -> SimResult:
     """simulate_pipeline on a flows.synth Build: its stages (and stage cores and Yosys records when the
-    flow made them), exit configs, thresholds, test split and board.
+    flow made them), exit configs, thresholds, a data split (SIM_SPLITS; the test split unless asked) and
+    board.
 
     RTL goes to ``<build.out_dir>/rtl/pipeline``, SAIF to ``<build.out_dir>/sim``.
     """
     from frontend.calibrate import logit_codes
 
-    x = build.dataset.x_test[:samples] if samples else build.dataset.x_test
-    y = build.dataset.y_test[:len(x)]
+    if split not in SIM_SPLITS:
+        raise ValueError(f"split {split!r}: not one of {SIM_SPLITS}")
+    data = build.dataset
+    x_all, y_all = (data.x_test, data.y_test) if split == "test" else (data.x_cal, data.y_cal)
+    x = x_all[:samples] if samples else x_all
+    y = y_all[:len(x)]
     codes = logit_codes(build.model, build.stages, x)
     models = getattr(build, "core_models", None) or [s.model for s in build.stages]  # a DSE point's own cores
-    return simulate_pipeline(models, build.exit_configs, build.thresholds, x,
-                             build.out_dir, build.board, input_format=build.stages[0].input_format,
-                             logit_codes=codes, stage_rtls=getattr(build, "stage_rtls", None) or None,
-                             cores=cores_from_resources_block(getattr(build, "resources", None)),
-                             simulator=simulator, labels=y, **options)
+    result = simulate_pipeline(models, build.exit_configs, build.thresholds, x,
+                               build.out_dir, build.board, input_format=build.stages[0].input_format,
+                               logit_codes=codes, stage_rtls=getattr(build, "stage_rtls", None) or None,
+                               cores=cores_from_resources_block(getattr(build, "resources", None)),
+                               simulator=simulator, labels=y, **options)
+    result.split = split
+    return result

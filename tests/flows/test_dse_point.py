@@ -116,6 +116,20 @@ def test_a_build_is_compared_with_the_model_on_the_test_split_it_streams(tmp_pat
     assert "energy is modelled in both columns, not measured" in block["measured_by"]
 
 
+def test_a_calibration_split_run_is_compared_with_the_figures_the_point_was_chosen_by(tmp_path):
+    """SIM_SPLIT=calibration streams the split the point's `predicted` figures were made on."""
+    doc = {**POINT, "selected_on": "calibration", "predicted": {**POINT["predicted"], "accuracy": 0.96},
+           "predicted_test": {**POINT["predicted"], "accuracy": 0.93}}
+    point = load_point(_write(tmp_path, doc))
+    sim = {"split": "calibration",
+           "early_exit": {"mean_latency_cycles": 20.0, "energy_nj_per_sample": 5.0, "accuracy": 0.96}}
+    block = measured_vs_predicted(point, {"total": {"lut": 1100, "ff": 500, "dsp": 0, "bram": 0}}, sim,
+                                  tmp_path / "none", clock_mhz=100.0)
+    assert (block["predicted_on"], block["measured_on"]) == ("calibration", "calibration")
+    assert block["errors"]["accuracy"] == pytest.approx(0.0)
+    assert "over the calibration split" in block["measured_by"]
+
+
 STREAM_POINT = {"model": "examples/lenet.yaml", "board": "pynq-z2", "policy": "max_prob",
                 "design": {"io": "stream", "exits": [1, 2], "thresholds": [700, 0], "parallelism": [2],
                            "target_ii": [72, 288], "folding": {"stage_2": {"c2_q": {"impl": "mvau", "simd": 3}}},

@@ -155,3 +155,26 @@ def test_a_point_read_back_from_the_search_cache_routes_as_the_fresh_one():
     assert again["design"] == fresh["design"]
     rates = lambda p: [p["predicted"]["exits"].get(k, {}).get("rate") for k in (1, 2)]  # noqa: E731
     assert rates(again) == rates(fresh) and rates(fresh)[0] > 0
+
+
+def test_front_json_shows_how_much_a_buffered_prediction_leans_on_the_queue_constant():
+    """Each buffered pick is predicted on the calibration split at several READ_FRACTION values: the value the
+    search used gives its own figure, and a kept frame held longer never makes stage 1 faster."""
+    from flows.dse.streaming.queue import READ_FRACTION
+    from flows.dse.streaming.report import read_fraction_lines
+    from flows.dse.streaming.run import READ_FRACTION_SWEEP, design_id, read_fraction_sensitivity
+
+    model = _model()
+    points, device, final, _ = _search(model, 5000)
+    buffered = [p for p in points if len(p["design"].exits) > 1 and any(p["design"].buffer_frames)]
+    single = next(p for p in points if len(p["design"].exits) == 1)
+    table = read_fraction_sensitivity(model, buffered[:20] + [single])
+    assert len(table) == 20 and design_id(single["design"]) not in table
+    for p in buffered[:20]:
+        rates = table[design_id(p["design"])]
+        assert rates[f"{READ_FRACTION:g}"]["nominal"] == pytest.approx(p["predicted"]["throughput_samples_per_s"])
+        nominal = [rates[f"{f:g}"]["nominal"] for f in READ_FRACTION_SWEEP]
+        assert nominal == sorted(nominal, reverse=True)
+    assert any(len({r["bursty"] for r in rates.values()}) > 1 for rates in table.values())   # it does matter
+    lines = read_fraction_lines({"value": READ_FRACTION, "basis": "checked", "sensitivity_calibration": table})
+    assert len(lines) == 2 + len(table) and "READ_FRACTION = 0.5: checked." in lines[1]

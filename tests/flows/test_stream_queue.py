@@ -8,13 +8,13 @@ import pytest
 from flows.dse.streaming.queue import READ_FRACTION, md1k, tandem_trace
 
 
-def cycle_stepped(exits: np.ndarray, s1: int, s2: int, slots: int) -> np.ndarray:
+def cycle_stepped(exits: np.ndarray, s1: int, s2: int, slots: int, read_fraction: float = READ_FRACTION) -> np.ndarray:
     """Start cycle of each frame, stepping one cycle at a time: stage 1 starts a frame when s1 cycles have
     passed since its last and a slot is free; a dropped frame frees its slot s1 cycles after it started, a
     kept one once stage 2 has read it (READ_FRACTION x s2 after stage 2 took it, at the earliest s1 after it
     started);
     slots free in order, as cond_buffer.v frees them."""
-    read = int(READ_FRACTION * s2)
+    read = int(read_fraction * s2)
     starts, occupied, waiting = [], [], []          # occupied: release cycle (None while still waiting)
     next_start, stage2_busy_until, i, cycle = 0, 0, 0, 0
     while i < len(exits) or waiting:
@@ -48,6 +48,20 @@ def test_trace_matches_a_cycle_by_cycle_simulation_of_the_buffer(s2, slots):
     exits[100:115] = 2      # a burst of hard samples
     trace = tandem_trace(exits, [4, s2], [slots])
     assert np.array_equal(trace.start_cycles, cycle_stepped(exits, 4, s2, slots))
+
+
+@pytest.mark.parametrize("read_fraction", [0.0, 0.25, 1.0])
+def test_trace_matches_the_cycle_by_cycle_buffer_whenever_stage_2_frees_a_kept_frame(read_fraction):
+    rng = np.random.default_rng(7)
+    exits = np.where(rng.random(300) < 0.3, 2, 1)
+    trace = tandem_trace(exits, [4, 40], [3], read_fraction=read_fraction)
+    assert np.array_equal(trace.start_cycles, cycle_stepped(exits, 4, 40, 3, read_fraction))
+
+
+def test_a_kept_frame_held_longer_slows_a_full_buffer():
+    exits = np.where(np.arange(400) % 4 == 0, 2, 1)
+    early, late = (tandem_trace(exits, [10, 36], [3], read_fraction=f).samples_per_cycle for f in (0.0, 1.0))
+    assert late < 0.9 * early
 
 
 def test_directly_coupled_stages_run_at_the_slower_stage():
@@ -88,5 +102,7 @@ def test_md1k_blocking_matches_a_monte_carlo_queue(q, s2, k):
 def test_bad_queue_inputs_are_refused():
     with pytest.raises(ValueError, match="buffer depths"):
         tandem_trace([1, 2, 1], [4, 8], [])
+    with pytest.raises(ValueError, match="read_fraction"):
+        tandem_trace([1, 2, 1], [4, 8], [2], read_fraction=1.5)
     with pytest.raises(ValueError, match="q="):
         md1k(1.5, 4, 8, 2)

@@ -101,3 +101,17 @@ def test_bad_arguments_fail_with_one_line_and_no_output(tmp_path, capsys, args, 
     assert code == 1
     assert len(lines) == 1 and fragment in lines[0], lines
     assert not (tmp_path / "digits").exists()
+
+
+def test_a_calibration_split_run_builds_beside_the_test_split_build(tmp_path):
+    from rich.console import Console
+
+    from flows.errors import UserError
+    from flows.synth import Build, load_inputs
+
+    build = Build(options=SynthOptions(build_root=tmp_path, sim_split="calibration"), console=Console(quiet=True))
+    load_inputs(build)
+    assert build.out_dir == tmp_path / "digits" / "pynq-z2-sim-calibration"
+    wrong = Build(options=SynthOptions(build_root=tmp_path, sim_split="train"), console=Console(quiet=True))
+    with pytest.raises(UserError, match="SIM_SPLIT=train: not a split the pipeline can stream; give one of test"):
+        load_inputs(wrong)

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .design import StreamCandidate
-from .queue import md1k, tandem_trace
+from .queue import READ_FRACTION, md1k, tandem_trace
 
 
 @dataclass(frozen=True)
@@ -104,9 +104,11 @@ class StreamModel:
             p = core.forwarded_parallelism
         return out
 
-    def predict(self, d: StreamCandidate, split: str = "selection", order=None) -> dict:
+    def predict(self, d: StreamCandidate, split: str = "selection", order=None,
+                read_fraction: float = READ_FRACTION) -> dict:
         """``order``: a function of the exit stages giving the play order of the split's samples (the pipeline
-        RTL's bursty scenario); None: their order in the split."""
+        RTL's bursty scenario); None: their order in the split. ``read_fraction``: the queue model's one
+        constant (queue.READ_FRACTION), varied only to show how much a figure depends on it."""
         cores = self.cores(d)
         exit_stage, correct = self.routing.route(d, split)
         if order is not None:
@@ -127,7 +129,7 @@ class StreamModel:
         res = {r: float(sum(getattr(c, r) for c in parts)) for r in RESOURCES}
         iis = [c.ii_cycles for c in cores]
         decisions = [self.decision_cycles(policy_of[k], k) if k in d.exits else 0 for k in range(1, d.deployed + 1)]
-        trace = tandem_trace(exit_stage, iis, frames, decisions)
+        trace = tandem_trace(exit_stage, iis, frames, decisions, read_fraction=read_fraction)
         f_hz = self.clock_mhz * 1e6
         throughput = trace.samples_per_cycle * f_hz
         reach = [float(np.mean(exit_stage >= k)) for k in range(1, d.deployed + 1)]

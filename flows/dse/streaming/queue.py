@@ -39,6 +39,9 @@ from sim.pipeline.throughput import TRIM
 # bursty order 303,842 vs 304,522); the DSE's validation checks it on every point it builds. The trace takes
 # every frame the RAM holds, in any mix of kept and dropped: cond_buffer.v's kept-frame queue is that deep.
 READ_FRACTION = 0.5
+READ_FRACTION_BASIS = ("a frame read evenly over stage 2's II; compared, before it was fixed, with one LeNet point's "
+                       "pipeline RTL over the test split (nominal and bursty order): a model constant that has seen "
+                       "the test split, not a selection on it")
 
 
 @dataclass(frozen=True)
@@ -50,14 +53,18 @@ class QueueTrace:
     max_waiting: list[int]          # per boundary: most frames waiting for the next stage at once
 
 
-def tandem_trace(exit_stage, iis, buffer_frames, decision_cycles=None, trim: float = TRIM) -> QueueTrace:
+def tandem_trace(exit_stage, iis, buffer_frames, decision_cycles=None, trim: float = TRIM,
+                 read_fraction: float = READ_FRACTION) -> QueueTrace:
     """Samples in the given order through stages at IIs ``iis``; ``exit_stage[i]`` is the 1-based stage
     whose exit sample i leaves at; boundary k (after stage k) holds ``buffer_frames[k-1]`` frames, 0 for a
     dropped exit: the stages are then coupled directly, stage k holding a frame until stage k+1 starts
     taking it (one frame in flight between them, so the slower one sets the pace).
 
     decision_cycles[k-1]: cycles from stage k's frame end to its exit decision (exit head and unit).
+    read_fraction: of stage k+1's II after its start, when a kept frame's slot is free (READ_FRACTION).
     """
+    if not 0.0 <= read_fraction <= 1.0:
+        raise ValueError(f"read_fraction={read_fraction}: a fraction of stage 2's II, in [0, 1]")
     exits = np.asarray(exit_stage, dtype=np.int64)
     n, stages = len(exits), len(iis)
     if n < 2:
@@ -98,7 +105,7 @@ def tandem_trace(exit_stage, iis, buffer_frames, decision_cycles=None, trim: flo
         results[i] = begun[-1] + float(iis[leave - 1]) + dec[leave - 1]
         for k in range(leave):                      # release the slots this frame took
             if k < stages - 1:
-                read = READ_FRACTION * iis[k + 1] if buffer_frames[k] else 0   # freed once read (see READ_FRACTION)
+                read = read_fraction * iis[k + 1] if buffer_frames[k] else 0   # freed once read (see READ_FRACTION)
                 release = begun[k] + iis[k] + dec[k] if k == leave - 1 else begun[k + 1] + read
                 # cond_buffer.v frees slots in order: a dropped frame behind a kept one waits for it
                 release = last_release[k] = max(release, last_release[k])

@@ -96,6 +96,19 @@ def write_markdown(path: Path, doc: dict) -> None:
         lines.append(f"- {p['id']} ({p.get('role', 'front')}), the test split with the hard samples in bursts of 8: "
                      f"{want:,.0f} samples/s predicted, {m['throughput_bursty_samples_per_s']:,.0f} measured"
                      if want else f"- {p['id']}: {m['throughput_bursty_samples_per_s']:,.0f} samples/s measured in bursts")
+    lines += read_fraction_lines((doc.get("figures") or {}).get("queue_read_fraction") or {})
     lines += ["", f"Energy: {doc['energy']['basis']}.", f"Evaluated {doc['evaluated']:,} designs in "
               f"{doc['seconds']:.0f} s."]
     path.write_text("\n".join(lines) + "\n")
+
+
+def read_fraction_lines(rf: dict) -> list[str]:
+    """The queue model's one constant, its basis, and the calibration-split predictions at other values."""
+    if not rf:
+        return []
+    lines = ["", f"Queue constant READ_FRACTION = {rf['value']:g}: {rf['basis']}."]
+    for pid, by_value in (rf.get("sensitivity_calibration") or {}).items():
+        lines.append(f"- {pid}, predicted on the calibration split at READ_FRACTION " + ", ".join(
+            f"{v}: {r['nominal']:,.0f} / {r['bursty']:,.0f}" for v, r in by_value.items())
+            + " samples/s (its order / bursts of 8)")
+    return lines

@@ -19,13 +19,14 @@ from pathlib import Path
 
 from .design import StreamCandidate
 from .inputs import POLICIES
-from .queue import READ_FRACTION
+from .queue import READ_FRACTION, READ_FRACTION_BASIS
 from .search import (ACCURACY_POINTS, ENUMERATE_LIMIT, SELECTION_SPLIT, Space, best, budget_sweep, evaluate_space,
                      pareto, within)
 
 SWEEP_DROPS = (0.0, 0.5, 1.0, 2.0, 4.0, 8.0)
 BUDGET_FRACTIONS = (0.125, 0.1875, 0.25, 0.375, 0.5)     # of the device's LUTs, for the README front
 PARALLELISMS = (1, 2, 4)
+READ_FRACTION_SWEEP = (0.25, 0.5, 0.75)   # values of the queue's constant front.json shows predictions at
 VALIDATE_RATE = 0.25          # front points built for validation run at least this fraction of the chosen rate
 
 
@@ -73,9 +74,26 @@ def _with_test(model, p: dict) -> dict:
     if len(d.exits) > 1:   # the order the pipeline RTL's bursty scenario plays: hard samples 8 at a time
         from sim.pipeline.simulate import bursty_order
 
-        bursty = model.predict(d, "test", order=bursty_order)
-        p["predicted_test"]["throughput_bursty_samples_per_s"] = bursty["throughput_samples_per_s"]
+        for split, key in (("test", "predicted_test"), ("selection", "predicted")):
+            bursty = model.predict(d, split, order=bursty_order)
+            p[key]["throughput_bursty_samples_per_s"] = bursty["throughput_samples_per_s"]
     return p
+
+
+def read_fraction_sensitivity(model, picks) -> dict:
+    """id -> READ_FRACTION value -> the calibration split's predicted throughput (its order and the bursty one)
+    of each pick with a buffer: how much a prediction leans on the queue model's one constant."""
+    from sim.pipeline.simulate import bursty_order
+
+    out = {}
+    for p in picks:
+        d = p["design"]
+        if len(d.exits) > 1 and any(d.buffer_frames):
+            rate = lambda f, order=None: model.predict(  # noqa: E731
+                d, "selection", order=order, read_fraction=f)["throughput_samples_per_s"]
+            out[design_id(d)] = {f"{f:g}": {"nominal": rate(f), "bursty": rate(f, bursty_order)}
+                                 for f in READ_FRACTION_SWEEP}
+    return out
 
 
 def _row(p: dict | None) -> dict | None:
@@ -109,8 +127,8 @@ def _point_doc(p: dict, model: str, board: str, n_exits: int, model_options: dic
 
 def _summary(pred: dict) -> dict:
     keys = ("lut", "ff", "bram", "dsp", "throughput_samples_per_s", "mean_latency_cycles", "accuracy",
-            "energy_nj_per_sample", "ii_cycles")
-    return {k: pred[k] for k in keys}
+            "energy_nj_per_sample", "ii_cycles", "throughput_bursty_samples_per_s")
+    return {k: pred[k] for k in keys if k in pred}
 
 
 def read_back_point(p: dict) -> dict:
@@ -255,10 +273,9 @@ def run_streaming_dse(build, model: str, board: str, lut_budget: int | None, cli
            "figures": {"predicted": "cost models fitted to Yosys probes; throughput from the buffer queue over the "
                                     "calibration split's order (test split for predicted_test)",
                        "measured": "Yosys synth_xilinx of every core; pipeline RTL (Verilator) over the test split",
-                       "queue_read_fraction": {"value": READ_FRACTION, "basis": (
-                           "a frame read evenly over stage 2's II; compared, before it was fixed, with one LeNet "
-                           "point's pipeline RTL over the test split (nominal and bursty order): a model constant "
-                           "that has seen the test split, not a selection on it")}},
+                       "queue_read_fraction": {"value": READ_FRACTION, "basis": READ_FRACTION_BASIS,
+                                               "sensitivity_calibration": read_fraction_sensitivity(
+                                                   smodel, [p for p in (chosen, *picks_other) if p is not None])}},
            "seconds": round(time.perf_counter() - start, 2)}
     path = out / "front.json"
     tmp = out / "front.json.tmp"
