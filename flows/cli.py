@@ -90,8 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="comma list of pipeline scenarios to simulate (nominal, exits_off, extremes, "
                             "back_pressure, idle_input, bursty); default: all but bursty. A DSE validation build: "
                             "nominal,bursty")
-    synth.add_argument("--sim-split", default="test", choices=["test", "calibration"],
-                       help="the split the pipeline RTL streams (default test; calibration checks a DSE point's "
+    synth.add_argument("--sim-split", default="test",   # checked by flows.synth against sim.pipeline SIM_SPLITS
+                       help="the split the pipeline RTL streams: test (default) or calibration (checks a DSE point's "
                             "predictions on the split they were made on, built beside in <out>-sim-calibration)")
     _model_arguments(synth)
 

@@ -133,6 +133,10 @@ def comparability(a: dict, b: dict) -> str:
     if (da.get("name"), da.get("test_samples")) != (db.get("name"), db.get("test_samples")):
         return (f"different test data ({da.get('name')}/{da.get('test_samples')} vs "
                 f"{db.get('name')}/{db.get('test_samples')} samples): accuracies would not mean the same")
+    split = lambda r: ((r.get("sim") or {}).get("split") or "test") if r.get("sim") else None  # noqa: E731
+    if split(a) and split(b) and split(a) != split(b):
+        return (f"pipeline simulated on the {split(a)} split vs the {split(b)} split: its throughput and latency "
+                "would not mean the same; compare builds made with the same SIM_SPLIT")
     return ""
 
 

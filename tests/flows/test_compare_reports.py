@@ -111,6 +111,10 @@ def test_different_models_or_schema_or_data_are_not_comparable():
     fewer = _report()
     fewer["dataset"]["test_samples"] = 100
     assert "test data" in compare_reports(_report(), fewer).reason
+    on_calibration = _report()
+    on_calibration["sim"]["split"] = "calibration"      # a SIM_SPLIT=calibration build; older reports name none
+    assert "the test split vs the calibration split" in compare_reports(_report(), on_calibration).reason
+    assert compare_reports(_report(with_sim=False), on_calibration).comparable
 
 
 def test_boards_and_flows_may_differ_and_are_noted():

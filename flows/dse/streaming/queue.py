@@ -41,9 +41,9 @@ from sim.pipeline.throughput import TRIM
 # kept-frame queue is that deep.
 READ_FRACTION = 0.5
 READ_FRACTION_BASIS = ("a frame read evenly over stage 2's II (not fitted); checked against the pipeline RTL over "
-                       "the calibration split (SIM_SPLIT=calibration, B-LeNet's three buffered DSE points, their "
-                       "order and bursts of 8): within -2.0..+2.8 %, mean |error| 1.0 %, against 1.6 % at 0.25 and "
-                       "1.5 % at 0.75 (an earlier check streamed a lighter LeNet's test split; this one replaces it)")
+                       "the calibration split (SIM_SPLIT=calibration, B-LeNet's three buffered DSE points, 2026-12-03, their "
+                       "order and bursts of 8): within -2.0..+2.8 %, mean |error| 1.0 %, against 1.6 % at 0.25 "
+                       "and 1.5 % at 0.75 (an earlier check streamed a lighter LeNet's test split; this one replaces it)")
 
 
 @dataclass(frozen=True)
